@@ -1,0 +1,103 @@
+# auditwatch - build, test, fuzz, bench.
+#
+#   make            build build/auditwatch
+#   make deps       install missing Debian packages (idempotent, quiet when done)
+#   make test       deps + unit/golden/conformance tests + the same under
+#                   ASan/UBSan + a short fuzz smoke run
+#   make asan       the test suite under AddressSanitizer + UBSan
+#   make fuzz       bounded libFuzzer runs of every fuzz target (FUZZ_SECONDS)
+#   make demo       deps + build + normalize the bundled sample data
+#   make bench-decode   decode benchmark against cat, sshguard and jansson
+#   make clean
+#
+# BUILD selects the output folder so sanitizer builds never mix objects
+# with the release build.
+
+CC       ?= cc
+BUILD    ?= build
+PKGS     := rdkafka jansson libpcre2-8 hiredis yaml-0.1
+OPTFLAGS ?= -O2
+SANFLAGS ?=
+CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -g $(OPTFLAGS) $(SANFLAGS) \
+               -Iinclude -Isrc
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+ALL_CFLAGS = $(CFLAGS_BASE) $(PKG_CFLAGS) $(CFLAGS)
+LDLIBS_ALL = $(PKG_LIBS) -lm
+
+LIB_SRCS  := $(filter-out src/main.c,$(wildcard src/*.c)) $(wildcard detectors/*.c)
+LIB_OBJS  := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRCS))
+TEST_SRCS := $(wildcard tests/test_*.c)
+TEST_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
+FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS := $(patsubst tests/fuzz/%.c,build-fuzz/%,$(FUZZ_SRCS))
+FUZZ_SECONDS ?= 60
+
+DEB_PACKAGES := build-essential pkg-config librdkafka-dev libjansson-dev libpcre2-dev \
+                libhiredis-dev libyaml-dev libcriterion-dev redis-server clang \
+                libclang-rt-14-dev sshguard jq kcat python3
+
+.PHONY: all deps test check asan fuzz fuzz-smoke demo bench-decode clean
+
+all: $(BUILD)/auditwatch
+
+$(BUILD)/obj/%.o: %.c $(wildcard include/auditwatch/*.h) $(wildcard src/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(BUILD)/libauditwatch.a: $(LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/auditwatch: $(BUILD)/obj/src/main.o $(BUILD)/libauditwatch.a
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS_ALL) $(LDFLAGS)
+
+$(BUILD)/tests/%: tests/%.c tests/test_util.h $(BUILD)/libauditwatch.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itests -o $@ $< $(BUILD)/libauditwatch.a $(LDLIBS_ALL) -lcriterion $(LDFLAGS)
+
+deps:
+	@missing=""; for p in $(DEB_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "make deps: installing$$missing"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing >/dev/null || exit 1; \
+	fi
+
+# check: run the test binaries of $(BUILD) (used by test and asan).
+check: $(BUILD)/auditwatch $(TEST_BINS)
+	@AW_BIN=$(BUILD)/auditwatch tests/run_tests.sh $(TEST_BINS)
+
+test: deps
+	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory check
+	@$(MAKE) --no-print-directory asan
+	@$(MAKE) --no-print-directory fuzz-smoke
+
+asan:
+	@$(MAKE) --no-print-directory BUILD=build-asan CC=clang OPTFLAGS=-O1 \
+	  SANFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" check
+
+build-fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(wildcard include/auditwatch/*.h)
+	@mkdir -p build-fuzz
+	clang $(CFLAGS_BASE) $(PKG_CFLAGS) -O1 -fsanitize=fuzzer,address,undefined \
+	  -fno-sanitize-recover=all -o $@ $< $(LIB_SRCS) $(LDLIBS_ALL)
+
+fuzz: $(FUZZ_BINS)
+	@tests/fuzz/run_fuzz.sh $(FUZZ_SECONDS) $(FUZZ_BINS)
+
+fuzz-smoke: $(FUZZ_BINS)
+	@tests/fuzz/run_fuzz.sh 15 $(FUZZ_BINS)
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@tests/demo.sh $(BUILD)/auditwatch
+
+bench-decode: deps
+	@$(MAKE) --no-print-directory all
+	@bench/bench_decode.sh $(BUILD)/auditwatch
+
+clean:
+	rm -rf build build-asan build-fuzz bench/out

@@ -1,0 +1,263 @@
+/*
+ * auth_patterns.c - the auth-log message pattern table (see auth_patterns.h).
+ *
+ * Patterns are matched against the syslog message after the program tag,
+ * with a leading "error: " removed (OpenSSH prefixes some messages with it
+ * depending on version and log level).  Every pattern is compiled anchored,
+ * so "starts with" is implied; `prefix` lets the matcher skip a regex call
+ * with one memcmp.  User names are matched non-greedily up to the next
+ * fixed word, because attackers try names with spaces and punctuation.
+ *
+ * Actions (event.action) used here, by family:
+ *   ssh:     ssh_login ssh_invalid_user ssh_not_allowed ssh_max_attempts
+ *            ssh_disconnect ssh_no_identification ssh_negotiation_failed
+ *            ssh_timeout ssh_penalty ssh_reverse_mapping_failed
+ *   pam:     pam_auth pam_more_failures pam_max_retries pam_requirement_failed
+ *            account_locked session_opened session_closed password_changed
+ *   sudo/su: sudo su login
+ *   shadow:  user_created user_deleted user_modified group_created
+ *            group_deleted group_modified group_member_added
+ *            group_member_removed password_changed
+ */
+#include "auth_patterns.h"
+
+#include <string.h>
+
+const char *const auth_group_names[G_COUNT] = {
+    [G_USER] = "user",     [G_RUSER] = "ruser", [G_EUSER] = "euser",   [G_TARGET] = "target",
+    [G_GROUP] = "group",   [G_IP] = "ip",       [G_HOST] = "host",     [G_PORT] = "port",
+    [G_METHOD] = "method", [G_REASON] = "reason", [G_UID] = "uid",     [G_GID] = "gid",
+};
+
+#define SSH (PM(PROG_SSHD))
+#define DB (PM(PROG_DROPBEAR))
+#define SH (PM(PROG_SHADOW))
+#define AUTHN "authentication"
+#define SESS "session"
+#define IAM "iam"
+#define OK "success"
+#define FAIL "failure"
+#define UNK "unknown"
+
+/* Address as written after "from": IPv4, IPv6, or a host name. */
+#define ADDR "(?<ip>[^\\s\\[\\]]+)"
+#define PORT "(?<port>\\d+)"
+#define PREAUTH "(?: \\[preauth\\])?"
+
+const struct auth_rule auth_rules[] = {
+    /* ---------------------------------------------------------- sshd */
+    {SSH, "Accepted ", "Accepted (?<method>\\S+) for (?<user>.*?) from " ADDR " port " PORT,
+     "ssh_login", AUTHN, OK, NULL, 0},
+    {SSH, "Failed ",
+     "Failed (?<method>\\S+) for (?:(?<reason>invalid user) )?(?<user>.*?) from " ADDR " port " PORT,
+     "ssh_login", AUTHN, FAIL, NULL, 0},
+    {SSH, "Invalid user", "Invalid user (?<user>.*?) from " ADDR "(?: port " PORT ")?" PREAUTH "$",
+     "ssh_invalid_user", AUTHN, FAIL, NULL, 0},
+    {SSH, "Illegal user", "Illegal user (?<user>.*?) from " ADDR "(?: port " PORT ")?$",
+     "ssh_invalid_user", AUTHN, FAIL, NULL, 0},
+    {SSH, "input_userauth_request",
+     "input_userauth_request: invalid user (?<user>.*?)" PREAUTH "$", "ssh_invalid_user", AUTHN,
+     FAIL, NULL, 0},
+    {SSH, "User ", "User (?<user>.*?) from " ADDR " not allowed because (?<reason>.+)$",
+     "ssh_not_allowed", AUTHN, FAIL, NULL, 0},
+    {SSH, "maximum authentication attempts",
+     "maximum authentication attempts exceeded for (?:(?<reason>invalid user) )?(?<user>.*?) from " ADDR
+     " port " PORT,
+     "ssh_max_attempts", AUTHN, FAIL, NULL, 0},
+    {SSH, "Disconnecting",
+     "Disconnecting(?: (?:authenticating|invalid) user (?<user>.*?) " ADDR " port " PORT
+     ")?: Too many authentication failures(?: for (?:invalid user )?(?<user>.*?))?" PREAUTH "$",
+     "ssh_max_attempts", AUTHN, FAIL, NULL, 0},
+    {SSH, "Connection closed by ",
+     "Connection closed by (?:(?<reason>authenticating|invalid) user (?<user>.*?) )?" ADDR
+     "(?: port " PORT ")?" PREAUTH "$",
+     "ssh_disconnect", SESS, FAIL, NULL, AF_FAIL_ONLY_WITH_REASON},
+    {SSH, "Connection reset by ",
+     "Connection reset by (?:(?<reason>authenticating|invalid) user (?<user>.*?) )?" ADDR
+     "(?: port " PORT ")?" PREAUTH "$",
+     "ssh_disconnect", SESS, FAIL, NULL, AF_FAIL_ONLY_WITH_REASON},
+    {SSH, "Disconnected from ",
+     "Disconnected from (?:(?<reason>authenticating|invalid) user (?<user>.*?) |user (?<user>.*?) )?" ADDR
+     " port " PORT PREAUTH "$",
+     "ssh_disconnect", SESS, FAIL, NULL, AF_FAIL_ONLY_WITH_REASON},
+    {SSH, "Received disconnect from ",
+     "Received disconnect from " ADDR "?(?: port " PORT ")?:\\s*\\d+: (?<reason>.*?)" PREAUTH "$",
+     "ssh_disconnect", SESS, UNK, NULL, 0},
+    {SSH, "Did not receive identification string",
+     "Did not receive identification string from " ADDR "(?: port " PORT ")?",
+     "ssh_no_identification", "network", FAIL, NULL, 0},
+    {SSH, "Unable to negotiate",
+     "Unable to negotiate with " ADDR " port " PORT ": (?<reason>.*?)" PREAUTH "$",
+     "ssh_negotiation_failed", "network", FAIL, NULL, 0},
+    {SSH, "Timeout before authentication",
+     "Timeout before authentication for (?:connection from )?(?<ip>[^\\s,]+)(?: port " PORT ")?",
+     "ssh_timeout", AUTHN, FAIL, NULL, 0},
+    {SSH, "drop connection",
+     "drop connection #\\d+ from \\[(?<ip>[^\\]]+)\\]:" PORT " on \\[[^\\]]*\\]:\\d+ penalty: (?<reason>.*)$",
+     "ssh_penalty", "network", FAIL, NULL, 0},
+    {SSH, "PAM: Authentication failure",
+     "PAM: Authentication failure for (?:(?:illegal|invalid) user )?(?<user>.*?) from (?<host>\\S+)",
+     "pam_auth", AUTHN, FAIL, NULL, 0},
+    {SSH, "PAM: User not known",
+     "PAM: User not known to the underlying authentication module for (?:illegal|invalid) user "
+     "(?<user>.*?) from (?<host>\\S+)",
+     "ssh_invalid_user", AUTHN, FAIL, NULL, 0},
+    {SSH, "reverse mapping checking",
+     "reverse mapping checking getaddrinfo for (?<host>\\S+) \\[(?<ip>[^\\]]+)\\] failed",
+     "ssh_reverse_mapping_failed", "network", UNK, NULL, 0},
+    {SSH, "Address ", "Address " ADDR " maps to \\S+, but this does not map back to the address",
+     "ssh_reverse_mapping_failed", "network", UNK, NULL, 0},
+
+    /* ------------------------------------------------------ dropbear */
+    {DB, "Bad password attempt",
+     "Bad password attempt for '(?<user>.*?)' from (?<ip>\\S+):" PORT "$", "ssh_login", AUTHN, FAIL,
+     "password", 0},
+    {DB, "Login attempt for nonexistent user",
+     "Login attempt for nonexistent user(?: '(?<user>.*?)')? from (?<ip>\\S+):" PORT "$",
+     "ssh_invalid_user", AUTHN, FAIL, NULL, 0},
+    {DB, "Password auth succeeded",
+     "Password auth succeeded for '(?<user>.*?)' from (?<ip>\\S+):" PORT "$", "ssh_login", AUTHN, OK,
+     "password", 0},
+    {DB, "Pubkey auth succeeded",
+     "Pubkey auth succeeded for '(?<user>.*?)' with .*? from (?<ip>\\S+):" PORT "$", "ssh_login",
+     AUTHN, OK, "publickey", 0},
+    {DB, "Exit before auth",
+     "Exit before auth(?: from <(?<ip>\\S+):" PORT ">)?: \\(user '(?<user>.*?)', \\d+ fails\\): "
+     "(?<reason>Max auth tries reached.*)$",
+     "ssh_max_attempts", AUTHN, FAIL, NULL, 0},
+
+    /* ----------------------------------------------------------- PAM */
+    {PM_PAM, "pam_",
+     "pam_(?:unix|sss|ldap|winbind|krb5|userdb)\\([^)]*\\): authentication failure; logname=\\S* "
+     "uid=(?<uid>\\d*) euid=\\d* tty=\\S* ruser=(?<ruser>\\S*) rhost=(?<host>\\S*)(?:\\s+user=(?<user>.*))?$",
+     "pam_auth", AUTHN, FAIL, NULL, 0},
+    {PM_PAM, "pam_", "pam_unix\\([^)]*\\): check pass; user unknown", "pam_auth", AUTHN, FAIL,
+     NULL, 0},
+    {PM_PAM, "pam_",
+     "pam_unix\\([^)]*\\): auth could not identify password for \\[(?<user>[^\\]]*)\\]",
+     "pam_auth", AUTHN, FAIL, NULL, 0},
+    {PM_PAM, "pam_sss",
+     "pam_sss\\([^)]*\\): received for user (?<user>.*?): (?!0 )\\d+ \\((?<reason>[^)]*)\\)",
+     "pam_auth", AUTHN, FAIL, NULL, 0},
+    {PM_PAM, "PAM ",
+     "PAM \\d+ more authentication failures?; logname=\\S* uid=(?<uid>\\d*) euid=\\d* tty=\\S* "
+     "ruser=(?<ruser>\\S*) rhost=(?<host>\\S*)(?:\\s+user=(?<user>.*))?$",
+     "pam_more_failures", AUTHN, FAIL, NULL, 0},
+    {PM_PAM, "PAM service",
+     "PAM service\\([^)]*\\) ignoring max retries; (?<reason>\\d+ > \\d+)", "pam_max_retries", AUTHN,
+     FAIL, NULL, 0},
+    {PM_PAM, "pam_succeed_if",
+     "pam_succeed_if\\([^)]*\\): requirement \"(?<reason>[^\"]*)\" not met by user \"(?<user>[^\"]*)\"",
+     "pam_requirement_failed", AUTHN, FAIL, NULL, 0},
+    {PM_PAM, "pam_faillock",
+     "pam_faillock\\([^)]*\\): Consecutive login failures for user (?<user>\\S+) account temporarily locked",
+     "account_locked", AUTHN, FAIL, NULL, 0},
+    {PM_PAM, "pam_tally",
+     "pam_tally2?\\([^)]*\\): user (?<user>\\S+) \\(\\d+\\) tally \\d+, deny \\d+", "account_locked",
+     AUTHN, FAIL, NULL, 0},
+    {PM_PAM, "pam_",
+     "pam_[a-z_]+\\([^)]*\\): session opened for user (?<user>[^\\s(]+)(?:\\(uid=\\d+\\))?"
+     "(?: by (?<ruser>[^\\s(]*)(?:\\(uid=(?<uid>\\d+)\\))?)?",
+     "session_opened", SESS, OK, NULL, 0},
+    {PM_PAM, "pam_",
+     "pam_[a-z_]+\\([^)]*\\): session closed for user (?<user>[^\\s(]+)", "session_closed", SESS,
+     OK, NULL, 0},
+    {PM_PAM, "pam_",
+     "pam_unix\\([^)]*\\): password changed for (?<target>\\S+)", "password_changed", IAM, OK, NULL,
+     0},
+
+    /* ------------------------------------------------------------ su */
+    {PM(PROG_SU), "FAILED SU",
+     "FAILED SU \\(to (?<euser>[^)]*)\\) (?<user>\\S+) on (?<reason>\\S+)", "su", AUTHN, FAIL, NULL,
+     0},
+    {PM(PROG_SU), "Successful su", "Successful su for (?<euser>\\S+) by (?<user>\\S+)", "su",
+     AUTHN, OK, NULL, 0},
+    {PM(PROG_SU), "(to ", "\\(to (?<euser>[^)]*)\\) (?<user>\\S+) on \\S+", "su", AUTHN, OK, NULL, 0},
+    {PM(PROG_SU), "+ ", "\\+ \\S+ (?<user>[^:\\s]+):(?<euser>\\S+)$", "su", AUTHN, OK, NULL, 0},
+    {PM(PROG_SU), "- ", "- \\S+ (?<user>[^:\\s]+):(?<euser>\\S+)$", "su", AUTHN, FAIL, NULL, 0},
+
+    /* --------------------------------------------------------- login */
+    {PM(PROG_LOGIN), "FAILED LOGIN",
+     "FAILED LOGIN \\(?\\d+\\)? (?:on '[^']*' )?(?:FROM|from) '?(?<host>[^'\\s]+)'? FOR '?(?<user>.*?)'?, "
+     "(?<reason>.*)$",
+     "login", AUTHN, FAIL, NULL, 0},
+    {PM(PROG_LOGIN), "FAILED LOGIN",
+     "FAILED LOGIN \\(\\d+\\) on '[^']*' FOR '(?<user>[^']*)', (?<reason>.*)$", "login", AUTHN, FAIL,
+     NULL, 0},
+    {PM(PROG_LOGIN), "TOO MANY LOGIN TRIES",
+     "TOO MANY LOGIN TRIES \\(\\d+\\) on '[^']*'(?: from '(?<host>[^']*)')? FOR '(?<user>[^']*)'",
+     "login", AUTHN, FAIL, NULL, 0},
+    {PM(PROG_LOGIN), "ROOT LOGIN",
+     "ROOT LOGIN\\s+(?:on '?[^'\\s]+'?)?(?: from '?(?<host>[^'\\s]+)'?)?", "login", AUTHN, OK, NULL,
+     0},
+    {PM(PROG_LOGIN), "LOGIN ON", "LOGIN ON \\S+ BY (?<user>\\S+)(?: FROM (?<host>\\S+))?", "login",
+     AUTHN, OK, NULL, 0},
+
+    /* ----------------------------------------- shadow-utils (useradd...) */
+    {SH, "new user:",
+     "new user: name=(?<target>[^,]+), UID=(?<uid>\\d+), GID=(?<gid>\\d+)", "user_created", IAM, OK,
+     NULL, AF_USER_ALSO_TARGET},
+    {SH, "new group:", "new group: name=(?<group>[^,]+), GID=(?<gid>\\d+)", "group_created", IAM, OK,
+     NULL, 0},
+    {SH, "group added to",
+     "group added to \\S+: name=(?<group>[^,]+)(?:, GID=(?<gid>\\d+))?", "group_created", IAM, OK,
+     NULL, 0},
+    {SH, "add '", "add '(?<target>[^']+)' to (?:shadow )?group '(?<group>[^']+)'",
+     "group_member_added", IAM, OK, NULL, 0},
+    {SH, "delete user", "delete user '(?<target>[^']+)'", "user_deleted", IAM, OK, NULL, 0},
+    {SH, "delete '", "delete '(?<target>[^']+)' from (?:shadow )?group '(?<group>[^']+)'",
+     "group_member_removed", IAM, OK, NULL, 0},
+    {SH, "removed ", "removed (?:shadow )?group '(?<group>[^']+)'", "group_deleted", IAM, OK, NULL,
+     0},
+    {SH, "group '", "group '(?<group>[^']+)' removed", "group_deleted", IAM, OK, NULL, 0},
+    {SH, "user ", "user (?<target>\\S+) added by (?<user>\\S+) to group (?<group>\\S+)",
+     "group_member_added", IAM, OK, NULL, 0},
+    {SH, "user ", "user (?<target>\\S+) removed by (?<user>\\S+) from group (?<group>\\S+)",
+     "group_member_removed", IAM, OK, NULL, 0},
+    {SH, "members of group", "members of group (?<group>\\S+) set by (?<user>\\S+)",
+     "group_modified", IAM, OK, NULL, 0},
+    {SH, "group changed", "group changed in \\S+ \\(group (?<group>[^/)]+)(?:/(?<gid>\\d+))?",
+     "group_modified", IAM, OK, NULL, 0},
+    {SH, "change user", "change user '(?<target>[^']+)' (?<reason>.*)$", "user_modified", IAM, OK,
+     NULL, 0},
+    {SH, "changed user", "changed user '(?<target>[^']+)' (?<reason>.*)$", "user_modified", IAM, OK,
+     NULL, 0},
+    {SH, "lock user", "lock user '(?<target>[^']+)' password", "user_modified", IAM, OK, NULL, 0},
+    {SH, "unlock user", "unlock user '(?<target>[^']+)' password", "user_modified", IAM, OK, NULL, 0},
+    {SH, "password for", "password for '(?<target>[^']+)' changed by '(?<user>[^']+)'",
+     "password_changed", IAM, OK, NULL, 0},
+    {SH, "changed password expiry", "changed password expiry for (?<target>\\S+)", "user_modified",
+     IAM, OK, NULL, 0},
+};
+
+const size_t auth_rule_count = sizeof auth_rules / sizeof auth_rules[0];
+
+struct program_name {
+    const char *name;
+    enum auth_program family;
+};
+
+static const struct program_name program_names[] = {
+    {"sshd", PROG_SSHD},         {"sshd-session", PROG_SSHD}, {"sshd-auth", PROG_SSHD},
+    {"dropbear", PROG_DROPBEAR}, {"sudo", PROG_SUDO},         {"su", PROG_SU},
+    {"login", PROG_LOGIN},       {"useradd", PROG_SHADOW},    {"userdel", PROG_SHADOW},
+    {"usermod", PROG_SHADOW},    {"groupadd", PROG_SHADOW},   {"groupdel", PROG_SHADOW},
+    {"groupmod", PROG_SHADOW},   {"gpasswd", PROG_SHADOW},    {"passwd", PROG_SHADOW},
+    {"chpasswd", PROG_SHADOW},   {"chage", PROG_SHADOW},      {"newusers", PROG_SHADOW},
+};
+
+enum auth_program auth_program_family(const char *name, size_t len)
+{
+    /* Tags are sometimes paths ("/usr/sbin/sshd"): use the last component. */
+    const char *slash = memrchr(name, '/', len);
+    if (slash) {
+        len -= (size_t)(slash + 1 - name);
+        name = slash + 1;
+    }
+    for (size_t i = 0; i < sizeof program_names / sizeof program_names[0]; i++) {
+        const char *n = program_names[i].name;
+        if (strlen(n) == len && memcmp(n, name, len) == 0)
+            return program_names[i].family;
+    }
+    return PROG_OTHER;
+}

@@ -1,0 +1,185 @@
+/*
+ * buf.c - growable byte buffer and JSON string escaping (see buf.h).
+ *
+ * Growth doubles the capacity, so appending n bytes costs O(n) amortized.
+ * The JSON escaper copies runs of plain bytes with one memcpy and only
+ * stops at bytes that need attention (", \, controls, and bytes >= 0x80,
+ * which are checked for UTF-8 validity).
+ */
+#include "auditwatch/buf.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void aw_buf_reserve(struct aw_buf *b, size_t extra)
+{
+    if (b->cap - b->len >= extra)
+        return;
+    size_t need = b->len + extra;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < need)
+        cap *= 2;
+    char *p = realloc(b->data, cap);
+    if (!p) {
+        fputs("auditwatch: out of memory\n", stderr);
+        abort();
+    }
+    b->data = p;
+    b->cap = cap;
+}
+
+void aw_buf_reset(struct aw_buf *b) { b->len = 0; }
+
+void aw_buf_free(struct aw_buf *b)
+{
+    free(b->data);
+    b->data = NULL;
+    b->len = b->cap = 0;
+}
+
+void aw_buf_append(struct aw_buf *b, const void *data, size_t len)
+{
+    if (len == 0)
+        return;
+    aw_buf_reserve(b, len);
+    memcpy(b->data + b->len, data, len);
+    b->len += len;
+}
+
+void aw_buf_append_str(struct aw_buf *b, const char *s) { aw_buf_append(b, s, strlen(s)); }
+
+void aw_buf_append_char(struct aw_buf *b, char c)
+{
+    aw_buf_reserve(b, 1);
+    b->data[b->len++] = c;
+}
+
+void aw_buf_append_u64(struct aw_buf *b, uint64_t v)
+{
+    char tmp[24];
+    int n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    aw_buf_reserve(b, (size_t)n);
+    while (n)
+        b->data[b->len++] = tmp[--n];
+}
+
+void aw_buf_append_i64(struct aw_buf *b, int64_t v)
+{
+    if (v < 0) {
+        aw_buf_append_char(b, '-');
+        aw_buf_append_u64(b, (uint64_t)0 - (uint64_t)v);
+    } else {
+        aw_buf_append_u64(b, (uint64_t)v);
+    }
+}
+
+/* Length of the UTF-8 sequence starting at s (at most len bytes), or 0 when
+ * it is not a valid, shortest-form encoding of a scalar value. */
+static size_t utf8_sequence_length(const unsigned char *s, size_t len)
+{
+    unsigned char c = s[0];
+    if (c < 0x80)
+        return 1;
+    size_t n;
+    uint32_t cp;
+    if (c >= 0xC2 && c <= 0xDF) {
+        n = 2;
+        cp = c & 0x1F;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        n = 3;
+        cp = c & 0x0F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        n = 4;
+        cp = c & 0x07;
+    } else {
+        return 0;
+    }
+    if (len < n)
+        return 0;
+    for (size_t i = 1; i < n; i++) {
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[i] & 0x3F);
+    }
+    if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
+        return 0;
+    if (cp >= 0xD800 && cp <= 0xDFFF)
+        return 0;
+    return n;
+}
+
+size_t aw_utf8_valid_prefix(const char *str, size_t len)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    size_t i = 0;
+    while (i < len) {
+        /* Fast path: eight ASCII bytes at a time. */
+        while (i + 8 <= len) {
+            uint64_t w;
+            memcpy(&w, s + i, 8);
+            if (w & 0x8080808080808080ULL)
+                break;
+            i += 8;
+        }
+        if (i >= len)
+            break;
+        if (s[i] < 0x80) {
+            i++;
+            continue;
+        }
+        size_t n = utf8_sequence_length(s + i, len - i);
+        if (n == 0)
+            return i;
+        i += n;
+    }
+    return len;
+}
+
+static const char hex_digits[] = "0123456789abcdef";
+
+void aw_buf_json_string(struct aw_buf *b, const char *str, size_t len)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    aw_buf_reserve(b, len + 2);
+    b->data[b->len++] = '"';
+    size_t run = 0; /* start of the pending run of bytes copied verbatim */
+    size_t i = 0;
+    while (i < len) {
+        unsigned char c = s[i];
+        if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
+            i++;
+            continue;
+        }
+        if (c >= 0x80) {
+            size_t n = utf8_sequence_length(s + i, len - i);
+            if (n) {
+                i += n;
+                continue;
+            }
+        }
+        aw_buf_append(b, s + run, i - run);
+        switch (c) {
+        case '"': aw_buf_append(b, "\\\"", 2); break;
+        case '\\': aw_buf_append(b, "\\\\", 2); break;
+        case '\n': aw_buf_append(b, "\\n", 2); break;
+        case '\r': aw_buf_append(b, "\\r", 2); break;
+        case '\t': aw_buf_append(b, "\\t", 2); break;
+        default:
+            if (c < 0x20) {
+                char esc[6] = {'\\', 'u', '0', '0', hex_digits[c >> 4], hex_digits[c & 15]};
+                aw_buf_append(b, esc, 6);
+            } else {
+                aw_buf_append(b, "\xEF\xBF\xBD", 3); /* invalid UTF-8 -> U+FFFD */
+            }
+        }
+        i++;
+        run = i;
+    }
+    aw_buf_append(b, s + run, i - run);
+    aw_buf_append_char(b, '"');
+}

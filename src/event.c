@@ -1,0 +1,309 @@
+/*
+ * event.c - the normalized event: field table, arena, JSON rendering.
+ *
+ * Rendering walks aw_field_defs in order and turns dotted names into nested
+ * objects with a stack of open path segments: when the next present field
+ * shares fewer leading segments with the open path, the extra objects are
+ * closed; its remaining segments are opened.  This needs fields with a
+ * common prefix to be adjacent in the table (tests check that invariant),
+ * and it never allocates beyond the output buffer.
+ *
+ * The arena is a chain of blocks that never move, so pointers handed out
+ * stay valid until aw_event_clear(); the first block is kept for reuse.
+ */
+#include "auditwatch/event.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auditwatch/hash.h"
+#include "auditwatch/ipaddr.h"
+#include "auditwatch/timeparse.h"
+
+const struct aw_field_def aw_field_defs[AW_FIELD_COUNT] = {
+    [AW_F_EVENT_DATASET] = {"event.dataset", AW_KIND_STRING},
+    [AW_F_EVENT_CATEGORY] = {"event.category", AW_KIND_STRING},
+    [AW_F_EVENT_ACTION] = {"event.action", AW_KIND_STRING},
+    [AW_F_EVENT_OUTCOME] = {"event.outcome", AW_KIND_STRING},
+    [AW_F_EVENT_REASON] = {"event.reason", AW_KIND_STRING},
+    [AW_F_USER_NAME] = {"user.name", AW_KIND_STRING},
+    [AW_F_USER_ID] = {"user.id", AW_KIND_STRING},
+    [AW_F_USER_EFFECTIVE_NAME] = {"user.effective.name", AW_KIND_STRING},
+    [AW_F_USER_TARGET_NAME] = {"user.target.name", AW_KIND_STRING},
+    [AW_F_GROUP_NAME] = {"group.name", AW_KIND_STRING},
+    [AW_F_GROUP_ID] = {"group.id", AW_KIND_STRING},
+    [AW_F_SOURCE_IP] = {"source.ip", AW_KIND_STRING},
+    [AW_F_SOURCE_PORT] = {"source.port", AW_KIND_NUMBER},
+    [AW_F_SOURCE_DOMAIN] = {"source.domain", AW_KIND_STRING},
+    [AW_F_HOST_HOSTNAME] = {"host.hostname", AW_KIND_STRING},
+    [AW_F_PROCESS_NAME] = {"process.name", AW_KIND_STRING},
+    [AW_F_PROCESS_PID] = {"process.pid", AW_KIND_NUMBER},
+    [AW_F_PROCESS_COMMAND_LINE] = {"process.command_line", AW_KIND_STRING},
+    [AW_F_PROCESS_WORKING_DIRECTORY] = {"process.working_directory", AW_KIND_STRING},
+    [AW_F_ORCHESTRATOR_TYPE] = {"orchestrator.type", AW_KIND_STRING},
+    [AW_F_ORCHESTRATOR_NAMESPACE] = {"orchestrator.namespace", AW_KIND_STRING},
+    [AW_F_ORCHESTRATOR_RESOURCE_TYPE] = {"orchestrator.resource.type", AW_KIND_STRING},
+    [AW_F_ORCHESTRATOR_RESOURCE_NAME] = {"orchestrator.resource.name", AW_KIND_STRING},
+    [AW_F_HTTP_RESPONSE_STATUS_CODE] = {"http.response.status_code", AW_KIND_NUMBER},
+    [AW_F_URL_ORIGINAL] = {"url.original", AW_KIND_STRING},
+    [AW_F_USER_AGENT_ORIGINAL] = {"user_agent.original", AW_KIND_STRING},
+    [AW_F_K8S_AUDIT_ID] = {"kubernetes.audit.auditID", AW_KIND_STRING},
+    [AW_F_K8S_STAGE] = {"kubernetes.audit.stage", AW_KIND_STRING},
+    [AW_F_K8S_LEVEL] = {"kubernetes.audit.level", AW_KIND_STRING},
+    [AW_F_K8S_OBJECTREF_SUBRESOURCE] = {"kubernetes.audit.objectRef.subresource", AW_KIND_STRING},
+    [AW_F_K8S_OBJECTREF_API_GROUP] = {"kubernetes.audit.objectRef.apiGroup", AW_KIND_STRING},
+    [AW_F_K8S_OBJECTREF_API_VERSION] = {"kubernetes.audit.objectRef.apiVersion", AW_KIND_STRING},
+    [AW_F_K8S_USER_GROUPS] = {"kubernetes.audit.user.groups", AW_KIND_STRING_LIST},
+    [AW_F_K8S_ANNOTATION_DECISION] = {"kubernetes.audit.annotations.decision", AW_KIND_STRING},
+    [AW_F_K8S_ANNOTATION_REASON] = {"kubernetes.audit.annotations.reason", AW_KIND_STRING},
+    [AW_F_SSH_METHOD] = {"system.auth.ssh.method", AW_KIND_STRING},
+    [AW_F_MESSAGE] = {"message", AW_KIND_STRING},
+    [AW_F_AUDITWATCH_ID] = {"auditwatch.id", AW_KIND_STRING},
+    [AW_F_AUDITWATCH_ORIGIN] = {"auditwatch.origin", AW_KIND_ORIGIN},
+};
+
+int aw_field_lookup(const char *name, size_t len)
+{
+    for (int f = 0; f < AW_FIELD_COUNT; f++) {
+        const char *n = aw_field_defs[f].name;
+        if (strncmp(n, name, len) == 0 && n[len] == '\0')
+            return f;
+    }
+    return -1;
+}
+
+/* ---------------------------------------------------------------- arena */
+
+struct aw_arena_block {
+    struct aw_arena_block *next;
+    size_t cap, used;
+    char data[];
+};
+
+#define ARENA_BLOCK_SIZE 4096
+
+static struct aw_arena_block *arena_block_new(size_t cap)
+{
+    struct aw_arena_block *b = malloc(sizeof *b + cap);
+    if (!b) {
+        fputs("auditwatch: out of memory\n", stderr);
+        abort();
+    }
+    b->next = NULL;
+    b->cap = cap;
+    b->used = 0;
+    return b;
+}
+
+char *aw_event_copy(struct aw_event *ev, const char *ptr, size_t len)
+{
+    struct aw_arena_block *b = ev->arena;
+    if (!b || b->cap - b->used < len + 1) {
+        size_t cap = len + 1 > ARENA_BLOCK_SIZE ? len + 1 : ARENA_BLOCK_SIZE;
+        struct aw_arena_block *nb = arena_block_new(cap);
+        nb->next = b;
+        ev->arena = b = nb;
+    }
+    char *dst = b->data + b->used;
+    if (len)
+        memcpy(dst, ptr, len);
+    dst[len] = '\0';
+    b->used += len + 1;
+    return dst;
+}
+
+void aw_event_init(struct aw_event *ev) { memset(ev, 0, sizeof *ev); }
+
+void aw_event_clear(struct aw_event *ev)
+{
+    struct aw_arena_block *b = ev->arena;
+    /* Keep the oldest (last in the chain) block, free the rest. */
+    while (b && b->next) {
+        struct aw_arena_block *next = b->next;
+        free(b);
+        b = next;
+    }
+    if (b)
+        b->used = 0;
+    if (ev->raw)
+        json_decref(ev->raw);
+    memset(ev, 0, sizeof *ev);
+    ev->arena = b;
+}
+
+void aw_event_fini(struct aw_event *ev)
+{
+    aw_event_clear(ev);
+    free(ev->arena);
+    ev->arena = NULL;
+}
+
+void aw_event_set_copy(struct aw_event *ev, enum aw_field f, const char *ptr, size_t len)
+{
+    aw_event_set(ev, f, aw_event_copy(ev, ptr, len), len);
+}
+
+void aw_event_set_cstr(struct aw_event *ev, enum aw_field f, const char *static_text)
+{
+    aw_event_set(ev, f, static_text, strlen(static_text));
+}
+
+void aw_event_set_u64(struct aw_event *ev, enum aw_field f, uint64_t v)
+{
+    char tmp[24];
+    int n = snprintf(tmp, sizeof tmp, "%llu", (unsigned long long)v);
+    aw_event_set_copy(ev, f, tmp, (size_t)n);
+}
+
+bool aw_event_set_source_address(struct aw_event *ev, const char *ptr, size_t len)
+{
+    char ip[AW_IP_TEXT_MAX];
+    size_t n = aw_ip_normalize(ptr, len, ip);
+    if (n) {
+        aw_event_set_copy(ev, AW_F_SOURCE_IP, ip, n);
+        return true;
+    }
+    if (len > 0 && len <= 253)
+        aw_event_set(ev, AW_F_SOURCE_DOMAIN, ptr, len);
+    return false;
+}
+
+void aw_event_set_content_id(struct aw_event *ev, uint64_t content_hash, unsigned ordinal)
+{
+    char tmp[40];
+    aw_hex64(content_hash, tmp);
+    size_t n = 16;
+    if (ordinal)
+        n += (size_t)snprintf(tmp + 16, sizeof tmp - 16, "-%u", ordinal);
+    aw_event_set_copy(ev, AW_F_AUDITWATCH_ID, tmp, n);
+}
+
+/* ------------------------------------------------------------ rendering */
+
+void aw_origin_render_json(const struct aw_origin *o, struct aw_buf *out)
+{
+    aw_buf_append_char(out, '{');
+    if (o->kind == AW_ORIGIN_FILE) {
+        aw_buf_append_str(out, "\"file\":");
+        aw_buf_json_cstr(out, o->file ? o->file : "-");
+        aw_buf_append_str(out, ",\"line\":");
+        aw_buf_append_u64(out, o->line);
+    } else if (o->kind == AW_ORIGIN_KAFKA) {
+        aw_buf_append_str(out, "\"topic\":");
+        aw_buf_json_cstr(out, o->topic ? o->topic : "");
+        aw_buf_append_str(out, ",\"partition\":");
+        aw_buf_append_i64(out, o->partition);
+        aw_buf_append_str(out, ",\"offset\":");
+        aw_buf_append_i64(out, o->offset);
+    }
+    aw_buf_append_char(out, '}');
+}
+
+static bool is_json_number_text(const struct aw_str *v)
+{
+    if (v->len == 0 || v->len > 19)
+        return false;
+    for (size_t i = 0; i < v->len; i++)
+        if (v->ptr[i] < '0' || v->ptr[i] > '9')
+            return false;
+    return v->len == 1 || v->ptr[0] != '0';
+}
+
+static bool field_present(const struct aw_event *ev, int f)
+{
+    switch (aw_field_defs[f].kind) {
+    case AW_KIND_STRING_LIST: return ev->lists[f] != NULL;
+    case AW_KIND_ORIGIN: return ev->origin.kind != AW_ORIGIN_NONE;
+    default: return ev->fields[f].ptr != NULL;
+    }
+}
+
+#define MAX_DEPTH 6
+
+void aw_event_render_json(const struct aw_event *ev, struct aw_buf *out)
+{
+    /* Open path: segment pointers into the current field's name. */
+    const char *open_seg[MAX_DEPTH];
+    size_t open_len[MAX_DEPTH];
+    int depth = 0;
+    char ts[AW_RFC3339_MS_LEN + 1];
+
+    aw_format_rfc3339_ms(ev->timestamp_ms, ts);
+    aw_buf_append_str(out, "{\"@timestamp\":\"");
+    aw_buf_append(out, ts, AW_RFC3339_MS_LEN);
+    aw_buf_append_char(out, '"');
+
+    for (int f = 0; f < AW_FIELD_COUNT; f++) {
+        if (!field_present(ev, f))
+            continue;
+        const char *name = aw_field_defs[f].name;
+        const char *seg[MAX_DEPTH + 1];
+        size_t seg_len[MAX_DEPTH + 1];
+        int nseg = 0;
+        for (const char *p = name;;) {
+            const char *dot = strchr(p, '.');
+            size_t l = dot ? (size_t)(dot - p) : strlen(p);
+            seg[nseg] = p;
+            seg_len[nseg++] = l;
+            if (!dot || nseg == MAX_DEPTH)
+                break;
+            p = dot + 1;
+        }
+        if (nseg == MAX_DEPTH) /* too deep for the stack: keep the tail dotted */
+            seg_len[nseg - 1] = strlen(seg[nseg - 1]);
+        int common = 0;
+        while (common < depth && common < nseg - 1 && open_len[common] == seg_len[common] &&
+               memcmp(open_seg[common], seg[common], seg_len[common]) == 0)
+            common++;
+        while (depth > common) {
+            aw_buf_append_char(out, '}');
+            depth--;
+        }
+        for (; depth < nseg - 1; depth++) {
+            if (out->data[out->len - 1] != '{')
+                aw_buf_append_char(out, ',');
+            aw_buf_json_string(out, seg[depth], seg_len[depth]);
+            aw_buf_append_str(out, ":{");
+            open_seg[depth] = seg[depth];
+            open_len[depth] = seg_len[depth];
+        }
+        /* A comma separates this member from the previous one unless the
+         * innermost object was just opened. */
+        if (out->data[out->len - 1] != '{')
+            aw_buf_append_char(out, ',');
+        aw_buf_json_string(out, seg[nseg - 1], seg_len[nseg - 1]);
+        aw_buf_append_char(out, ':');
+        const struct aw_str *v = &ev->fields[f];
+        switch (aw_field_defs[f].kind) {
+        case AW_KIND_NUMBER:
+            if (is_json_number_text(v))
+                aw_buf_append(out, v->ptr, v->len);
+            else
+                aw_buf_json_string(out, v->ptr, v->len);
+            break;
+        case AW_KIND_STRING_LIST: {
+            aw_buf_append_char(out, '[');
+            size_t i, n = json_array_size(ev->lists[f]);
+            for (i = 0; i < n; i++) {
+                const json_t *item = json_array_get(ev->lists[f], i);
+                if (i)
+                    aw_buf_append_char(out, ',');
+                if (json_is_string(item))
+                    aw_buf_json_string(out, json_string_value(item), json_string_length(item));
+                else
+                    aw_buf_append_str(out, "null");
+            }
+            aw_buf_append_char(out, ']');
+            break;
+        }
+        case AW_KIND_ORIGIN: aw_origin_render_json(&ev->origin, out); break;
+        default: aw_buf_json_string(out, v->ptr, v->len);
+        }
+    }
+    while (depth > 0) {
+        aw_buf_append_char(out, '}');
+        depth--;
+    }
+    aw_buf_append_char(out, '}');
+}
