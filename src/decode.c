@@ -88,11 +88,13 @@ enum aw_source_kind aw_detect_source(const char *data, size_t len)
         i++;
     if (i >= len || data[i] != '{')
         return AW_SOURCE_AUTH;
-    /* Audit events always carry these keys; journal exports and shipper
-     * envelopes of log lines never do (an envelope of an audit event does,
-     * inside its string or object). */
+    /* Audit events carry these keys; journal exports and shipper envelopes
+     * of log lines do not (an envelope of an audit event does, inside its
+     * string or object).  Other Kubernetes objects (kind/apiVersion) go to
+     * the k8s decoder too, which rejects them as not_audit_event. */
     if (contains(data + i, len - i, "auditID") || contains(data + i, len - i, "\"EventList\"") ||
-        contains(data + i, len - i, "audit.k8s.io"))
+        contains(data + i, len - i, "audit.k8s.io") || contains(data + i, len - i, "\"apiVersion\"") ||
+        contains(data + i, len - i, "\"kind\""))
         return AW_SOURCE_K8S;
     return AW_SOURCE_AUTH;
 }
