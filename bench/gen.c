@@ -625,11 +625,13 @@ static void session_open(struct gen *g, const struct auth_actor *a)
     s->port = a->port;
 }
 
-/* The oldest session in `stage`, or -1 when there is none. */
+/* The newest session in `stage`, or -1 when there is none.  Newest first
+ * keeps a login's lines close together and leaves the stale ones to be
+ * overwritten by the ring. */
 static int session_pick(struct gen *g, enum session_stage stage)
 {
-    for (size_t k = 0; k < N_SESSIONS; k++) {
-        size_t slot = (g->session_next + k) % N_SESSIONS;
+    for (size_t k = 1; k <= N_SESSIONS; k++) {
+        size_t slot = (g->session_next - k) % N_SESSIONS;
         if (g->sessions[slot].stage == stage)
             return (int)slot;
     }

@@ -43,13 +43,23 @@ const char *const auth_group_names[G_COUNT] = {
 #define ADDR "(?<ip>[^\\s\\[\\]]+)"
 #define PORT "(?<port>\\d+)"
 #define PREAUTH "(?: \\[preauth\\])?"
+/* What follows "port N" in OpenSSH's auth lines: the protocol, and for
+ * public keys ": TYPE FINGERPRINT" (certificates add more).  Patterns that
+ * end in it are anchored at the end and take the user name greedily, so
+ * the address is the LAST "from ADDR port N" of the line: a user name
+ * holding "x from 10.0.0.1 port 22" cannot choose source.ip. */
+#define SSH_TAIL "(?: ssh[12])?(?:: \\S+ \\S+.*)?" PREAUTH "$"
+/* "authenticating user" / "invalid user" before a user name, kept as the
+ * reason so it reads like the "Failed ... for invalid user" reason. */
+#define WHO_USER "(?<reason>(?:authenticating|invalid) user) "
 
 const struct auth_rule auth_rules[] = {
     /* ---------------------------------------------------------- sshd */
-    {SSH, "Accepted ", "Accepted (?<method>\\S+) for (?<user>.*?) from " ADDR " port " PORT,
+    {SSH, "Accepted ", "Accepted (?<method>\\S+) for (?<user>.*) from " ADDR " port " PORT SSH_TAIL,
      "ssh_login", AUTHN, OK, NULL, 0},
     {SSH, "Failed ",
-     "Failed (?<method>\\S+) for (?:(?<reason>invalid user) )?(?<user>.*?) from " ADDR " port " PORT,
+     "Failed (?<method>\\S+) for (?:(?<reason>invalid user) )?(?<user>.*) from " ADDR " port " PORT
+     SSH_TAIL,
      "ssh_login", AUTHN, FAIL, NULL, 0},
     {SSH, "Invalid user", "Invalid user (?<user>.*?) from " ADDR "(?: port " PORT ")?" PREAUTH "$",
      "ssh_invalid_user", AUTHN, FAIL, NULL, 0},
@@ -58,26 +68,30 @@ const struct auth_rule auth_rules[] = {
     {SSH, "input_userauth_request",
      "input_userauth_request: invalid user (?<user>.*?)" PREAUTH "$", "ssh_invalid_user", AUTHN,
      FAIL, NULL, 0},
-    {SSH, "User ", "User (?<user>.*?) from " ADDR " not allowed because (?<reason>.+)$",
+    {SSH, "User ", "User (?<user>.*) from " ADDR " not allowed because (?<reason>.+)$",
      "ssh_not_allowed", AUTHN, FAIL, NULL, 0},
     {SSH, "maximum authentication attempts",
-     "maximum authentication attempts exceeded for (?:(?<reason>invalid user) )?(?<user>.*?) from " ADDR
-     " port " PORT,
+     "maximum authentication attempts exceeded for (?:(?<reason>invalid user) )?(?<user>.*) from " ADDR
+     " port " PORT "(?: ssh[12])?" PREAUTH "$",
      "ssh_max_attempts", AUTHN, FAIL, NULL, 0},
-    {SSH, "Disconnecting",
-     "Disconnecting(?: (?:authenticating|invalid) user (?<user>.*?) " ADDR " port " PORT
-     ")?: Too many authentication failures(?: for (?:invalid user )?(?<user>.*?))?" PREAUTH "$",
+    {SSH, "Disconnecting ",
+     "Disconnecting " WHO_USER "(?<user>.*) " ADDR " port " PORT
+     ": Too many authentication failures" PREAUTH "$",
+     "ssh_max_attempts", AUTHN, FAIL, NULL, 0},
+    {SSH, "Disconnecting:",
+     "Disconnecting: Too many authentication failures(?: for (?:(?<reason>invalid user) )?(?<user>.*?))?"
+     PREAUTH "$",
      "ssh_max_attempts", AUTHN, FAIL, NULL, 0},
     {SSH, "Connection closed by ",
-     "Connection closed by (?:(?<reason>authenticating|invalid) user (?<user>.*?) )?" ADDR
+     "Connection closed by (?:" WHO_USER "(?<user>.*) )?" ADDR
      "(?: port " PORT ")?" PREAUTH "$",
      "ssh_disconnect", SESS, FAIL, NULL, AF_FAIL_ONLY_WITH_REASON},
     {SSH, "Connection reset by ",
-     "Connection reset by (?:(?<reason>authenticating|invalid) user (?<user>.*?) )?" ADDR
+     "Connection reset by (?:" WHO_USER "(?<user>.*) )?" ADDR
      "(?: port " PORT ")?" PREAUTH "$",
      "ssh_disconnect", SESS, FAIL, NULL, AF_FAIL_ONLY_WITH_REASON},
     {SSH, "Disconnected from ",
-     "Disconnected from (?:(?<reason>authenticating|invalid) user (?<user>.*?) |user (?<user>.*?) )?" ADDR
+     "Disconnected from (?:" WHO_USER "(?<user>.*) |user (?<user>.*) )?" ADDR
      " port " PORT PREAUTH "$",
      "ssh_disconnect", SESS, FAIL, NULL, AF_FAIL_ONLY_WITH_REASON},
     {SSH, "Received disconnect from ",
@@ -96,16 +110,17 @@ const struct auth_rule auth_rules[] = {
      "drop connection #\\d+ from \\[(?<ip>[^\\]]+)\\]:" PORT " on \\[[^\\]]*\\]:\\d+ penalty: (?<reason>.*)$",
      "ssh_penalty", "network", FAIL, NULL, 0},
     {SSH, "PAM: Authentication failure",
-     "PAM: Authentication failure for (?:(?:illegal|invalid) user )?(?<user>.*?) from (?<host>\\S+)",
+     "PAM: Authentication failure for (?:(?:illegal|invalid) user )?(?<user>.*) from (?<host>\\S+)$",
      "pam_auth", AUTHN, FAIL, NULL, 0},
     {SSH, "PAM: User not known",
      "PAM: User not known to the underlying authentication module for (?:illegal|invalid) user "
-     "(?<user>.*?) from (?<host>\\S+)",
+     "(?<user>.*) from (?<host>\\S+)$",
      "ssh_invalid_user", AUTHN, FAIL, NULL, 0},
     {SSH, "reverse mapping checking",
      "reverse mapping checking getaddrinfo for (?<host>\\S+) \\[(?<ip>[^\\]]+)\\] failed",
      "ssh_reverse_mapping_failed", "network", UNK, NULL, 0},
-    {SSH, "Address ", "Address " ADDR " maps to \\S+, but this does not map back to the address",
+    {SSH, "Address ",
+     "Address " ADDR " maps to (?<host>[^\\s,]+), but this does not map back to the address",
      "ssh_reverse_mapping_failed", "network", UNK, NULL, 0},
 
     /* ------------------------------------------------------ dropbear */
