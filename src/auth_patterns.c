@@ -172,7 +172,7 @@ const struct auth_rule auth_rules[] = {
      AUTHN, FAIL, NULL, 0},
     {PM_PAM, "pam_",
      "pam_[a-z_]+\\([^)]*\\): session opened for user (?<user>[^\\s(]+)(?:\\(uid=\\d+\\))?"
-     "(?: by (?<ruser>[^\\s(]*)(?:\\(uid=(?<uid>\\d+)\\))?)?",
+     "(?: by (?!LOGIN\\()(?<ruser>[^\\s(]*))?",
      "session_opened", SESS, OK, NULL, 0},
     {PM_PAM, "pam_",
      "pam_[a-z_]+\\([^)]*\\): session closed for user (?<user>[^\\s(]+)", "session_closed", SESS,
@@ -183,8 +183,7 @@ const struct auth_rule auth_rules[] = {
 
     /* ------------------------------------------------------------ su */
     {PM(PROG_SU), "FAILED SU",
-     "FAILED SU \\(to (?<euser>[^)]*)\\) (?<user>\\S+) on (?<reason>\\S+)", "su", AUTHN, FAIL, NULL,
-     0},
+     "FAILED SU \\(to (?<euser>[^)]*)\\) (?<user>\\S+) on \\S+", "su", AUTHN, FAIL, NULL, 0},
     {PM(PROG_SU), "Successful su", "Successful su for (?<euser>\\S+) by (?<user>\\S+)", "su",
      AUTHN, OK, NULL, 0},
     {PM(PROG_SU), "(to ", "\\(to (?<euser>[^)]*)\\) (?<user>\\S+) on \\S+", "su", AUTHN, OK, NULL, 0},
@@ -204,7 +203,7 @@ const struct auth_rule auth_rules[] = {
      "login", AUTHN, FAIL, NULL, 0},
     {PM(PROG_LOGIN), "ROOT LOGIN",
      "ROOT LOGIN\\s+(?:on '?[^'\\s]+'?)?(?: from '?(?<host>[^'\\s]+)'?)?", "login", AUTHN, OK, NULL,
-     0},
+     AF_USER_IS_ROOT},
     {PM(PROG_LOGIN), "LOGIN ON", "LOGIN ON \\S+ BY (?<user>\\S+)(?: FROM (?<host>\\S+))?", "login",
      AUTHN, OK, NULL, 0},
 
@@ -231,7 +230,8 @@ const struct auth_rule auth_rules[] = {
      "group_member_removed", IAM, OK, NULL, 0},
     {SH, "members of group", "members of group (?<group>\\S+) set by (?<user>\\S+)",
      "group_modified", IAM, OK, NULL, 0},
-    {SH, "group changed", "group changed in \\S+ \\(group (?<group>[^/)]+)(?:/(?<gid>\\d+))?",
+    {SH, "group changed",
+     "group changed in \\S+ \\(group (?<group>[^/),]+)(?:/(?<gid>\\d+))?(?:, (?<reason>[^)]+))?\\)",
      "group_modified", IAM, OK, NULL, 0},
     {SH, "change user", "change user '(?<target>[^']+)' (?<reason>.*)$", "user_modified", IAM, OK,
      NULL, 0},
@@ -259,6 +259,7 @@ static const struct program_name program_names[] = {
     {"usermod", PROG_SHADOW},    {"groupadd", PROG_SHADOW},   {"groupdel", PROG_SHADOW},
     {"groupmod", PROG_SHADOW},   {"gpasswd", PROG_SHADOW},    {"passwd", PROG_SHADOW},
     {"chpasswd", PROG_SHADOW},   {"chage", PROG_SHADOW},      {"newusers", PROG_SHADOW},
+    {"chsh", PROG_SHADOW},       {"chfn", PROG_SHADOW},
 };
 
 enum auth_program auth_program_family(const char *name, size_t len)

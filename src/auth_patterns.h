@@ -14,6 +14,10 @@
  *   group  group.name         ip / host  source.ip or source.domain
  *   port   source.port        method  system.auth.ssh.method
  *   reason event.reason       uid / gid  user.id / group.id
+ *
+ * In a pattern that also has `ruser`, `uid` is the requesting process's
+ * real uid (PAM's "uid="): it is user.id only when ruser names that user,
+ * never the id of `user` (sshd's failures say uid=0 for every account).
  */
 #ifndef AUDITWATCH_AUTH_PATTERNS_H
 #define AUDITWATCH_AUTH_PATTERNS_H
@@ -29,7 +33,8 @@ enum auth_program {
     PROG_SUDO,
     PROG_SU,
     PROG_LOGIN,
-    PROG_SHADOW, /* useradd userdel usermod groupadd groupdel groupmod gpasswd passwd chpasswd chage */
+    PROG_SHADOW, /* useradd userdel usermod groupadd groupdel groupmod gpasswd passwd
+                   chpasswd chage newusers chsh chfn */
     PROG_COUNT
 };
 
@@ -58,6 +63,7 @@ extern const char *const auth_group_names[G_COUNT];
 #define AF_USER_ALSO_TARGET 1u /* useradd: the new account is also user.name */
 #define AF_FAIL_ONLY_WITH_REASON 2u /* outcome is failure only when `reason` matched
                                        (a preauth close), else unknown */
+#define AF_USER_IS_ROOT 4u /* the message is about root without naming it ("ROOT LOGIN") */
 
 struct auth_rule {
     unsigned programs; /* PM() mask, or PM_PAM */

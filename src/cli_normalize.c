@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "auditwatch/buf.h"
 #include "auditwatch/decode.h"
@@ -35,6 +36,7 @@ struct normalize_run {
     uint64_t by_reason[AW_REJECT_REASON_COUNT];
     uint64_t blank_lines;
     bool write_failed;
+    bool interactive; /* stdout is a terminal */
 };
 
 static void flush_buf(struct aw_buf *b, FILE *f, bool *failed)
@@ -62,6 +64,9 @@ static void report_rejection(struct normalize_run *run, const struct aw_record *
 {
     run->rejected++;
     run->by_reason[why->reason]++;
+    /* On a terminal, keep events and rejections in input order. */
+    if (run->interactive)
+        flush_buf(&run->out, stdout, &run->write_failed), fflush(stdout);
     struct aw_buf *e = &run->err;
     aw_buf_append_str(e, "{\"error\":");
     aw_buf_json_cstr(e, aw_reject_name(why->reason));
@@ -236,6 +241,7 @@ int aw_cli_normalize(int argc, char **argv)
     }
     struct normalize_run run;
     memset(&run, 0, sizeof run);
+    run.interactive = isatty(STDOUT_FILENO) && isatty(STDERR_FILENO);
     int status = AW_EXIT_OK;
     if (optind >= argc) {
         if (normalize_input(&run, dec, "-", &opts) < 0)

@@ -457,19 +457,26 @@ static void apply_rule(struct aw_auth_decoder *d, const struct compiled_rule *cr
         [G_REASON] = AW_F_EVENT_REASON, [G_UID] = AW_F_USER_ID,
         [G_GID] = AW_F_GROUP_ID,
     };
+    /* With a ruser group, uid belongs to the requester (see below). */
+    bool has_ruser = cr->groups[G_RUSER][0] != 0;
     for (int g = 0; g < G_COUNT; g++) {
-        if (!plain[g] || !capture(d, cr, g, msg, &p, &n))
+        if (!plain[g] || (g == G_UID && has_ruser) || !capture(d, cr, g, msg, &p, &n))
             continue;
         if (n == 0 && g != G_USER)
             continue;
         aw_event_set(ev, plain[g], p, n);
     }
     /* PAM's ruser (and "session opened ... by X"): the requesting user is
-     * the actor; the account asked for becomes the effective user. */
+     * the actor; the account asked for becomes the effective user.  PAM's
+     * "uid=" is the requesting process's real uid, so it is user.id only
+     * next to a ruser; without one it is the service's own uid (0 for
+     * sshd), which says nothing about the account. */
     if (capture(d, cr, G_RUSER, msg, &p, &n) && n > 0) {
         if (aw_event_has(ev, AW_F_USER_NAME) && ev->fields[AW_F_USER_NAME].len > 0)
             ev->fields[AW_F_USER_EFFECTIVE_NAME] = ev->fields[AW_F_USER_NAME];
         aw_event_set(ev, AW_F_USER_NAME, p, n);
+        if (capture(d, cr, G_UID, msg, &p, &n) && n > 0)
+            aw_event_set(ev, AW_F_USER_ID, p, n);
     }
     if (aw_event_has(ev, AW_F_USER_NAME) && ev->fields[AW_F_USER_NAME].len == 0)
         ev->fields[AW_F_USER_NAME].ptr = NULL; /* empty user: absent */
@@ -477,6 +484,8 @@ static void apply_rule(struct aw_auth_decoder *d, const struct compiled_rule *cr
         aw_event_set_source_address(ev, p, n);
     if (capture(d, cr, G_IP, msg, &p, &n) && n > 0)
         aw_event_set_source_address(ev, p, n);
+    if (r->flags & AF_USER_IS_ROOT)
+        aw_event_set_cstr(ev, AW_F_USER_NAME, "root");
     if ((r->flags & AF_USER_ALSO_TARGET) && aw_event_has(ev, AW_F_USER_TARGET_NAME))
         ev->fields[AW_F_USER_NAME] = ev->fields[AW_F_USER_TARGET_NAME];
     if ((r->flags & AF_FAIL_ONLY_WITH_REASON) && !capture(d, cr, G_REASON, msg, &p, &n))
@@ -496,7 +505,10 @@ static void trim(const char **p, size_t *len)
 /* sudo: "alice : TTY=pts/0 ; PWD=/home/alice ; USER=root ; COMMAND=/bin/ls"
  * with optional reasons before the first KEY=VALUE ("3 incorrect password
  * attempts", "user NOT in sudoers").  COMMAND is last and may itself hold
- * " ; ", so everything after "COMMAND=" is the command. */
+ * " ; ", so everything after "COMMAND=" is the command.  A command too long
+ * for one syslog line goes on in lines "alice : (command continued) ...":
+ * those are the same sudo run (outcome unknown), not a failure, and the
+ * fragment stays in `message` only (it is not a command line). */
 static bool parse_sudo(struct aw_auth_decoder *d, const char *msg, size_t len)
 {
     struct aw_event *ev = &d->ev;
@@ -514,6 +526,14 @@ static bool parse_sudo(struct aw_auth_decoder *d, const char *msg, size_t len)
     if (user_len == 0 || memchr(user, ' ', user_len))
         return false;
     const char *p = sep + 3, *end = msg + len;
+    static const char continued[] = "(command continued)";
+    if (starts_with(p, (size_t)(end - p), continued, sizeof continued - 1)) {
+        aw_event_set(ev, AW_F_USER_NAME, user, user_len);
+        aw_event_set_cstr(ev, AW_F_EVENT_ACTION, "sudo");
+        aw_event_set_cstr(ev, AW_F_EVENT_OUTCOME, "unknown");
+        aw_event_set_cstr(ev, AW_F_EVENT_CATEGORY, "process");
+        return true;
+    }
     const char *reason = NULL;
     size_t reason_len = 0;
     bool saw_key = false;
@@ -660,6 +680,15 @@ static int emit_line(struct aw_auth_decoder *d, const struct aw_record *rec,
     }
 
     enum auth_program fam = prog ? auth_program_family(prog, prog_len) : PROG_OTHER;
+    /* process.name is the program's name; a path tag ("/usr/bin/sudo")
+     * keeps only its last component. */
+    const char *base_name = prog;
+    size_t base_len = prog_len;
+    const char *slash = prog ? memrchr(prog, '/', prog_len) : NULL;
+    if (slash && slash + 1 < prog + prog_len) {
+        base_len -= (size_t)(slash + 1 - prog);
+        base_name = slash + 1;
+    }
     uint64_t h = aw_hash64(rec->data, rec->len, 0);
     unsigned ordinal = next_ordinal(d, h);
     int emitted = 0;
@@ -682,7 +711,7 @@ static int emit_line(struct aw_auth_decoder *d, const struct aw_record *rec,
             if (fam == PROG_SSHD)
                 aw_event_set_cstr(ev, AW_F_PROCESS_NAME, "sshd");
             else
-                aw_event_set(ev, AW_F_PROCESS_NAME, prog, prog_len);
+                aw_event_set(ev, AW_F_PROCESS_NAME, base_name, base_len);
         }
         if (sl->pid && all_digits(sl->pid, sl->pid_len) && sl->pid_len < 19)
             aw_event_set(ev, AW_F_PROCESS_PID, sl->pid, sl->pid_len);
