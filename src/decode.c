@@ -94,7 +94,7 @@ enum aw_source_kind aw_detect_source(const char *data, size_t len)
      * the k8s decoder too, which rejects them as not_audit_event. */
     if (contains(data + i, len - i, "auditID") || contains(data + i, len - i, "\"EventList\"") ||
         contains(data + i, len - i, "audit.k8s.io") || contains(data + i, len - i, "\"apiVersion\"") ||
-        contains(data + i, len - i, "\"kind\""))
+        contains(data + i, len - i, "\"kind\"") || contains(data + i, len - i, "\"protoPayload\""))
         return AW_SOURCE_K8S;
     return AW_SOURCE_AUTH;
 }

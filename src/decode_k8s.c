@@ -65,21 +65,15 @@
  *                                 failure; no code (RequestReceived stage) or
  *                                 a code below 100: unknown
  *   event.category                the first that applies:
- *                                   authentication  code 401
- *                                   iam             objectRef.apiGroup is one of
- *                                                   rbac.authorization.k8s.io,
- *                                                   authentication.k8s.io,
- *                                                   authorization.k8s.io,
- *                                                   certificates.k8s.io; or the
- *                                                   core group (apiGroup empty or
- *                                                   absent) with resource
- *                                                   serviceaccounts, or one of the
- *                                                   RBAC/review/CSR resource names
- *                                                   (events written before objectRef
- *                                                   carried apiGroup)
- *                                   configuration   verb create, update, patch,
- *                                                   delete, deletecollection
- *                                   web             everything else
+ *     authentication  code 401;
+ *     iam             objectRef.apiGroup rbac.authorization.k8s.io,
+ *                     authentication.k8s.io, authorization.k8s.io or
+ *                     certificates.k8s.io; or no apiGroup (core group) and
+ *                     resource serviceaccounts, or an RBAC, review or CSR
+ *                     resource name (events written before objectRef had
+ *                     apiGroup) - see iam_core_resources;
+ *     configuration   verb create, update, patch, delete, deletecollection;
+ *     web             everything else (reads, watches, non-resource URLs).
  *   user.name / user.id           user.username / user.uid
  *   user.effective.name           impersonatedUser.username
  *   source.ip                     sourceIPs[0], normalized (a non-address goes
@@ -110,6 +104,8 @@
 /* The AKS diagnostic-log wrapper: {"category": "kube-audit", "properties":
  * {"log": EVENT-OR-STRING, ...}}.  Tried after the configured fields. */
 #define AKS_ENVELOPE_PATH "properties.log"
+
+#define TABLE_LEN(t) (sizeof(t) / sizeof((t)[0]))
 
 struct aw_k8s_decoder {
     struct aw_event ev; /* reused for every emitted event */
@@ -239,6 +235,7 @@ static bool reject_type(struct aw_reject *why, const struct record_ctx *rc, cons
 
 /* ======================================================= field accessors */
 
+/* A missing key and JSON null mean the same: the field is not set. */
 static bool is_absent(const json_t *v) { return v == NULL || json_is_null(v); }
 
 /*
@@ -299,6 +296,7 @@ static bool take_string_array(const json_t *obj, const char *key, const char *pa
     return true;
 }
 
+/* Whether the view s holds exactly the text lit. */
 static bool str_eq(const struct aw_str *s, const char *lit)
 {
     size_t n = strlen(lit);
@@ -317,7 +315,7 @@ static bool take_time(const json_t *item, const struct record_ctx *rc, int64_t *
 {
     static const char *const keys[] = {"requestReceivedTimestamp", "stageTimestamp",
                                        "timestamp"};
-    for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
+    for (size_t k = 0; k < TABLE_LEN(keys); k++) {
         const json_t *v = json_object_get(item, keys[k]);
         if (is_absent(v))
             continue;
@@ -350,6 +348,7 @@ static void set_status_code(struct aw_event *ev, uint64_t code)
     aw_event_set_copy(ev, AW_F_HTTP_RESPONSE_STATUS_CODE, text + pos, sizeof text - pos);
 }
 
+/* API groups whose every resource is about identity or access. */
 static const char *const iam_api_groups[] = {
     "rbac.authorization.k8s.io",
     "authentication.k8s.io",
@@ -362,17 +361,26 @@ static const char *const iam_api_groups[] = {
  * groups above and appear group-less only in events written before objectRef
  * carried apiGroup. */
 static const char *const iam_core_resources[] = {
-    "serviceaccounts",     "roles",
-    "rolebindings",        "clusterroles",
-    "clusterrolebindings", "certificatesigningrequests",
-    "tokenreviews",        "subjectaccessreviews",
-    "selfsubjectaccessreviews", "localsubjectaccessreviews",
-    "selfsubjectrulesreviews",  "selfsubjectreviews",
+    "serviceaccounts",
+    "roles",
+    "rolebindings",
+    "clusterroles",
+    "clusterrolebindings",
+    "certificatesigningrequests",
+    "tokenreviews",
+    "subjectaccessreviews",
+    "selfsubjectaccessreviews",
+    "localsubjectaccessreviews",
+    "selfsubjectrulesreviews",
+    "selfsubjectreviews",
 };
 
-static const char *const changing_verbs[] = {"create", "update", "patch", "delete",
-                                              "deletecollection"};
+/* Verbs that change cluster state (event.category "configuration"). */
+static const char *const changing_verbs[] = {
+    "create", "update", "patch", "delete", "deletecollection",
+};
 
+/* Whether the view s equals one of the n texts of table. */
 static bool in_table(const struct aw_str *s, const char *const *table, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -380,8 +388,6 @@ static bool in_table(const struct aw_str *s, const char *const *table, size_t n)
             return true;
     return false;
 }
-
-#define TABLE_LEN(t) (sizeof(t) / sizeof((t)[0]))
 
 /* event.category from the already-set fields and the status code (code < 0:
  * none).  The mapping is documented at the top of this file. */
@@ -525,6 +531,7 @@ enum doc_shape {
     SHAPE_BAD    /* claims to be something else or is malformed (why filled) */
 };
 
+/* Whether the NUL-terminated s begins with prefix. */
 static bool starts_with(const char *s, const char *prefix)
 {
     return strncmp(s, prefix, strlen(prefix)) == 0;

@@ -142,8 +142,9 @@ void aw_event_set_u64(struct aw_event *ev, enum aw_field f, uint64_t v);
  * goes to source.domain.  Returns true when source.ip was set. */
 bool aw_event_set_source_address(struct aw_event *ev, const char *ptr, size_t len);
 
-/* Set auditwatch.id from a content hash and an ordinal (0 for the first
- * record with this content; later identical records get 1, 2, ...). */
+/* Set auditwatch.id from a content hash and an ordinal that tells apart
+ * events sharing that hash: identical auth records seen close together
+ * (1, 2, ...), or the items of one k8s EventList.  Ordinal 0 adds nothing. */
 void aw_event_set_content_id(struct aw_event *ev, uint64_t content_hash, unsigned ordinal);
 
 /* Append the event as one nested ECS JSON object (no newline). */
