@@ -145,7 +145,7 @@ add_row() {
     bytes=$(file_bytes "$file")
     lines=$(file_lines "$file")
     if ((STATUS != 0)); then
-        TABLE+=$(printf '%-34s %-17s %s' "$label" "$(basename "$file")" \
+        TABLE+=$(printf '%-36s %-17s %s' "$label" "$(basename "$file")" \
             "FAILED (exit $STATUS, see bench/out/$key.stderr)")$'\n'
         FAILED=1
         return
@@ -156,11 +156,11 @@ add_row() {
     TABLE+=$(awk -v label="$label" -v f="$(basename "$file")" -v s="$BEST_S" \
         -v mbs="${ROW_MBS[$key]}" -v lps="${ROW_LPS[$key]}" -v rss="${ROW_RSS[$key]}" '
         function group(n,   s) { s = sprintf("%d", n); while (s ~ /[0-9]{4}/) sub(/[0-9][0-9][0-9]($|,)/, ",&", s); return s }
-        BEGIN { printf "%-34s %-17s %8.3f %9s %12s %10s", label, f, s, mbs, group(lps), rss }')$'\n'
+        BEGIN { printf "%-36s %-17s %8.3f %9s %12s %10s", label, f, s, mbs, group(lps), rss }')$'\n'
 }
 
 na_row() { # LABEL FILE REASON
-    TABLE+=$(printf '%-34s %-17s n/a (%s)' "$1" "$(basename "$2")" "$3")$'\n'
+    TABLE+=$(printf '%-36s %-17s n/a (%s)' "$1" "$(basename "$2")" "$3")$'\n'
 }
 
 run_case() { # KEY LABEL FILE STDIN COMMAND...
@@ -217,6 +217,14 @@ ratio() { # A B -> A/B with 2 decimals, or n/a
     fi
 }
 
+percent() { # A B -> 100*A/B with 2 decimals, or n/a
+    if [[ -n ${1:-} && -n ${2:-} ]]; then
+        awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f%%", 100 * a / b }'
+    else
+        echo "n/a"
+    fi
+}
+
 cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null || true)
 aw_version=$("$AW" --version 2>/dev/null | head -n 1 || true)
 sshg_version=$(dpkg-query -W -f '${Version}' sshguard 2>/dev/null || echo "not installed")
@@ -225,7 +233,7 @@ jansson_version=$(pkg-config --modversion jansson 2>/dev/null || echo "not insta
 {
     echo "auditwatch decode benchmark  $(date -u +%Y-%m-%dT%H:%M:%SZ)"
     echo "machine:  $(uname -srm), ${cpu:-unknown CPU}, $(nproc) cores"
-    echo "versions: auditwatch ${aw_version:-?}; sshguard $sshg_version; jansson $jansson_version;" \
+    echo "versions: ${aw_version:-auditwatch ?}; sshguard $sshg_version; jansson $jansson_version;" \
         "$("$CC" --version | head -n 1)"
     echo "inputs:   $(basename "$AUTH") $(file_lines "$AUTH") lines, $(file_bytes "$AUTH") bytes;" \
         "$(basename "$K8S") $(file_lines "$K8S") events, $(file_bytes "$K8S") bytes" \
@@ -233,15 +241,15 @@ jansson_version=$(pkg-config --modversion jansson 2>/dev/null || echo "not insta
     echo "method:   best of $RUNS wall-clock runs, stdout to /dev/null, warm page cache;" \
         "MB = 10^6 bytes; RSS = peak resident set (MiB, via $RSS_TOOL)"
     echo
-    printf '%-34s %-17s %8s %9s %12s %10s\n' "tool" "input" "best s" "MB/s" "lines/s" "RSS MiB"
-    printf '%s\n' "$(printf '%.0s-' {1..95})"
+    printf '%-36s %-17s %8s %9s %12s %10s\n' "tool" "input" "best s" "MB/s" "lines/s" "RSS MiB"
+    printf '%s\n' "$(printf '%.0s-' {1..97})"
     printf '%s' "$TABLE"
     echo
     echo "ratios (higher = auditwatch faster):"
     echo "  auditwatch auth / sshguard     $(ratio "${ROW_LPS[aw_auth]:-}" "${ROW_LPS[sshguard]:-}")  (lines/s)"
     echo "  auditwatch k8s  / jansson loop $(ratio "${ROW_LPS[aw_k8s]:-}" "${ROW_LPS[jansson]:-}")  (lines/s)"
-    echo "  auditwatch auth / cat          $(ratio "${ROW_MBS[aw_auth]:-}" "${ROW_MBS[cat_auth]:-}")  (MB/s; share of the read limit)"
-    echo "  auditwatch k8s  / cat          $(ratio "${ROW_MBS[aw_k8s]:-}" "${ROW_MBS[cat_k8s]:-}")  (MB/s; share of the read limit)"
+    echo "share of the read limit (auditwatch MB/s / cat MB/s):"
+    echo "  auth $(percent "${ROW_MBS[aw_auth]:-}" "${ROW_MBS[cat_auth]:-}"),  k8s $(percent "${ROW_MBS[aw_k8s]:-}" "${ROW_MBS[cat_k8s]:-}")"
     echo "peak RSS, full input / 10x smaller input (about 1.00x = memory does not grow with input):"
     echo "  auth  ${ROW_RSS[aw_auth]:-n/a} MiB / ${ROW_RSS[aw_auth_small]:-n/a} MiB = $(ratio "${ROW_RSS[aw_auth]:-}" "${ROW_RSS[aw_auth_small]:-}")"
     echo "  k8s   ${ROW_RSS[aw_k8s]:-n/a} MiB / ${ROW_RSS[aw_k8s_small]:-n/a} MiB = $(ratio "${ROW_RSS[aw_k8s]:-}" "${ROW_RSS[aw_k8s_small]:-}")"

@@ -12,11 +12,15 @@
  * Determinism: every random choice comes from one xoshiro256** generator
  * seeded through splitmix64 from --seed; nothing reads the clock, the
  * environment or the locale (month names and number formats are our own), so
- * the same arguments give the same bytes on every machine.
+ * the same arguments give the same bytes on every machine and with every
+ * compiler.  For the latter, every random value is drawn in a statement of
+ * its own: C leaves the order in which function arguments (and the operands
+ * of +) are evaluated unspecified, so `printf("%u %u", rng(), rng())` would
+ * print different bytes with gcc and clang.
  *
- * Time: a virtual clock starts at --start and moves forward 20-200 ms
- * (uniform, microsecond resolution) before every line or event, so event
- * time is strictly increasing.  All times are UTC.
+ * Time: a virtual clock; the first record is at --start exactly, and the
+ * clock moves forward 20-200 ms (uniform, microsecond resolution) before
+ * each later one, so event time is strictly increasing.  All times are UTC.
  *
  * Structure, so that scenario modes can be added without touching the mix:
  *   - each auth line kind is one function `auth_<kind>(g, actor)` that writes
@@ -471,33 +475,45 @@ static void make_attacker_ip(struct gen *g, char *out, size_t size)
     if (rng_chance(r, 50)) {
         static const char *const prefixes[] = {"2a01:4f8", "2a03:b0c0", "2604:a880",
                                                "2001:41d0", "240e:3b7", "2a0e:97c0"};
-        snprintf(out, size, "%s:%x:%x::%x", PICK(r, prefixes), (unsigned)rng_range(r, 1, 0xffff),
-                 (unsigned)rng_range(r, 1, 0xffff), (unsigned)rng_range(r, 1, 0xffff));
+        const char *prefix = PICK(r, prefixes);
+        unsigned h1 = (unsigned)rng_range(r, 1, 0xffff);
+        unsigned h2 = (unsigned)rng_range(r, 1, 0xffff);
+        unsigned h3 = (unsigned)rng_range(r, 1, 0xffff);
+        snprintf(out, size, "%s:%x:%x::%x", prefix, h1, h2, h3);
         return;
     }
-    snprintf(out, size, "%u.%u.%u.%u", PICK(r, scanner_octets), (unsigned)rng_below(r, 256),
-             (unsigned)rng_below(r, 256), (unsigned)rng_range(r, 1, 254));
+    unsigned o1 = PICK(r, scanner_octets);
+    unsigned o2 = (unsigned)rng_below(r, 256);
+    unsigned o3 = (unsigned)rng_below(r, 256);
+    unsigned o4 = (unsigned)rng_range(r, 1, 254);
+    snprintf(out, size, "%u.%u.%u.%u", o1, o2, o3, o4);
 }
 
 /* Office, VPN and jump-host addresses from private ranges, a few IPv6 ULAs. */
 static void make_client_ip(struct gen *g, char *out, size_t size)
 {
     struct rng *r = &g->rng;
-    switch (rng_below(r, 6)) {
+    unsigned kind = (unsigned)rng_below(r, 6);
+    unsigned a, b, c;
+    switch (kind) {
     case 0:
-        snprintf(out, size, "192.168.%u.%u", (unsigned)rng_range(r, 10, 12),
-                 (unsigned)rng_range(r, 2, 250));
+        a = (unsigned)rng_range(r, 10, 12);
+        b = (unsigned)rng_range(r, 2, 250);
+        snprintf(out, size, "192.168.%u.%u", a, b);
         break;
     case 1:
-        snprintf(out, size, "172.16.%u.%u", (unsigned)rng_range(r, 0, 3),
-                 (unsigned)rng_range(r, 2, 250));
+        a = (unsigned)rng_range(r, 0, 3);
+        b = (unsigned)rng_range(r, 2, 250);
+        snprintf(out, size, "172.16.%u.%u", a, b);
         break;
     case 2:
         snprintf(out, size, "fd12:3456:789a:1::%x", (unsigned)rng_range(r, 0x10, 0xfff));
         break;
     default:
-        snprintf(out, size, "10.%u.%u.%u", (unsigned)rng_range(r, 8, 20),
-                 (unsigned)rng_below(r, 256), (unsigned)rng_range(r, 2, 250));
+        a = (unsigned)rng_range(r, 8, 20);
+        b = (unsigned)rng_below(r, 256);
+        c = (unsigned)rng_range(r, 2, 250);
+        snprintf(out, size, "10.%u.%u.%u", a, b, c);
         break;
     }
 }
@@ -1009,7 +1025,8 @@ static void auth_generate(struct gen *g, uint64_t lines)
         const struct auth_kind *k = &auth_kinds[PICK_WEIGHTED(&g->rng, auth_kinds)];
         struct auth_actor a;
         actor_fill(g, k->role, k->needs, &a);
-        gen_advance(g);
+        if (i > 0)
+            gen_advance(g);
         k->emit(g, &a);
         if (a.session >= 0)
             session_advance(g, a.session);
@@ -1265,8 +1282,17 @@ static void make_pod_name(struct gen *g, const char *app, char *out, size_t size
     for (size_t i = 0; i < 5; i++)
         suffix[i] = alnum[rng_below(&g->rng, sizeof alnum - 1)];
     suffix[5] = '\0';
-    snprintf(out, size, "%s-%06x%04x-%s", app, (unsigned)rng_below(&g->rng, 0x1000000),
-             (unsigned)rng_below(&g->rng, 0x10000), suffix);
+    unsigned hash_hi = (unsigned)rng_below(&g->rng, 0x1000000);
+    unsigned hash_lo = (unsigned)rng_below(&g->rng, 0x10000);
+    snprintf(out, size, "%s-%06x%04x-%s", app, hash_hi, hash_lo, suffix);
+}
+
+/* An address in the pod network 10.244.0.0/16. */
+static void make_pod_ip(struct gen *g, char *out, size_t size)
+{
+    unsigned net = (unsigned)rng_below(&g->rng, 12);
+    unsigned host = (unsigned)rng_range(&g->rng, 2, 250);
+    snprintf(out, size, "10.244.%u.%u", net, host);
 }
 
 static const struct k8s_namespace *find_namespace(const char *name)
@@ -1348,8 +1374,7 @@ static void k8s_fill_actor(struct gen *g, struct k8s_request *q, const struct k8
         q->groups[1] = "system:authenticated";
         snprintf(q->user_agent, sizeof q->user_agent, "%s/v0.0.0 (linux/amd64) kubernetes/$Format",
                  q->app);
-        snprintf(q->source_ip, sizeof q->source_ip, "10.244.%u.%u", (unsigned)rng_below(r, 12),
-                 (unsigned)rng_range(r, 2, 250));
+        make_pod_ip(g, q->source_ip, sizeof q->source_ip);
         break;
     case A_ARGOCD:
         snprintf(q->username, sizeof q->username,
@@ -1368,10 +1393,11 @@ static void k8s_fill_actor(struct gen *g, struct k8s_request *q, const struct k8
         q->groups[1] = "system:authenticated";
         snprintf(q->user_agent, sizeof q->user_agent, "kubectl/%s (%s) kubernetes/%.7s",
                  K8S_VERSION, h->platform, K8S_COMMIT);
-        if (rng_chance(r, 100))
-            snprintf(q->source_ip, sizeof q->source_ip, "2001:db8:4a1:%x::%x",
-                     (unsigned)rng_range(r, 1, 0xff), (unsigned)rng_range(r, 1, 0xfff));
-        else
+        if (rng_chance(r, 100)) {
+            unsigned net = (unsigned)rng_range(r, 1, 0xff);
+            unsigned host = (unsigned)rng_range(r, 1, 0xfff);
+            snprintf(q->source_ip, sizeof q->source_ip, "2001:db8:4a1:%x::%x", net, host);
+        } else
             snprintf(q->source_ip, sizeof q->source_ip, "10.8.0.%u",
                      (unsigned)rng_range(r, 2, 60));
         break;
@@ -1444,20 +1470,25 @@ static void k8s_fill_object(struct gen *g, struct k8s_request *q, const struct k
             break;
         }
         break;
-    case R_EVENTS:
+    case R_EVENTS: {
         make_pod_name(g, q->app, q->name, sizeof q->name);
-        snprintf(q->name + strlen(q->name), sizeof q->name - strlen(q->name), ".%08x%08x",
-                 (unsigned)rng_next(r), (unsigned)rng_next(r));
+        uint64_t id = rng_next(r);
+        snprintf(q->name + strlen(q->name), sizeof q->name - strlen(q->name), ".%016" PRIx64, id);
         break;
-    case R_REPLICASETS:
-        snprintf(q->name, sizeof q->name, "%s-%06x%04x", q->app,
-                 (unsigned)rng_below(r, 0x1000000), (unsigned)rng_below(r, 0x10000));
+    }
+    case R_REPLICASETS: {
+        unsigned hash_hi = (unsigned)rng_below(r, 0x1000000);
+        unsigned hash_lo = (unsigned)rng_below(r, 0x10000);
+        snprintf(q->name, sizeof q->name, "%s-%06x%04x", q->app, hash_hi, hash_lo);
         break;
+    }
     case R_ENDPOINTSLICES: {
         static const char alnum[] = "bcdfghjklmnpqrstvwxz2456789";
-        snprintf(q->name, sizeof q->name, "%s-%c%c%c%c%c", q->app,
-                 alnum[rng_below(r, 27)], alnum[rng_below(r, 27)], alnum[rng_below(r, 27)],
-                 alnum[rng_below(r, 27)], alnum[rng_below(r, 27)]);
+        char suffix[6];
+        for (size_t i = 0; i < 5; i++)
+            suffix[i] = alnum[rng_below(r, sizeof alnum - 1)];
+        suffix[5] = '\0';
+        snprintf(q->name, sizeof q->name, "%s-%s", q->app, suffix);
         break;
     }
     case R_SERVICEACCOUNTS:
@@ -1556,8 +1587,10 @@ static bool verb_writes(const char *verb)
 static int64_t k8s_latency(struct gen *g, const struct k8s_request *q)
 {
     struct rng *r = &g->rng;
-    if (strcmp(q->verb, "watch") == 0)
-        return (int64_t)rng_range(r, 300, 599) * 1000000 + (int64_t)rng_below(r, 1000000);
+    if (strcmp(q->verb, "watch") == 0) {
+        int64_t secs = (int64_t)rng_range(r, 300, 599);
+        return secs * 1000000 + (int64_t)rng_below(r, 1000000);
+    }
     if (strcmp(q->verb, "list") == 0)
         return (int64_t)rng_range(r, 1500, 60000);
     if (q->subresource && (!strcmp(q->subresource, "exec") || !strcmp(q->subresource, "log") ||
@@ -1822,17 +1855,21 @@ static void k8s_write_object_body(struct gen *g, struct sb *b, const struct k8s_
             sb_putc(b, ',');
         }
         sb_puts(b, "\"spec\":{\"containers\":[{\"name\":\"app\",");
+        unsigned minor = (unsigned)rng_range(r, 0, 30);
+        unsigned patch = (unsigned)rng_range(r, 0, 9);
         sb_printf(b, "\"image\":\"registry.example.com/%s/%s:1.%u.%u\",", q->ns ? q->ns : "system",
-                  q->app, (unsigned)rng_range(r, 0, 30), (unsigned)rng_range(r, 0, 9));
+                  q->app, minor, patch);
         sb_printf(b, "\"ports\":[{\"containerPort\":%u,\"protocol\":\"TCP\"}],",
                   8000u + (unsigned)rng_below(r, 100));
         sb_puts(b, "\"env\":[{\"name\":\"LOG_LEVEL\",\"value\":\"info\"},");
         sb_printf(b, "{\"name\":\"DB_PASSWORD\",\"valueFrom\":{\"secretKeyRef\":{\"name\":\"%s-db-"
                      "credentials\",\"key\":\"password\"}}}],", q->app);
+        unsigned cpu_m = (unsigned)rng_range(r, 1, 20) * 50;
+        unsigned mem_mi = (unsigned)rng_range(r, 1, 16) * 64;
+        unsigned limit_mi = mem_mi + (unsigned)rng_range(r, 0, 16) * 64;
         sb_printf(b, "\"resources\":{\"requests\":{\"cpu\":\"%um\",\"memory\":\"%uMi\"},"
                      "\"limits\":{\"memory\":\"%uMi\"}},",
-                  (unsigned)rng_range(r, 1, 20) * 50, (unsigned)rng_range(r, 1, 16) * 64,
-                  (unsigned)rng_range(r, 2, 32) * 64);
+                  cpu_m, mem_mi, limit_mi);
         sb_puts(b, "\"imagePullPolicy\":\"IfNotPresent\",\"securityContext\":{"
                    "\"runAsNonRoot\":true,\"allowPrivilegeEscalation\":false}}],"
                    "\"restartPolicy\":\"Always\",\"dnsPolicy\":\"ClusterFirst\",");
@@ -1848,29 +1885,39 @@ static void k8s_write_object_body(struct gen *g, struct sb *b, const struct k8s_
                   q->ns ? q->ns : "default");
         break;
     case R_SERVICES:
+    {
+        unsigned net = (unsigned)rng_below(r, 256);
+        unsigned host = (unsigned)rng_range(r, 1, 254);
         sb_printf(b, ",\"spec\":{\"type\":\"ClusterIP\",\"clusterIP\":\"10.96.%u.%u\","
                      "\"ports\":[{\"name\":\"http\",\"port\":80,\"targetPort\":8080}],"
                      "\"selector\":{",
-                  (unsigned)rng_below(r, 256), (unsigned)rng_range(r, 1, 254));
+                  net, host);
+    }
         sb_json_kv(b, true, "app.kubernetes.io/name", q->app);
         sb_puts(b, "}}");
         break;
     case R_ENDPOINTS:
         sb_puts(b, ",\"subsets\":[{\"addresses\":[");
-        for (unsigned i = 0, n = (unsigned)rng_range(r, 1, 4); i < n; i++)
-            sb_printf(b, "%s{\"ip\":\"10.244.%u.%u\",\"nodeName\":\"k8s-node-%02u\"}", i ? "," : "",
-                      (unsigned)rng_below(r, 12), (unsigned)rng_range(r, 2, 250),
-                      (unsigned)rng_range(r, 1, N_NODES));
+        for (unsigned i = 0, n = (unsigned)rng_range(r, 1, 4); i < n; i++) {
+            char ip[48];
+            make_pod_ip(g, ip, sizeof ip);
+            unsigned node = (unsigned)rng_range(r, 1, N_NODES);
+            sb_printf(b, "%s{\"ip\":\"%s\",\"nodeName\":\"k8s-node-%02u\"}", i ? "," : "", ip,
+                      node);
+        }
         sb_puts(b, "],\"ports\":[{\"name\":\"http\",\"port\":8080,\"protocol\":\"TCP\"}]}]");
         break;
     case R_ENDPOINTSLICES:
         sb_puts(b, ",\"addressType\":\"IPv4\",\"endpoints\":[");
-        for (unsigned i = 0, n = (unsigned)rng_range(r, 1, 4); i < n; i++)
+        for (unsigned i = 0, n = (unsigned)rng_range(r, 1, 4); i < n; i++) {
+            char ip[48];
+            make_pod_ip(g, ip, sizeof ip);
+            unsigned node = (unsigned)rng_range(r, 1, N_NODES);
             sb_printf(b,
-                      "%s{\"addresses\":[\"10.244.%u.%u\"],\"conditions\":{\"ready\":true},"
+                      "%s{\"addresses\":[\"%s\"],\"conditions\":{\"ready\":true},"
                       "\"nodeName\":\"k8s-node-%02u\"}",
-                      i ? "," : "", (unsigned)rng_below(r, 12), (unsigned)rng_range(r, 2, 250),
-                      (unsigned)rng_range(r, 1, N_NODES));
+                      i ? "," : "", ip, node);
+        }
         sb_puts(b, "],\"ports\":[{\"name\":\"http\",\"port\":8080,\"protocol\":\"TCP\"}]");
         break;
     case R_ROLEBINDINGS:
@@ -2010,7 +2057,8 @@ static void k8s_generate(struct gen *g, uint64_t events)
 {
     struct k8s_request q;
     for (uint64_t i = 0; i < events; i++) {
-        gen_advance(g);
+        if (i > 0)
+            gen_advance(g);
         k8s_invent_request(g, &q);
         k8s_write_event(g, &q);
         gen_flush_line(g);
@@ -2039,7 +2087,8 @@ static void usage(FILE *out)
           "  --events N    number of audit events (k8s only)\n"
           "  --seed S      PRNG seed, an unsigned integer (default 1)\n"
           "  --start TIME  time of the first record, RFC 3339 UTC or with offset\n"
-          "                (default 2026-03-01T00:00:00Z); records follow 20-200 ms apart\n"
+          "                (default 2026-03-01T00:00:00Z); later records follow 20-200 ms\n"
+          "                apart\n"
           "  --format F    auth line header: rfc3164 (default, \"Mar  3 12:00:01 host\"),\n"
           "                iso8601 (\"2026-03-01T00:00:00.123456+00:00 host\"), or mixed\n"
           "                (per host)\n"
