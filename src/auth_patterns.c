@@ -2,11 +2,17 @@
  * auth_patterns.c - the auth-log message pattern table (see auth_patterns.h).
  *
  * Patterns are matched against the syslog message after the program tag,
- * with a leading "error: " removed (OpenSSH prefixes some messages with it
- * depending on version and log level).  Every pattern is compiled anchored,
- * so "starts with" is implied; `prefix` lets the matcher skip a regex call
- * with one memcmp.  User names are matched non-greedily up to the next
- * fixed word, because attackers try names with spaces and punctuation.
+ * with a leading "error: " or "fatal: " removed for sshd (OpenSSH prefixes
+ * some messages with them depending on version and log level).  Every
+ * pattern is compiled anchored, so "starts with" is implied; `prefix` lets
+ * the matcher skip a regex call with one memcmp.
+ *
+ * User names are attacker-chosen text: they may hold spaces, quotes and
+ * whole fake "from 10.0.0.1 port 22" phrases.  So a name is never matched
+ * with \S+ where sshd writes it raw, and a pattern in which the name comes
+ * before the address is anchored at the end ($) with the text after the
+ * address fully spelled out; the name is then taken greedily, which makes
+ * the address the last one on the line - the one sshd wrote.
  *
  * Actions (event.action) used here, by family:
  *   ssh:     ssh_login ssh_invalid_user ssh_not_allowed ssh_max_attempts
@@ -52,6 +58,11 @@ const char *const auth_group_names[G_COUNT] = {
 /* "authenticating user" / "invalid user" before a user name, kept as the
  * reason so it reads like the "Failed ... for invalid user" reason. */
 #define WHO_USER "(?<reason>(?:authenticating|invalid) user) "
+/* The peer of a closed connection: a named user is always followed by
+ * "ADDR port N" (so the greedy name cannot swallow the address), a bare
+ * address may come without its port. */
+#define CLOSED_PEER \
+    "(?:" WHO_USER "(?<user>.*) " ADDR " port " PORT "|" ADDR "(?: port " PORT ")?)" PREAUTH "$"
 
 const struct auth_rule auth_rules[] = {
     /* ---------------------------------------------------------- sshd */
@@ -61,9 +72,9 @@ const struct auth_rule auth_rules[] = {
      "Failed (?<method>\\S+) for (?:(?<reason>invalid user) )?(?<user>.*) from " ADDR " port " PORT
      SSH_TAIL,
      "ssh_login", AUTHN, FAIL, NULL, 0},
-    {SSH, "Invalid user", "Invalid user (?<user>.*?) from " ADDR "(?: port " PORT ")?" PREAUTH "$",
+    {SSH, "Invalid user", "Invalid user (?<user>.*) from " ADDR "(?: port " PORT ")?" PREAUTH "$",
      "ssh_invalid_user", AUTHN, FAIL, NULL, 0},
-    {SSH, "Illegal user", "Illegal user (?<user>.*?) from " ADDR "(?: port " PORT ")?$",
+    {SSH, "Illegal user", "Illegal user (?<user>.*) from " ADDR "(?: port " PORT ")?$",
      "ssh_invalid_user", AUTHN, FAIL, NULL, 0},
     {SSH, "input_userauth_request",
      "input_userauth_request: invalid user (?<user>.*?)" PREAUTH "$", "ssh_invalid_user", AUTHN,
@@ -71,24 +82,22 @@ const struct auth_rule auth_rules[] = {
     {SSH, "User ", "User (?<user>.*) from " ADDR " not allowed because (?<reason>.+)$",
      "ssh_not_allowed", AUTHN, FAIL, NULL, 0},
     {SSH, "maximum authentication attempts",
-     "maximum authentication attempts exceeded for (?:(?<reason>invalid user) )?(?<user>.*) from " ADDR
-     " port " PORT "(?: ssh[12])?" PREAUTH "$",
+     "maximum authentication attempts exceeded for (?:(?<reason>invalid user) )?(?<user>.*) from "
+     ADDR " port " PORT "(?: ssh[12])?" PREAUTH "$",
      "ssh_max_attempts", AUTHN, FAIL, NULL, 0},
     {SSH, "Disconnecting ",
      "Disconnecting " WHO_USER "(?<user>.*) " ADDR " port " PORT
      ": Too many authentication failures" PREAUTH "$",
      "ssh_max_attempts", AUTHN, FAIL, NULL, 0},
     {SSH, "Disconnecting:",
-     "Disconnecting: Too many authentication failures(?: for (?:(?<reason>invalid user) )?(?<user>.*?))?"
-     PREAUTH "$",
+     "Disconnecting: Too many authentication failures"
+     "(?: for (?:(?<reason>invalid user) )?(?<user>.*?))?" PREAUTH "$",
      "ssh_max_attempts", AUTHN, FAIL, NULL, 0},
     {SSH, "Connection closed by ",
-     "Connection closed by (?:" WHO_USER "(?<user>.*) )?" ADDR
-     "(?: port " PORT ")?" PREAUTH "$",
+     "Connection closed by " CLOSED_PEER,
      "ssh_disconnect", SESS, FAIL, NULL, AF_FAIL_ONLY_WITH_REASON},
     {SSH, "Connection reset by ",
-     "Connection reset by (?:" WHO_USER "(?<user>.*) )?" ADDR
-     "(?: port " PORT ")?" PREAUTH "$",
+     "Connection reset by " CLOSED_PEER,
      "ssh_disconnect", SESS, FAIL, NULL, AF_FAIL_ONLY_WITH_REASON},
     {SSH, "Disconnected from ",
      "Disconnected from (?:" WHO_USER "(?<user>.*) |user (?<user>.*) )?" ADDR

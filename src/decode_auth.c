@@ -589,7 +589,8 @@ static bool classify(struct aw_auth_decoder *d, enum auth_program fam, const cha
 {
     const char *m = msg;
     size_t mlen = len;
-    if (fam == PROG_SSHD && starts_with(m, mlen, "error: ", 7)) {
+    if (fam == PROG_SSHD &&
+        (starts_with(m, mlen, "error: ", 7) || starts_with(m, mlen, "fatal: ", 7))) {
         m += 7;
         mlen -= 7;
     }
