@@ -38,21 +38,11 @@ void aw_buf_free(struct aw_buf *b)
     b->len = b->cap = 0;
 }
 
-void aw_buf_append(struct aw_buf *b, const void *data, size_t len)
+void aw_buf_append_slow(struct aw_buf *b, const void *data, size_t len)
 {
-    if (len == 0)
-        return;
     aw_buf_reserve(b, len);
     memcpy(b->data + b->len, data, len);
     b->len += len;
-}
-
-void aw_buf_append_str(struct aw_buf *b, const char *s) { aw_buf_append(b, s, strlen(s)); }
-
-void aw_buf_append_char(struct aw_buf *b, char c)
-{
-    aw_buf_reserve(b, 1);
-    b->data[b->len++] = c;
 }
 
 void aw_buf_append_u64(struct aw_buf *b, uint64_t v)
@@ -142,19 +132,51 @@ size_t aw_utf8_valid_prefix(const char *str, size_t len)
 
 static const char hex_digits[] = "0123456789abcdef";
 
-void aw_buf_json_string(struct aw_buf *b, const char *str, size_t len)
+/* Nonzero for bytes the escaper must look at: controls, '"', '\\' and
+ * every byte >= 0x80 (checked for UTF-8 validity). */
+const unsigned char aw_json_needs_care[256] = {
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+};
+
+/* True when none of the 8 bytes of w needs care (SWAR: no byte < 0x20,
+ * none >= 0x80, none equal to '"' or '\\'). */
+static inline int word_is_plain(uint64_t w)
+{
+    const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
+    uint64_t lt20 = (w - ones * 0x20) & ~w;
+    uint64_t q = w ^ (ones * '"'), bs = w ^ (ones * '\\');
+    uint64_t zero_q = (q - ones) & ~q, zero_bs = (bs - ones) & ~bs;
+    return ((lt20 | zero_q | zero_bs | w) & high) == 0;
+}
+
+void aw_buf_json_string_slow(struct aw_buf *b, const char *str, size_t len)
 {
     const unsigned char *s = (const unsigned char *)str;
-    aw_buf_reserve(b, len + 2);
+    if (b->cap - b->len < len + 2)
+        aw_buf_reserve(b, len + 2);
     b->data[b->len++] = '"';
     size_t run = 0; /* start of the pending run of bytes copied verbatim */
     size_t i = 0;
     while (i < len) {
-        unsigned char c = s[i];
-        if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
-            i++;
-            continue;
+        while (i + 8 <= len) {
+            uint64_t w;
+            memcpy(&w, s + i, 8);
+            if (!word_is_plain(w))
+                break;
+            i += 8;
         }
+        while (i < len && !aw_json_needs_care[s[i]])
+            i++;
+        if (i >= len)
+            break;
+        unsigned char c = s[i];
         if (c >= 0x80) {
             size_t n = utf8_sequence_length(s + i, len - i);
             if (n) {

@@ -48,6 +48,7 @@ struct compiled_rule {
     const struct auth_rule *rule;
     pcre2_code *code;
     size_t prefix_len;
+    bool jit;                    /* JIT-compiled: use pcre2_jit_match */
     uint16_t groups[G_COUNT][2]; /* capture numbers per name (0 = none) */
 };
 
@@ -68,6 +69,9 @@ struct aw_auth_decoder {
     const char *const *envelope_fields;
 
     struct aw_event ev;
+    char last_prog[32]; /* cache of the last program-name lookup */
+    size_t last_prog_len;
+    enum auth_program last_family;
     uint64_t recent[RECENT_IDS];
     unsigned recent_next;
     struct aw_buf scratch;     /* journal MESSAGE byte arrays */
@@ -108,7 +112,7 @@ static bool compile_rules(struct aw_auth_decoder *d, char *err, size_t errlen)
         }
         /* JIT is a speed-up, not a requirement: without it the
          * interpreter gives the same answers. */
-        (void)pcre2_jit_compile(cr->code, PCRE2_JIT_COMPLETE);
+        cr->jit = pcre2_jit_compile(cr->code, PCRE2_JIT_COMPLETE) == 0;
         uint32_t cap = 0;
         pcre2_pattern_info(cr->code, PCRE2_INFO_CAPTURECOUNT, &cap);
         if (cap > max_groups)
@@ -412,7 +416,11 @@ static const struct compiled_rule *try_rules(struct aw_auth_decoder *d, const ui
         const struct compiled_rule *cr = &d->rules[list[i]];
         if (!starts_with(msg, len, cr->rule->prefix, cr->prefix_len))
             continue;
-        int rc = pcre2_match(cr->code, (PCRE2_SPTR)msg, len, 0, PCRE2_NO_UTF_CHECK, d->md, d->mctx);
+        /* The JIT entry point skips pcre2_match's argument checks; the
+         * interpreter is the fallback where JIT is unavailable. */
+        int rc = cr->jit ? pcre2_jit_match(cr->code, (PCRE2_SPTR)msg, len, 0, 0, d->md, d->mctx)
+                         : pcre2_match(cr->code, (PCRE2_SPTR)msg, len, 0, PCRE2_NO_UTF_CHECK, d->md,
+                                       d->mctx);
         if (rc >= 0)
             return cr;
     }
@@ -460,7 +468,8 @@ static void apply_rule(struct aw_auth_decoder *d, const struct compiled_rule *cr
     /* With a ruser group, uid belongs to the requester (see below). */
     bool has_ruser = cr->groups[G_RUSER][0] != 0;
     for (int g = 0; g < G_COUNT; g++) {
-        if (!plain[g] || (g == G_UID && has_ruser) || !capture(d, cr, g, msg, &p, &n))
+        if (!plain[g] || !cr->groups[g][0] || (g == G_UID && has_ruser) ||
+            !capture(d, cr, g, msg, &p, &n))
             continue;
         if (n == 0 && g != G_USER)
             continue;
@@ -680,7 +689,21 @@ static int emit_line(struct aw_auth_decoder *d, const struct aw_record *rec,
         }
     }
 
-    enum auth_program fam = prog ? auth_program_family(prog, prog_len) : PROG_OTHER;
+    enum auth_program fam = PROG_OTHER;
+    if (prog) {
+        /* Logs come in runs of one program: remember the last lookup. */
+        if (prog_len == d->last_prog_len && prog_len <= sizeof d->last_prog &&
+            memcmp(prog, d->last_prog, prog_len) == 0) {
+            fam = d->last_family;
+        } else {
+            fam = auth_program_family(prog, prog_len);
+            if (prog_len <= sizeof d->last_prog) {
+                memcpy(d->last_prog, prog, prog_len);
+                d->last_prog_len = prog_len;
+                d->last_family = fam;
+            }
+        }
+    }
     /* process.name is the program's name; a path tag ("/usr/bin/sudo")
      * keeps only its last component. */
     const char *base_name = prog;

@@ -13,6 +13,7 @@
  */
 #include "auditwatch/event.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -152,12 +153,43 @@ void aw_event_set_cstr(struct aw_event *ev, enum aw_field f, const char *static_
 void aw_event_set_u64(struct aw_event *ev, enum aw_field f, uint64_t v)
 {
     char tmp[24];
-    int n = snprintf(tmp, sizeof tmp, "%llu", (unsigned long long)v);
-    aw_event_set_copy(ev, f, tmp, (size_t)n);
+    size_t n = sizeof tmp;
+    do {
+        tmp[--n] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    aw_event_set_copy(ev, f, tmp + n, sizeof tmp - n);
+}
+
+/* Whether s is an IPv4 address already in canonical dotted-quad form
+ * (four decimal octets <= 255, no leading zeros): the common case, which
+ * then needs neither parsing by libc nor a copy. */
+static bool is_canonical_ipv4(const char *s, size_t len)
+{
+    size_t i = 0;
+    for (int octet = 0; octet < 4; octet++) {
+        if (octet) {
+            if (i >= len || s[i] != '.')
+                return false;
+            i++;
+        }
+        size_t start = i;
+        unsigned v = 0;
+        while (i < len && s[i] >= '0' && s[i] <= '9' && i - start < 3)
+            v = v * 10 + (unsigned)(s[i++] - '0');
+        size_t n = i - start;
+        if (n == 0 || v > 255 || (n > 1 && s[start] == '0'))
+            return false;
+    }
+    return i == len;
 }
 
 bool aw_event_set_source_address(struct aw_event *ev, const char *ptr, size_t len)
 {
+    if (is_canonical_ipv4(ptr, len)) {
+        aw_event_set(ev, AW_F_SOURCE_IP, ptr, len);
+        return true;
+    }
     char ip[AW_IP_TEXT_MAX];
     size_t n = aw_ip_normalize(ptr, len, ip);
     if (n) {
@@ -185,9 +217,20 @@ void aw_origin_render_json(const struct aw_origin *o, struct aw_buf *out)
 {
     aw_buf_append_char(out, '{');
     if (o->kind == AW_ORIGIN_FILE) {
-        aw_buf_append_str(out, "\"file\":");
-        aw_buf_json_cstr(out, o->file ? o->file : "-");
-        aw_buf_append_str(out, ",\"line\":");
+        /* Records of one file share its name: keep the escaped form of the
+         * last one (per thread, compared by text). */
+        static _Thread_local struct aw_buf cached_file, cached_name;
+        const char *file = o->file ? o->file : "-";
+        size_t flen = strlen(file);
+        if (flen + 1 != cached_name.len || memcmp(file, cached_name.data, flen) != 0) {
+            aw_buf_reset(&cached_name);
+            aw_buf_append(&cached_name, file, flen + 1);
+            aw_buf_reset(&cached_file);
+            aw_buf_append_str(&cached_file, "\"file\":");
+            aw_buf_json_string(&cached_file, file, flen);
+            aw_buf_append_str(&cached_file, ",\"line\":");
+        }
+        aw_buf_append(out, cached_file.data, cached_file.len);
         aw_buf_append_u64(out, o->line);
     } else if (o->kind == AW_ORIGIN_KAFKA) {
         aw_buf_append_str(out, "\"topic\":");
@@ -210,70 +253,96 @@ static bool is_json_number_text(const struct aw_str *v)
     return v->len == 1 || v->ptr[0] != '0';
 }
 
-static bool field_present(const struct aw_event *ev, int f)
+static inline bool field_present(const struct aw_event *ev, int f)
 {
-    switch (aw_field_defs[f].kind) {
-    case AW_KIND_STRING_LIST: return ev->lists[f] != NULL;
-    case AW_KIND_ORIGIN: return ev->origin.kind != AW_ORIGIN_NONE;
-    default: return ev->fields[f].ptr != NULL;
-    }
+    if (ev->fields[f].ptr || ev->lists[f])
+        return true;
+    return f == AW_F_AUDITWATCH_ORIGIN && ev->origin.kind != AW_ORIGIN_NONE;
 }
 
 #define MAX_DEPTH 6
 
+/* Rendering layout, computed once from aw_field_defs: each field's dotted
+ * name split into segments, with every segment pre-rendered as the JSON
+ * text `"seg":` (names are ASCII identifiers: nothing to escape). */
+struct field_layout {
+    int nseg;
+    const char *seg[MAX_DEPTH]; /* segment start in the name */
+    size_t seg_len[MAX_DEPTH];
+    char key[MAX_DEPTH][40];     /* "seg": */
+    size_t key_len[MAX_DEPTH];
+    int prefix_id[MAX_DEPTH];    /* equal ids <=> equal paths seg[0..k] */
+};
+
+static struct field_layout layouts[AW_FIELD_COUNT];
+static pthread_once_t layouts_once = PTHREAD_ONCE_INIT;
+
+static void build_layouts(void)
+{
+    for (int f = 0; f < AW_FIELD_COUNT; f++) {
+        struct field_layout *l = &layouts[f];
+        const char *p = aw_field_defs[f].name;
+        l->nseg = 0;
+        for (;;) {
+            const char *dot = strchr(p, '.');
+            size_t n = dot && l->nseg < MAX_DEPTH - 1 ? (size_t)(dot - p) : strlen(p);
+            l->seg[l->nseg] = p;
+            l->seg_len[l->nseg] = n;
+            l->key_len[l->nseg] = (size_t)snprintf(l->key[l->nseg], sizeof l->key[0], "\"%.*s\":", (int)n, p);
+            l->nseg++;
+            if (p[n] == '\0')
+                break;
+            p += n + 1;
+        }
+        /* Name each path prefix: reuse the id of an earlier field with the
+         * same prefix, else take a new one. */
+        for (int k = 0; k < l->nseg; k++) {
+            l->prefix_id[k] = f * MAX_DEPTH + k;
+            for (int g = 0; g < f; g++) {
+                const struct field_layout *o = &layouts[g];
+                if (o->nseg > k && (k == 0 || o->prefix_id[k - 1] == l->prefix_id[k - 1]) &&
+                    o->seg_len[k] == l->seg_len[k] && memcmp(o->seg[k], l->seg[k], l->seg_len[k]) == 0) {
+                    l->prefix_id[k] = o->prefix_id[k];
+                    break;
+                }
+            }
+        }
+    }
+}
+
 void aw_event_render_json(const struct aw_event *ev, struct aw_buf *out)
 {
-    /* Open path: segment pointers into the current field's name. */
-    const char *open_seg[MAX_DEPTH];
-    size_t open_len[MAX_DEPTH];
-    int depth = 0;
+    pthread_once(&layouts_once, build_layouts);
+    const struct field_layout *open_path = NULL; /* layout of the last field rendered */
+    int depth = 0;                                /* objects currently open */
     char ts[AW_RFC3339_MS_LEN + 1];
 
     aw_format_rfc3339_ms(ev->timestamp_ms, ts);
-    aw_buf_append_str(out, "{\"@timestamp\":\"");
+    aw_buf_append(out, "{\"@timestamp\":\"", 15);
     aw_buf_append(out, ts, AW_RFC3339_MS_LEN);
     aw_buf_append_char(out, '"');
 
     for (int f = 0; f < AW_FIELD_COUNT; f++) {
         if (!field_present(ev, f))
             continue;
-        const char *name = aw_field_defs[f].name;
-        const char *seg[MAX_DEPTH + 1];
-        size_t seg_len[MAX_DEPTH + 1];
-        int nseg = 0;
-        for (const char *p = name;;) {
-            const char *dot = strchr(p, '.');
-            size_t l = dot ? (size_t)(dot - p) : strlen(p);
-            seg[nseg] = p;
-            seg_len[nseg++] = l;
-            if (!dot || nseg == MAX_DEPTH)
-                break;
-            p = dot + 1;
-        }
-        if (nseg == MAX_DEPTH) /* too deep for the stack: keep the tail dotted */
-            seg_len[nseg - 1] = strlen(seg[nseg - 1]);
+        const struct field_layout *l = &layouts[f];
+        int nobj = l->nseg - 1; /* objects this field lives in */
         int common = 0;
-        while (common < depth && common < nseg - 1 && open_len[common] == seg_len[common] &&
-               memcmp(open_seg[common], seg[common], seg_len[common]) == 0)
-            common++;
-        while (depth > common) {
+        if (open_path)
+            while (common < depth && common < nobj && open_path->prefix_id[common] == l->prefix_id[common])
+                common++;
+        for (; depth > common; depth--)
             aw_buf_append_char(out, '}');
-            depth--;
-        }
-        for (; depth < nseg - 1; depth++) {
-            if (out->data[out->len - 1] != '{')
-                aw_buf_append_char(out, ',');
-            aw_buf_json_string(out, seg[depth], seg_len[depth]);
-            aw_buf_append_str(out, ":{");
-            open_seg[depth] = seg[depth];
-            open_len[depth] = seg_len[depth];
-        }
         /* A comma separates this member from the previous one unless the
          * innermost object was just opened. */
         if (out->data[out->len - 1] != '{')
             aw_buf_append_char(out, ',');
-        aw_buf_json_string(out, seg[nseg - 1], seg_len[nseg - 1]);
-        aw_buf_append_char(out, ':');
+        for (; depth < nobj; depth++) {
+            aw_buf_append(out, l->key[depth], l->key_len[depth]);
+            aw_buf_append_char(out, '{');
+        }
+        open_path = l;
+        aw_buf_append(out, l->key[nobj], l->key_len[nobj]);
         const struct aw_str *v = &ev->fields[f];
         switch (aw_field_defs[f].kind) {
         case AW_KIND_NUMBER:
@@ -301,9 +370,7 @@ void aw_event_render_json(const struct aw_event *ev, struct aw_buf *out)
         default: aw_buf_json_string(out, v->ptr, v->len);
         }
     }
-    while (depth > 0) {
+    for (; depth > 0; depth--)
         aw_buf_append_char(out, '}');
-        depth--;
-    }
     aw_buf_append_char(out, '}');
 }

@@ -49,8 +49,10 @@ uint64_t aw_hash64(const void *data, size_t len, uint64_t seed)
 void aw_hex64(uint64_t v, char out[16])
 {
     static const char digits[] = "0123456789abcdef";
-    for (int i = 15; i >= 0; i--) {
-        out[i] = digits[v & 15];
-        v >>= 4;
+    for (int i = 7; i >= 0; i--) {
+        unsigned byte = (unsigned)(v & 0xff);
+        out[2 * i] = digits[byte >> 4];
+        out[2 * i + 1] = digits[byte & 15];
+        v >>= 8;
     }
 }

@@ -48,6 +48,8 @@ bool aw_date_valid(int64_t y, unsigned m, unsigned d)
     return d <= max;
 }
 
+static bool format_uncached(int64_t ms, char out[AW_RFC3339_MS_LEN + 1]);
+
 static void put2(char *p, unsigned v)
 {
     p[0] = (char)('0' + v / 10 % 10);
@@ -55,6 +57,28 @@ static void put2(char *p, unsigned v)
 }
 
 void aw_format_rfc3339_ms(int64_t ms, char out[AW_RFC3339_MS_LEN + 1])
+{
+    /* Consecutive events mostly share their second: reuse the formatted
+     * date and time of the last call (per thread) and redo the millis. */
+    static _Thread_local int64_t cached_second = INT64_MIN;
+    static _Thread_local char cached[AW_RFC3339_MS_LEN + 1];
+    int64_t second = ms >= 0 ? ms / 1000 : (ms - 999) / 1000;
+    if (second == cached_second) {
+        unsigned milli = (unsigned)(ms - second * 1000);
+        memcpy(out, cached, AW_RFC3339_MS_LEN + 1);
+        out[20] = (char)('0' + milli / 100);
+        out[21] = (char)('0' + milli / 10 % 10);
+        out[22] = (char)('0' + milli % 10);
+        return;
+    }
+    if (format_uncached(ms, out)) { /* not a clamped out-of-range value */
+        cached_second = second;
+        memcpy(cached, out, sizeof cached);
+    }
+}
+
+/* Returns false when the year is out of RFC 3339's range and was clamped. */
+static bool format_uncached(int64_t ms, char out[AW_RFC3339_MS_LEN + 1])
 {
     int64_t days = ms / 86400000, rem = ms % 86400000;
     if (rem < 0) {
@@ -66,7 +90,7 @@ void aw_format_rfc3339_ms(int64_t ms, char out[AW_RFC3339_MS_LEN + 1])
     aw_civil_from_days(days, &y, &mo, &d);
     if (y < 0 || y > 9999) { /* out of RFC 3339's range: clamp visibly */
         memcpy(out, y < 0 ? "0000-01-01T00:00:00.000Z" : "9999-12-31T23:59:59.999Z", 25);
-        return;
+        return false;
     }
     unsigned secs = (unsigned)(rem / 1000), milli = (unsigned)(rem % 1000);
     put2(out, (unsigned)(y / 100));
@@ -86,6 +110,7 @@ void aw_format_rfc3339_ms(int64_t ms, char out[AW_RFC3339_MS_LEN + 1])
     put2(out + 21, milli % 100);
     out[23] = 'Z';
     out[24] = '\0';
+    return true;
 }
 
 /* Read exactly n digits at s[*i]; false if any is not a digit. */

@@ -31,15 +31,52 @@ void aw_buf_reserve(struct aw_buf *b, size_t extra);
 void aw_buf_reset(struct aw_buf *b);
 void aw_buf_free(struct aw_buf *b);
 
-void aw_buf_append(struct aw_buf *b, const void *data, size_t len);
-void aw_buf_append_str(struct aw_buf *b, const char *s);
-void aw_buf_append_char(struct aw_buf *b, char c);
+/* Slow path of the inline appenders: grow, then copy. */
+void aw_buf_append_slow(struct aw_buf *b, const void *data, size_t len);
+
+static inline void aw_buf_append(struct aw_buf *b, const void *data, size_t len)
+{
+    if (b->cap - b->len >= len) {
+        if (len)
+            memcpy(b->data + b->len, data, len);
+        b->len += len;
+    } else {
+        aw_buf_append_slow(b, data, len);
+    }
+}
+static inline void aw_buf_append_str(struct aw_buf *b, const char *s) { aw_buf_append(b, s, strlen(s)); }
+static inline void aw_buf_append_char(struct aw_buf *b, char c)
+{
+    if (b->cap == b->len)
+        aw_buf_reserve(b, 1);
+    b->data[b->len++] = c;
+}
 void aw_buf_append_i64(struct aw_buf *b, int64_t v);
 void aw_buf_append_u64(struct aw_buf *b, uint64_t v);
 
 /* Append `s` (len bytes, need not be NUL-terminated) as a quoted JSON
  * string, escaping as described above. */
-void aw_buf_json_string(struct aw_buf *b, const char *s, size_t len);
+void aw_buf_json_string_slow(struct aw_buf *b, const char *s, size_t len);
+extern const unsigned char aw_json_needs_care[256];
+
+static inline void aw_buf_json_string(struct aw_buf *b, const char *s, size_t len)
+{
+    /* Fast path for the common short, plain ASCII value. */
+    if (len <= 48 && b->cap - b->len >= len + 2) {
+        unsigned char care = 0;
+        for (size_t i = 0; i < len; i++)
+            care |= aw_json_needs_care[(unsigned char)s[i]];
+        if (!care) {
+            char *d = b->data + b->len;
+            d[0] = '"';
+            memcpy(d + 1, s, len);
+            d[len + 1] = '"';
+            b->len += len + 2;
+            return;
+        }
+    }
+    aw_buf_json_string_slow(b, s, len);
+}
 static inline void aw_buf_json_cstr(struct aw_buf *b, const char *s)
 {
     aw_buf_json_string(b, s, strlen(s));
