@@ -8,6 +8,10 @@
  *   gen auth --lines N   Linux auth.log lines (sshd, pam_unix, sudo, su, cron,
  *                        systemd-logind, useradd/groupadd, passwd)
  *   gen k8s --events N   kube-apiserver audit events, one JSON object a line
+ *   gen scenario ...     both, as benign background traffic of a small
+ *                        company plus injected attacks, and a labels file
+ *                        naming the alert every attack must raise
+ *                        (scenario.c; it writes files, not stdout)
  *
  * Determinism: every random choice comes from one xoshiro256** generator
  * seeded through splitmix64 from --seed; nothing reads the clock, the
@@ -32,7 +36,11 @@
  *     table `k8s_actors[]`, each with its own table of operations.
  * A scenario fills actors/requests itself and calls the same writers.
  *
- * Sections: PRNG, text buffer, clock, pools, auth lines, k8s events, main.
+ * Sections: PRNG, text buffer, clock, pools, auth lines, k8s events,
+ * scenarios, main.  The scenario mode lives in scenario.c,
+ * scenario_background.c and scenario_attacks.c, which this file includes:
+ * gen stays one translation unit, so `cc -o gen bench/gen.c` (as
+ * bench_decode.sh runs it) keeps building every mode.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -358,11 +366,28 @@ struct auth_session {
     unsigned port;
 };
 
+/* Records collected instead of written (scenario mode): the background and
+ * the attacks are generated one activity at a time, out of time order, and
+ * sorted by (time, seq) before they are written.  seq is the order of
+ * collection, so equal times keep a fixed order. */
+struct rec {
+    int64_t time_us;
+    uint64_t seq;
+    size_t off, len; /* the line, '\n' included, in the list's text */
+};
+
+struct rec_list {
+    struct rec *recs;
+    size_t n, cap;
+    struct sb text;
+};
+
 struct gen {
     struct rng rng;
     int64_t now_us;           /* virtual clock, advanced before each record */
     struct sb line;           /* the record being written */
     enum auth_format format;
+    struct rec_list *collect; /* non-NULL: records go here, not to stdout */
 
     char hosts[N_HOSTS][24];
     char attackers[N_ATTACKERS][48]; /* public IPv4/IPv6 of scanners */
@@ -379,10 +404,38 @@ static void gen_advance(struct gen *g)
     g->now_us += (int64_t)rng_range(&g->rng, 20000, 200000);
 }
 
-/* Writes the finished line plus '\n' to stdout and empties the buffer. */
+/* Appends the line in g->line, stamped with time `time_us`, to `list`. */
+static void rec_list_add(struct rec_list *list, int64_t time_us, const struct sb *line)
+{
+    if (list->n == list->cap) {
+        size_t cap = list->cap ? list->cap * 2 : 1024;
+        struct rec *p = realloc(list->recs, cap * sizeof *p);
+        if (!p) {
+            fputs("gen: out of memory\n", stderr);
+            exit(1);
+        }
+        list->recs = p;
+        list->cap = cap;
+    }
+    struct rec *r = &list->recs[list->n];
+    r->time_us = time_us;
+    r->seq = list->n++;
+    r->off = list->text.len;
+    r->len = line->len;
+    sb_putn(&list->text, line->buf, line->len);
+}
+
+/* Writes the finished line plus '\n' to stdout (or, in scenario mode, to
+ * the collecting list, stamped with the virtual clock) and empties the
+ * buffer. */
 static void gen_flush_line(struct gen *g)
 {
     sb_putc(&g->line, '\n');
+    if (g->collect) {
+        rec_list_add(g->collect, g->now_us, &g->line);
+        g->line.len = 0;
+        return;
+    }
     if (fwrite(g->line.buf, 1, g->line.len, stdout) != g->line.len) {
         perror("gen: write");
         exit(1);
@@ -567,6 +620,14 @@ struct auth_actor {
     unsigned tty;         /* pts number */
     unsigned logind_id;   /* systemd-logind session number */
     int session;          /* slot in g->sessions, or -1 */
+    /* Set by scenarios for the lines that name them (the default mix
+     * chooses these itself and leaves them NULL): */
+    const char *command;  /* sudo COMMAND= */
+    const char *pwd;      /* sudo PWD= */
+    const char *target;   /* sudo USER=; the account or member of shadow-utils lines */
+    const char *group;    /* the group of groupadd/gpasswd lines */
+    const char *reason;   /* sudo's failure text ("user NOT in sudoers") */
+    bool no_tty;          /* sudo without a terminal (Ansible, CI): no TTY= */
 };
 
 enum actor_role {
@@ -1042,6 +1103,9 @@ enum k8s_res {
     R_PODS, R_NODES, R_LEASES, R_CONFIGMAPS, R_SECRETS, R_SERVICES, R_ENDPOINTS,
     R_ENDPOINTSLICES, R_DEPLOYMENTS, R_REPLICASETS, R_EVENTS, R_SERVICEACCOUNTS,
     R_NAMESPACES, R_ROLEBINDINGS, R_CLUSTERROLEBINDINGS, R_INGRESSES, R_JOBS, R_PVCS,
+    /* used by scenarios only */
+    R_ROLES, R_CLUSTERROLES, R_DAEMONSETS, R_STATEFULSETS, R_NETWORKPOLICIES, R_CRDS,
+    R_MUTATINGWEBHOOKS, R_SELFSUBJECTRULESREVIEWS,
     R_NONE, /* a non-resource URL such as /healthz: no objectRef */
 };
 
@@ -1073,6 +1137,17 @@ static const struct k8s_resource k8s_resources[] = {
     [R_INGRESSES] = {"ingresses", "networking.k8s.io", "v1", "Ingress", true},
     [R_JOBS] = {"jobs", "batch", "v1", "Job", true},
     [R_PVCS] = {"persistentvolumeclaims", "", "v1", "PersistentVolumeClaim", true},
+    [R_ROLES] = {"roles", "rbac.authorization.k8s.io", "v1", "Role", true},
+    [R_CLUSTERROLES] = {"clusterroles", "rbac.authorization.k8s.io", "v1", "ClusterRole", false},
+    [R_DAEMONSETS] = {"daemonsets", "apps", "v1", "DaemonSet", true},
+    [R_STATEFULSETS] = {"statefulsets", "apps", "v1", "StatefulSet", true},
+    [R_NETWORKPOLICIES] = {"networkpolicies", "networking.k8s.io", "v1", "NetworkPolicy", true},
+    [R_CRDS] = {"customresourcedefinitions", "apiextensions.k8s.io", "v1",
+                "CustomResourceDefinition", false},
+    [R_MUTATINGWEBHOOKS] = {"mutatingwebhookconfigurations", "admissionregistration.k8s.io", "v1",
+                            "MutatingWebhookConfiguration", false},
+    [R_SELFSUBJECTRULESREVIEWS] = {"selfsubjectrulesreviews", "authorization.k8s.io", "v1",
+                                   "SelfSubjectRulesReview", false},
     [R_NONE] = {"", "", "", "", false},
 };
 
@@ -1135,6 +1210,12 @@ struct k8s_request {
     bool request_response;   /* level RequestResponse (bodies included) */
     int64_t received_us, stage_us;
     char reason[240];        /* authorization.k8s.io/reason */
+    /* Set by scenarios (zero in the default mix): */
+    bool no_user;            /* a 401: the apiserver logs "user": {} */
+    const char *stage;       /* NULL for ResponseComplete */
+    const char *request_body;  /* requestObject as JSON text; level Request */
+    const char *pod_security;  /* enforce-policy of a pod create ("privileged:latest"),
+                                  NULL for "restricted:latest" */
 };
 
 static const struct k8s_op ops_kubelet[] = {
@@ -1734,6 +1815,10 @@ static void k8s_write_status(struct sb *b, const struct k8s_request *q)
         snprintf(what, sizeof what, "%s", group_res);
     sb_puts(b, ",\"responseStatus\":{\"metadata\":{}");
     switch (q->code) {
+    case 401:
+        reason = "Unauthorized";
+        snprintf(msg, sizeof msg, "Unauthorized");
+        break;
     case 403:
         reason = "Forbidden";
         if (q->res == R_NONE)
@@ -1773,7 +1858,7 @@ static void k8s_write_status(struct sb *b, const struct k8s_request *q)
         sb_json_kv(b, false, "status", "Failure");
         sb_json_kv(b, false, "message", msg);
         sb_json_kv(b, false, "reason", reason);
-        if (q->res != R_NONE) {
+        if (q->res != R_NONE && q->code != 401) {
             sb_puts(b, ",\"details\":{");
             bool first = true;
             if (q->name[0]) {
@@ -1987,20 +2072,9 @@ static void k8s_write_bodies(struct gen *g, struct sb *b, const struct k8s_reque
     sb_putc(b, '}');
 }
 
-/* Writes one audit event (stage ResponseComplete) for request `q` into
- * g->line, in the field order the kube-apiserver uses. */
-static void k8s_write_event(struct gen *g, const struct k8s_request *q)
+/* "user": {username, uid, groups, extra} of the event. */
+static void k8s_write_user(struct sb *b, const struct k8s_request *q)
 {
-    struct sb *b = &g->line;
-    const struct k8s_resource *res = &k8s_resources[q->res];
-    char audit_id[40];
-    make_uuid(g, audit_id, sizeof audit_id);
-
-    sb_printf(b, "{\"kind\":\"Event\",\"apiVersion\":\"audit.k8s.io/v1\",\"level\":\"%s\",",
-              q->request_response ? "RequestResponse" : "Metadata");
-    sb_printf(b, "\"auditID\":\"%s\",\"stage\":\"ResponseComplete\",", audit_id);
-    k8s_write_uri(b, q);
-    sb_json_kv(b, false, "verb", q->verb);
     sb_puts(b, ",\"user\":{");
     sb_json_kv(b, true, "username", q->username);
     if (q->uid[0])
@@ -2014,7 +2088,32 @@ static void k8s_write_event(struct gen *g, const struct k8s_request *q)
     sb_puts(b, "]");
     if (q->actor == A_HUMAN)
         sb_puts(b, ",\"extra\":{\"authentication.kubernetes.io/credential-id\":[\"JTI=oidc\"]}");
-    sb_puts(b, "},\"sourceIPs\":[");
+    sb_putc(b, '}');
+}
+
+/* Writes one audit event (stage ResponseComplete) for request `q` into
+ * g->line, in the field order the kube-apiserver uses. */
+static void k8s_write_event(struct gen *g, const struct k8s_request *q)
+{
+    struct sb *b = &g->line;
+    const struct k8s_resource *res = &k8s_resources[q->res];
+    char audit_id[40];
+    make_uuid(g, audit_id, sizeof audit_id);
+
+    const char *level = q->request_response ? "RequestResponse" : "Metadata";
+    if (q->request_body)
+        level = "Request";
+    sb_printf(b, "{\"kind\":\"Event\",\"apiVersion\":\"audit.k8s.io/v1\",\"level\":\"%s\",",
+              level);
+    sb_printf(b, "\"auditID\":\"%s\",\"stage\":\"%s\",", audit_id,
+              q->stage ? q->stage : "ResponseComplete");
+    k8s_write_uri(b, q);
+    sb_json_kv(b, false, "verb", q->verb);
+    if (q->no_user) /* an unauthenticated request (401): nobody to name */
+        sb_puts(b, ",\"user\":{}");
+    else
+        k8s_write_user(b, q);
+    sb_puts(b, ",\"sourceIPs\":[");
     sb_json_str(b, q->source_ip);
     sb_putc(b, ']');
     sb_json_kv(b, false, "userAgent", q->user_agent);
@@ -2033,12 +2132,20 @@ static void k8s_write_event(struct gen *g, const struct k8s_request *q)
         sb_putc(b, '}');
     }
     k8s_write_status(b, q);
-    if (q->request_response)
+    if (q->request_body) {
+        sb_puts(b, ",\"requestObject\":");
+        sb_puts(b, q->request_body);
+    } else if (q->request_response) {
         k8s_write_bodies(g, b, q);
+    }
     sb_puts(b, ",\"requestReceivedTimestamp\":\"");
     sb_time_iso(b, q->received_us, "Z");
     sb_puts(b, "\",\"stageTimestamp\":\"");
     sb_time_iso(b, q->stage_us, "Z");
+    if (q->code == 401) { /* rejected before authorization: no decision */
+        sb_puts(b, "\"}");
+        return;
+    }
     sb_puts(b, "\",\"annotations\":{");
     if (q->code == 403) {
         sb_json_kv(b, true, "authorization.k8s.io/decision", "forbid");
@@ -2048,7 +2155,8 @@ static void k8s_write_event(struct gen *g, const struct k8s_request *q)
         sb_json_kv(b, false, "authorization.k8s.io/reason", q->reason);
     }
     if (q->res == R_PODS && strcmp(q->verb, "create") == 0 && !q->subresource)
-        sb_json_kv(b, false, "pod-security.kubernetes.io/enforce-policy", "restricted:latest");
+        sb_json_kv(b, false, "pod-security.kubernetes.io/enforce-policy",
+                   q->pod_security ? q->pod_security : "restricted:latest");
     sb_puts(b, "}}");
 }
 

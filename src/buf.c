@@ -2,9 +2,11 @@
  * buf.c - growable byte buffer and JSON string escaping (see buf.h).
  *
  * Growth doubles the capacity, so appending n bytes costs O(n) amortized.
- * The JSON escaper copies runs of plain bytes with one memcpy and only
- * stops at bytes that need attention (", \, controls, and bytes >= 0x80,
- * which are checked for UTF-8 validity).
+ * The JSON escaper reserves room for the worst case once (six bytes out
+ * per byte in, a chunk at a time for long strings) and then writes without
+ * capacity checks: plain text is tested and copied eight bytes at a time
+ * (SWAR), and it only stops at bytes that need attention (", \, controls,
+ * and bytes >= 0x80, which are checked for UTF-8 validity).
  */
 #include "auditwatch/buf.h"
 
@@ -134,7 +136,7 @@ static const char hex_digits[] = "0123456789abcdef";
 
 /* Nonzero for bytes the escaper must look at: controls, '"', '\\' and
  * every byte >= 0x80 (checked for UTF-8 validity). */
-const unsigned char aw_json_needs_care[256] = {
+static const unsigned char needs_care[256] = {
     1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
     0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0,
@@ -156,52 +158,92 @@ static inline int word_is_plain(uint64_t w)
     return ((lt20 | zero_q | zero_bs | w) & high) == 0;
 }
 
-void aw_buf_json_string_slow(struct aw_buf *b, const char *str, size_t len)
+char *aw_json_escape_raw(char *d, const char *str, size_t len)
 {
     const unsigned char *s = (const unsigned char *)str;
-    if (b->cap - b->len < len + 2)
-        aw_buf_reserve(b, len + 2);
-    b->data[b->len++] = '"';
-    size_t run = 0; /* start of the pending run of bytes copied verbatim */
     size_t i = 0;
     while (i < len) {
+        /* Plain text is copied a word at a time: test 8 bytes, store 8. */
         while (i + 8 <= len) {
             uint64_t w;
             memcpy(&w, s + i, 8);
             if (!word_is_plain(w))
                 break;
+            memcpy(d, &w, 8);
+            d += 8;
             i += 8;
         }
-        while (i < len && !aw_json_needs_care[s[i]])
-            i++;
+        /* A short plain tail: the last 8 bytes of the string, overlapping
+         * what was already copied verbatim, instead of a byte loop. */
+        if (i < len && len >= 8 && len - i < 8) {
+            uint64_t w;
+            memcpy(&w, s + len - 8, 8);
+            if (word_is_plain(w)) {
+                memcpy(d - (8 - (len - i)), &w, 8);
+                return d + (len - i);
+            }
+        }
+        while (i < len && !needs_care[s[i]])
+            *d++ = (char)s[i++];
         if (i >= len)
             break;
         unsigned char c = s[i];
         if (c >= 0x80) {
             size_t n = utf8_sequence_length(s + i, len - i);
             if (n) {
+                memcpy(d, s + i, n);
+                d += n;
                 i += n;
                 continue;
             }
+            memcpy(d, "\xEF\xBF\xBD", 3); /* invalid UTF-8 -> U+FFFD */
+            d += 3;
+            i++;
+            continue;
         }
-        aw_buf_append(b, s + run, i - run);
+        d[0] = '\\';
         switch (c) {
-        case '"': aw_buf_append(b, "\\\"", 2); break;
-        case '\\': aw_buf_append(b, "\\\\", 2); break;
-        case '\n': aw_buf_append(b, "\\n", 2); break;
-        case '\r': aw_buf_append(b, "\\r", 2); break;
-        case '\t': aw_buf_append(b, "\\t", 2); break;
-        default:
-            if (c < 0x20) {
-                char esc[6] = {'\\', 'u', '0', '0', hex_digits[c >> 4], hex_digits[c & 15]};
-                aw_buf_append(b, esc, 6);
-            } else {
-                aw_buf_append(b, "\xEF\xBF\xBD", 3); /* invalid UTF-8 -> U+FFFD */
-            }
+        case '"': d[1] = '"'; d += 2; break;
+        case '\\': d[1] = '\\'; d += 2; break;
+        case '\n': d[1] = 'n'; d += 2; break;
+        case '\r': d[1] = 'r'; d += 2; break;
+        case '\t': d[1] = 't'; d += 2; break;
+        default: /* the other controls */
+            d[1] = 'u';
+            d[2] = '0';
+            d[3] = '0';
+            d[4] = hex_digits[c >> 4];
+            d[5] = hex_digits[c & 15];
+            d += 6;
         }
         i++;
-        run = i;
     }
-    aw_buf_append(b, s + run, i - run);
+    return d;
+}
+
+void aw_buf_json_string_slow(struct aw_buf *b, const char *str, size_t len)
+{
+    /* Reserve for one chunk of input at a time, not for all of it: the
+     * worst case is six bytes out per byte in.  A chunk never ends inside
+     * a UTF-8 sequence (it stops before the sequence's lead byte), so
+     * every sequence is judged whole, as if the string were one chunk. */
+    const unsigned char *s = (const unsigned char *)str;
+    aw_buf_append_char(b, '"');
+    size_t pos = 0;
+    while (pos < len) {
+        size_t stop = len;
+        if (len - pos > AW_JSON_INPLACE_MAX) {
+            stop = pos + AW_JSON_INPLACE_MAX;
+            size_t k = stop;
+            while (stop - k < 3 && (s[k] & 0xC0) == 0x80)
+                k--;
+            if ((s[k] & 0xC0) == 0xC0)
+                stop = k;
+        }
+        aw_buf_reserve(b, AW_JSON_ESCAPE_MAX(stop - pos));
+        char *d = aw_json_escape_raw(b->data + b->len, str + pos, stop - pos);
+        b->len = (size_t)(d - b->data);
+        pos = stop;
+    }
     aw_buf_append_char(b, '"');
 }

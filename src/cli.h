@@ -17,5 +17,7 @@
 #endif
 
 int aw_cli_normalize(int argc, char **argv);
+int aw_cli_replay(int argc, char **argv);
+int aw_cli_check(int argc, char **argv);
 
 #endif

@@ -2,11 +2,14 @@
  * event.c - the normalized event: field table, arena, JSON rendering.
  *
  * Rendering walks aw_field_defs in order and turns dotted names into nested
- * objects with a stack of open path segments: when the next present field
- * shares fewer leading segments with the open path, the extra objects are
- * closed; its remaining segments are opened.  This needs fields with a
- * common prefix to be adjacent in the table (tests check that invariant),
- * and it never allocates beyond the output buffer.
+ * objects in one pass: when the next present field shares fewer leading
+ * segments with the open path, the extra objects are closed; its remaining
+ * segments are opened.  This needs fields with a common prefix to be
+ * adjacent in the table (tests check that invariant).  The texts that open
+ * each field's path and the number of objects any two fields share are
+ * computed once, so a member costs a few memcpy calls; each member reserves
+ * its worst case up front and is written through a raw pointer.  It never
+ * allocates beyond the output buffer.
  *
  * The arena is a chain of blocks that never move, so pointers handed out
  * stay valid until aw_event_clear(); the first block is kept for reuse.
@@ -213,9 +216,21 @@ void aw_event_set_content_id(struct aw_event *ev, uint64_t content_hash, unsigne
 
 /* ------------------------------------------------------------ rendering */
 
+/* Decimal digits of v at d (no NUL); returns the end. */
+static char *put_u64(char *d, uint64_t v)
+{
+    char tmp[20];
+    size_t n = sizeof tmp;
+    do {
+        tmp[--n] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    memcpy(d, tmp + n, sizeof tmp - n);
+    return d + (sizeof tmp - n);
+}
+
 void aw_origin_render_json(const struct aw_origin *o, struct aw_buf *out)
 {
-    aw_buf_append_char(out, '{');
     if (o->kind == AW_ORIGIN_FILE) {
         /* Records of one file share its name: keep the escaped form of the
          * last one (per thread, compared by text). */
@@ -226,13 +241,21 @@ void aw_origin_render_json(const struct aw_origin *o, struct aw_buf *out)
             aw_buf_reset(&cached_name);
             aw_buf_append(&cached_name, file, flen + 1);
             aw_buf_reset(&cached_file);
-            aw_buf_append_str(&cached_file, "\"file\":");
+            aw_buf_append_str(&cached_file, "{\"file\":");
             aw_buf_json_string(&cached_file, file, flen);
             aw_buf_append_str(&cached_file, ",\"line\":");
         }
-        aw_buf_append(out, cached_file.data, cached_file.len);
-        aw_buf_append_u64(out, o->line);
-    } else if (o->kind == AW_ORIGIN_KAFKA) {
+        /* One reservation for the cached text, the number and the brace. */
+        aw_buf_reserve(out, cached_file.len + 21);
+        char *d = out->data + out->len;
+        memcpy(d, cached_file.data, cached_file.len);
+        d = put_u64(d + cached_file.len, o->line);
+        *d++ = '}';
+        out->len = (size_t)(d - out->data);
+        return;
+    }
+    aw_buf_append_char(out, '{');
+    if (o->kind == AW_ORIGIN_KAFKA) {
         aw_buf_append_str(out, "\"topic\":");
         aw_buf_json_cstr(out, o->topic ? o->topic : "");
         aw_buf_append_str(out, ",\"partition\":");
@@ -261,97 +284,136 @@ static inline bool field_present(const struct aw_event *ev, int f)
 }
 
 #define MAX_DEPTH 6
+#define OPEN_TEXT_MAX 64 /* longest open text; copied as one fixed-size block */
 
-/* Rendering layout, computed once from aw_field_defs: each field's dotted
- * name split into segments, with every segment pre-rendered as the JSON
- * text `"seg":` (names are ASCII identifiers: nothing to escape). */
+/* Rendering layout, computed once from aw_field_defs.  A field's dotted
+ * name becomes one text that opens every object on its path and names the
+ * member: "kubernetes":{"audit":{"stage": - with open_off[k] where the part
+ * below the first k objects starts.  Going from field g to field f closes
+ * the objects g does not share with f (common[g][f] of them stay open),
+ * writes a comma (@timestamp always comes first, so there is always a
+ * member before), and copies f's text from open_off[common].  Names are
+ * ASCII identifiers: nothing to escape. */
 struct field_layout {
-    int nseg;
-    const char *seg[MAX_DEPTH]; /* segment start in the name */
-    size_t seg_len[MAX_DEPTH];
-    char key[MAX_DEPTH][40];     /* "seg": */
-    size_t key_len[MAX_DEPTH];
-    int prefix_id[MAX_DEPTH];    /* equal ids <=> equal paths seg[0..k] */
+    int depth;                       /* objects the member sits in */
+    size_t open_off[MAX_DEPTH];      /* open text below k shared objects */
+    size_t open_len;
+    char open[2 * OPEN_TEXT_MAX]; /* text, then room for the fixed-size copy */
 };
 
 static struct field_layout layouts[AW_FIELD_COUNT];
+static unsigned char common_depth[AW_FIELD_COUNT][AW_FIELD_COUNT];
 static pthread_once_t layouts_once = PTHREAD_ONCE_INIT;
+
+/* Split a dotted name into at most MAX_DEPTH segments (the last one keeps
+ * any further dots).  Returns the number of segments. */
+static int split_name(const char *name, const char *seg[MAX_DEPTH], size_t seg_len[MAX_DEPTH])
+{
+    int n = 0;
+    for (const char *p = name;;) {
+        const char *dot = strchr(p, '.');
+        size_t len = dot && n < MAX_DEPTH - 1 ? (size_t)(dot - p) : strlen(p);
+        seg[n] = p;
+        seg_len[n++] = len;
+        if (p[len] == '\0')
+            return n;
+        p += len + 1;
+    }
+}
 
 static void build_layouts(void)
 {
+    const char *seg[AW_FIELD_COUNT][MAX_DEPTH];
+    size_t seg_len[AW_FIELD_COUNT][MAX_DEPTH];
+    int nseg[AW_FIELD_COUNT];
     for (int f = 0; f < AW_FIELD_COUNT; f++) {
         struct field_layout *l = &layouts[f];
-        const char *p = aw_field_defs[f].name;
-        l->nseg = 0;
-        for (;;) {
-            const char *dot = strchr(p, '.');
-            size_t n = dot && l->nseg < MAX_DEPTH - 1 ? (size_t)(dot - p) : strlen(p);
-            l->seg[l->nseg] = p;
-            l->seg_len[l->nseg] = n;
-            l->key_len[l->nseg] = (size_t)snprintf(l->key[l->nseg], sizeof l->key[0], "\"%.*s\":", (int)n, p);
-            l->nseg++;
-            if (p[n] == '\0')
-                break;
-            p += n + 1;
-        }
-        /* Name each path prefix: reuse the id of an earlier field with the
-         * same prefix, else take a new one. */
-        for (int k = 0; k < l->nseg; k++) {
-            l->prefix_id[k] = f * MAX_DEPTH + k;
-            for (int g = 0; g < f; g++) {
-                const struct field_layout *o = &layouts[g];
-                if (o->nseg > k && (k == 0 || o->prefix_id[k - 1] == l->prefix_id[k - 1]) &&
-                    o->seg_len[k] == l->seg_len[k] && memcmp(o->seg[k], l->seg[k], l->seg_len[k]) == 0) {
-                    l->prefix_id[k] = o->prefix_id[k];
-                    break;
-                }
+        nseg[f] = split_name(aw_field_defs[f].name, seg[f], seg_len[f]);
+        l->depth = nseg[f] - 1;
+        size_t used = 0;
+        for (int k = 0; k < nseg[f]; k++) {
+            l->open_off[k] = used;
+            int n = snprintf(l->open + used, OPEN_TEXT_MAX + 1 - used,
+                             k < l->depth ? "\"%.*s\":{" : "\"%.*s\":", (int)seg_len[f][k], seg[f][k]);
+            if (n < 0 || (size_t)n > OPEN_TEXT_MAX - used) {
+                fprintf(stderr, "auditwatch: field name %s too long to render\n", aw_field_defs[f].name);
+                abort();
             }
+            used += (size_t)n;
         }
+        l->open_len = used;
     }
+    /* Objects of g still open when f follows: the leading segments they
+     * share, short of either member's own name. */
+    for (int g = 0; g < AW_FIELD_COUNT; g++)
+        for (int f = 0; f < AW_FIELD_COUNT; f++) {
+            int k = 0;
+            while (k < layouts[g].depth && k < layouts[f].depth && seg_len[g][k] == seg_len[f][k] &&
+                   memcmp(seg[g][k], seg[f][k], seg_len[g][k]) == 0)
+                k++;
+            common_depth[g][f] = (unsigned char)k;
+        }
+}
+
+/* Room for everything but the value: closing braces, comma, open text
+ * (each copied as a fixed-size block, so the room is the block size). */
+#define MEMBER_OVERHEAD (8 + 1 + OPEN_TEXT_MAX)
+
+/* Make sure `need` more bytes fit; returns where to write. */
+static inline char *room(struct aw_buf *out, size_t need)
+{
+    if (out->cap - out->len < need)
+        aw_buf_reserve(out, need);
+    return out->data + out->len;
 }
 
 void aw_event_render_json(const struct aw_event *ev, struct aw_buf *out)
 {
     pthread_once(&layouts_once, build_layouts);
-    const struct field_layout *open_path = NULL; /* layout of the last field rendered */
-    int depth = 0;                                /* objects currently open */
-    char ts[AW_RFC3339_MS_LEN + 1];
+    int prev = -1; /* field rendered last */
+    int depth = 0; /* objects currently open */
 
-    aw_format_rfc3339_ms(ev->timestamp_ms, ts);
-    aw_buf_append(out, "{\"@timestamp\":\"", 15);
-    aw_buf_append(out, ts, AW_RFC3339_MS_LEN);
-    aw_buf_append_char(out, '"');
+    /* Each member reserves its worst case once and is then written
+     * through a raw pointer: no capacity check per piece or per byte. */
+    char *o = room(out, 16 + AW_RFC3339_MS_LEN + 1);
+    memcpy(o, "{\"@timestamp\":\"", 15);
+    aw_format_rfc3339_ms(ev->timestamp_ms, o + 15);
+    o += 15 + AW_RFC3339_MS_LEN;
+    *o++ = '"';
+    out->len = (size_t)(o - out->data);
 
     for (int f = 0; f < AW_FIELD_COUNT; f++) {
         if (!field_present(ev, f))
             continue;
         const struct field_layout *l = &layouts[f];
-        int nobj = l->nseg - 1; /* objects this field lives in */
-        int common = 0;
-        if (open_path)
-            while (common < depth && common < nobj && open_path->prefix_id[common] == l->prefix_id[common])
-                common++;
-        for (; depth > common; depth--)
-            aw_buf_append_char(out, '}');
-        /* A comma separates this member from the previous one unless the
-         * innermost object was just opened. */
-        if (out->data[out->len - 1] != '{')
-            aw_buf_append_char(out, ',');
-        for (; depth < nobj; depth++) {
-            aw_buf_append(out, l->key[depth], l->key_len[depth]);
-            aw_buf_append_char(out, '{');
-        }
-        open_path = l;
-        aw_buf_append(out, l->key[nobj], l->key_len[nobj]);
         const struct aw_str *v = &ev->fields[f];
-        switch (aw_field_defs[f].kind) {
+        enum aw_field_kind kind = aw_field_defs[f].kind;
+        bool inplace = kind != AW_KIND_STRING || v->len <= AW_JSON_INPLACE_MAX;
+        o = room(out, MEMBER_OVERHEAD +
+                          (kind == AW_KIND_STRING && inplace ? AW_JSON_ESCAPE_MAX(v->len) + 2 : 24));
+        /* Close, separate, open: fixed-size copies (one or two stores
+         * each instead of a memcpy call), then advance by the real length. */
+        int common = prev < 0 ? 0 : common_depth[prev][f];
+        memcpy(o, "}}}}}}}}", 8);
+        o += depth - common;
+        *o++ = ',';
+        size_t off = l->open_off[common];
+        memcpy(o, l->open + off, OPEN_TEXT_MAX);
+        o += l->open_len - off;
+        depth = l->depth;
+        prev = f;
+        switch (kind) {
         case AW_KIND_NUMBER:
-            if (is_json_number_text(v))
-                aw_buf_append(out, v->ptr, v->len);
-            else
-                aw_buf_json_string(out, v->ptr, v->len);
-            break;
+            if (is_json_number_text(v)) {
+                memcpy(o, v->ptr, v->len);
+                o += v->len;
+                break;
+            }
+            out->len = (size_t)(o - out->data);
+            aw_buf_json_string(out, v->ptr, v->len);
+            continue;
         case AW_KIND_STRING_LIST: {
+            out->len = (size_t)(o - out->data);
             aw_buf_append_char(out, '[');
             size_t i, n = json_array_size(ev->lists[f]);
             for (i = 0; i < n; i++) {
@@ -361,16 +423,28 @@ void aw_event_render_json(const struct aw_event *ev, struct aw_buf *out)
                 if (json_is_string(item))
                     aw_buf_json_string(out, json_string_value(item), json_string_length(item));
                 else
-                    aw_buf_append_str(out, "null");
+                    aw_buf_append(out, "null", 4);
             }
             aw_buf_append_char(out, ']');
-            break;
+            continue;
         }
-        case AW_KIND_ORIGIN: aw_origin_render_json(&ev->origin, out); break;
-        default: aw_buf_json_string(out, v->ptr, v->len);
+        case AW_KIND_ORIGIN:
+            out->len = (size_t)(o - out->data);
+            aw_origin_render_json(&ev->origin, out);
+            continue;
+        default:
+            if (!inplace) {
+                out->len = (size_t)(o - out->data);
+                aw_buf_json_string(out, v->ptr, v->len);
+                continue;
+            }
+            *o++ = '"';
+            o = aw_json_escape_raw(o, v->ptr, v->len);
+            *o++ = '"';
         }
+        out->len = (size_t)(o - out->data);
     }
-    for (; depth > 0; depth--)
-        aw_buf_append_char(out, '}');
-    aw_buf_append_char(out, '}');
+    o = room(out, 8);
+    memcpy(o, "}}}}}}}}", 8);
+    out->len += (size_t)depth + 1;
 }

@@ -57,23 +57,29 @@ void aw_buf_append_u64(struct aw_buf *b, uint64_t v);
 /* Append `s` (len bytes, need not be NUL-terminated) as a quoted JSON
  * string, escaping as described above. */
 void aw_buf_json_string_slow(struct aw_buf *b, const char *s, size_t len);
-extern const unsigned char aw_json_needs_care[256];
+
+/* Worst-case output of escaping len bytes: a control byte becomes a
+ * six-byte \u00XX escape, nothing grows more.  Escaping in place needs
+ * this much room; longer strings go through the chunked slow path so a
+ * huge value never reserves six times its size. */
+#define AW_JSON_ESCAPE_MAX(len) (6 * (len))
+#define AW_JSON_INPLACE_MAX 4096
+
+/* Write s[0..len) escaped (without quotes) at dst, which must have room
+ * for AW_JSON_ESCAPE_MAX(len) bytes; returns the end of what was written.
+ * For writers that reserve once for a whole document. */
+char *aw_json_escape_raw(char *dst, const char *s, size_t len);
 
 static inline void aw_buf_json_string(struct aw_buf *b, const char *s, size_t len)
 {
-    /* Fast path for the common short, plain ASCII value. */
-    if (len <= 48 && b->cap - b->len >= len + 2) {
-        unsigned char care = 0;
-        for (size_t i = 0; i < len; i++)
-            care |= aw_json_needs_care[(unsigned char)s[i]];
-        if (!care) {
-            char *d = b->data + b->len;
-            d[0] = '"';
-            memcpy(d + 1, s, len);
-            d[len + 1] = '"';
-            b->len += len + 2;
-            return;
-        }
+    /* One capacity check for the worst case, then no more per byte. */
+    if (len <= AW_JSON_INPLACE_MAX && b->cap - b->len >= AW_JSON_ESCAPE_MAX(len) + 2) {
+        char *d = b->data + b->len;
+        *d++ = '"';
+        d = aw_json_escape_raw(d, s, len);
+        *d++ = '"';
+        b->len = (size_t)(d - b->data);
+        return;
     }
     aw_buf_json_string_slow(b, s, len);
 }

@@ -1,0 +1,418 @@
+/*
+ * window.c - the correlation window engine (see window.h).
+ *
+ * on_hit turns a hit into a window entry of its group: the group text is
+ * canonical JSON of the group-by values in rule order (absent -> null), and
+ * its hash names the window in the store.  The entry carries what the alert
+ * will need later (evidence and the event's main fields), because the
+ * event itself is gone by the time the window is finalized.
+ *
+ * advance pops the groups whose pending entries are now final, reads their
+ * entries after the group's cursor, and judges each entry's window in
+ * order.  The cursor and the suppression go back to the store in the
+ * group's meta, so a restart (Redis) resumes where it stopped.
+ */
+#include "window.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auditwatch/hash.h"
+
+static int64_t sat_sub(int64_t a, int64_t b)
+{
+    if (a == AW_TIME_NONE)
+        return AW_TIME_NONE;
+    return a < INT64_MIN + b ? INT64_MIN + 1 : a - b;
+}
+
+void window_format_duration(int64_t ms, struct aw_buf *out)
+{
+    if (ms % 1000) {
+        aw_buf_append_i64(out, ms);
+        aw_buf_append_str(out, "ms");
+        return;
+    }
+    int64_t s = ms / 1000;
+    if (s >= 86400 && s % 86400 == 0) {
+        aw_buf_append_i64(out, s / 86400);
+        aw_buf_append_char(out, 'd');
+    } else if (s >= 3600 && s % 3600 == 0) {
+        aw_buf_append_i64(out, s / 3600);
+        aw_buf_append_char(out, 'h');
+    } else if (s >= 60 && s % 60 == 0) {
+        aw_buf_append_i64(out, s / 60);
+        aw_buf_append_char(out, 'm');
+    } else {
+        aw_buf_append_i64(out, s);
+        aw_buf_append_char(out, 's');
+    }
+}
+
+int window_init(struct aw_detector *d, const struct aw_detector_env *env, const struct window_kind *k,
+                char *err, size_t errlen)
+{
+    struct window_state *ws = calloc(1, sizeof *ws);
+    if (!ws) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    ws->kind = k;
+    ws->rule = d->rule;
+    ws->corr = d->rule->correlation;
+    ws->suppress_ms = d->rule->suppress_ms >= 0 ? d->rule->suppress_ms : ws->corr->timespan_ms;
+    if (d->lateness_ms < 0)
+        d->lateness_ms = d->rule->lateness_ms >= 0 ? d->rule->lateness_ms : env->default_lateness_ms;
+    d->watermark_ms = AW_TIME_NONE;
+    d->state = ws;
+    return 0;
+}
+
+void window_fini(struct aw_detector *d)
+{
+    struct window_state *ws = d->state;
+    if (!ws)
+        return;
+    aw_buf_free(&ws->group);
+    aw_buf_free(&ws->evidence);
+    aw_buf_free(&ws->fields);
+    aw_buf_free(&ws->message);
+    aw_buf_free(&ws->tmp);
+    free(ws->pend);
+    free(ws->seen);
+    free(ws);
+    d->state = NULL;
+}
+
+/* Canonical group text of a hit into ws->group. */
+static void build_group(struct window_state *ws, const struct aw_hit *hit)
+{
+    struct aw_buf *g = &ws->group;
+    aw_buf_reset(g);
+    aw_buf_append_char(g, '{');
+    json_t *up = NULL;
+    if (!hit->event && hit->upstream && hit->upstream->group_json)
+        up = json_loadb(hit->upstream->group_json, hit->upstream->group_json_len, 0, NULL);
+    for (size_t i = 0; i < ws->corr->ngroup; i++) {
+        const struct aw_group_field *gf = &ws->corr->group_by[i];
+        if (i)
+            aw_buf_append_char(g, ',');
+        aw_buf_json_cstr(g, gf->name);
+        aw_buf_append_char(g, ':');
+        struct aw_str v;
+        if (hit->event && aw_field_ref_first(&gf->per_rule[hit->input], hit->event, &v, ws->scratch)) {
+            aw_buf_json_string(g, v.ptr, v.len);
+        } else if (up && json_is_string(json_object_get(up, gf->name))) {
+            json_t *s = json_object_get(up, gf->name);
+            aw_buf_json_string(g, json_string_value(s), json_string_length(s));
+        } else {
+            aw_buf_append_str(g, "null");
+        }
+    }
+    aw_buf_append_char(g, '}');
+    json_decref(up);
+}
+
+static int64_t entry_ttl(const struct aw_detector *d, const struct window_state *ws)
+{
+    int64_t span = ws->corr->timespan_ms;
+    int64_t keep = span > ws->suppress_ms ? span : ws->suppress_ms;
+    return keep + d->lateness_ms + 1000;
+}
+
+/* Evidence of the last AW_EVIDENCE_MAX entries of a window, in time order. */
+struct evidence_ring {
+    struct aw_buf *buf;
+    size_t off[AW_EVIDENCE_MAX], len[AW_EVIDENCE_MAX];
+    size_t count;
+    struct aw_buf ring[AW_EVIDENCE_MAX];
+    struct aw_buf fields; /* fields of the completing (last) entry */
+    uint64_t completing_id;
+};
+
+static int collect_evidence(void *ctx, const struct aw_window_entry *e)
+{
+    struct evidence_ring *r = ctx;
+    struct aw_buf *slot = &r->ring[r->count % AW_EVIDENCE_MAX];
+    aw_buf_reset(slot);
+    aw_buf_append(slot, e->evidence, e->evidence_len);
+    r->count++;
+    if (e->id_hash == r->completing_id) {
+        aw_buf_reset(&r->fields);
+        aw_buf_append(&r->fields, e->fields, e->fields_len);
+    }
+    return 0;
+}
+
+static void describe(struct window_state *ws, const struct window_verdict *v, const char *group,
+                     size_t group_len)
+{
+    struct aw_buf *m = &ws->message;
+    aw_buf_reset(m);
+    aw_buf_append_str(m, ws->rule->title ? ws->rule->title : ws->rule->name);
+    aw_buf_append_str(m, ": ");
+    switch (ws->corr->type) {
+    case AW_CORR_EVENT_COUNT:
+        aw_buf_append_u64(m, v->count);
+        aw_buf_append_str(m, " matching events");
+        break;
+    case AW_CORR_VALUE_COUNT:
+        aw_buf_append_i64(m, v->distinct);
+        aw_buf_append_str(m, " distinct ");
+        aw_buf_append_str(m, ws->corr->value_field_name ? ws->corr->value_field_name : "values");
+        aw_buf_append_str(m, " in ");
+        aw_buf_append_u64(m, v->count);
+        aw_buf_append_str(m, " events");
+        break;
+    default:
+        aw_buf_append_str(m, ws->corr->type == AW_CORR_TEMPORAL_ORDERED ? "in order: " : "all of: ");
+        for (size_t i = 0; i < ws->corr->nrules; i++) {
+            if (i)
+                aw_buf_append_str(m, ", ");
+            aw_buf_append_str(m, ws->corr->rule_refs[i]);
+        }
+    }
+    if (group_len > 2) {
+        aw_buf_append_str(m, " for ");
+        /* {"a":"x","b":"y"} -> a=x b=y, readable and still unambiguous enough */
+        json_t *g = json_loadb(group, group_len, 0, NULL);
+        const char *k;
+        json_t *val;
+        bool first = true;
+        json_object_foreach(g, k, val)
+        {
+            if (!first)
+                aw_buf_append_char(m, ' ');
+            first = false;
+            aw_buf_append_str(m, k);
+            aw_buf_append_char(m, '=');
+            if (json_is_string(val))
+                aw_buf_append(m, json_string_value(val), json_string_length(val));
+            else
+                aw_buf_append_str(m, "(none)");
+        }
+        json_decref(g);
+    }
+    aw_buf_append_str(m, " within ");
+    window_format_duration(ws->corr->timespan_ms, m);
+    aw_buf_append_char(m, '\0');
+}
+
+/* Build and emit the alert whose window ends at (t, id). */
+static int emit_alert(struct aw_detector *d, const struct aw_detector_env *env, const struct aw_wkey *key,
+                      const char *group, size_t group_len, int64_t t, uint64_t id,
+                      const struct window_verdict *v, char alert_id[AW_ALERT_ID_LEN + 1])
+{
+    struct window_state *ws = d->state;
+    int64_t from = t - ws->corr->timespan_ms;
+    struct evidence_ring ring;
+    memset(&ring, 0, sizeof ring);
+    ring.completing_id = id;
+    if (env->store->ops->window_scan(env->store, key, from, t, collect_evidence, &ring) < 0)
+        return -1;
+    struct aw_alert a;
+    memset(&a, 0, sizeof a);
+    a.rule_name = ws->rule->name;
+    a.rule_id = ws->rule->id;
+    a.rule_title = ws->rule->title;
+    a.description = ws->rule->description;
+    a.level = ws->rule->level;
+    a.techniques = ws->rule->techniques;
+    a.ntechniques = ws->rule->ntechniques;
+    a.time_ms = t;
+    aw_alert_make_id_hashed(a.alert_id, ws->rule->name, group, group_len, id);
+    memcpy(alert_id, a.alert_id, sizeof a.alert_id);
+    describe(ws, v, group, group_len);
+    a.message = ws->message.data;
+    a.group_json = group;
+    a.group_json_len = group_len;
+    a.has_window = true;
+    a.window_start_ms = from;
+    a.window_end_ms = t;
+    a.count = v->count;
+    a.distinct = v->distinct;
+    size_t n = ring.count < AW_EVIDENCE_MAX ? ring.count : AW_EVIDENCE_MAX;
+    for (size_t i = 0; i < n; i++) {
+        struct aw_buf *b = &ring.ring[(ring.count - n + i) % AW_EVIDENCE_MAX];
+        a.evidence[i] = b->data;
+        a.evidence_len[i] = b->len;
+    }
+    a.nevidence = n;
+    a.fields = ring.fields.data;
+    a.fields_len = ring.fields.len;
+    d->stats.alerts++;
+    int rc = env->emit(env->emit_ctx, d, &a);
+    for (size_t i = 0; i < AW_EVIDENCE_MAX; i++)
+        aw_buf_free(&ring.ring[i]);
+    aw_buf_free(&ring.fields);
+    return rc;
+}
+
+int window_on_hit(struct aw_detector *d, const struct aw_detector_env *env, const struct aw_hit *hit)
+{
+    struct window_state *ws = d->state;
+    d->stats.hits++;
+    if (d->watermark_ms != AW_TIME_NONE && hit->time_ms < sat_sub(d->watermark_ms, d->lateness_ms)) {
+        d->stats.late++;
+        return 0;
+    }
+    struct aw_window_entry e;
+    memset(&e, 0, sizeof e);
+    e.time_ms = hit->time_ms;
+    if (!ws->kind->prepare(ws, hit, &e))
+        return 0;
+    build_group(ws, hit);
+    struct aw_wkey key = {ws->rule->name, aw_hash64(ws->group.data, ws->group.len, 0)};
+
+    aw_buf_reset(&ws->evidence);
+    aw_buf_reset(&ws->fields);
+    if (hit->event) {
+        const struct aw_str *id = &hit->event->fields[AW_F_AUDITWATCH_ID];
+        e.id_hash = aw_hash64(id->ptr ? id->ptr : "", id->ptr ? id->len : 0, 0);
+        aw_event_render_evidence(hit->event, &ws->evidence);
+        aw_event_render_alert_fields(hit->event, &ws->fields);
+    } else {
+        e.id_hash = aw_hash64(hit->upstream->alert_id, AW_ALERT_ID_LEN, 0);
+        aw_buf_append_str(&ws->evidence, "{\"alert_id\":\"");
+        aw_buf_append_str(&ws->evidence, hit->upstream->alert_id);
+        aw_buf_append_str(&ws->evidence, "\",\"rule\":");
+        aw_buf_json_cstr(&ws->evidence, hit->upstream->rule_name);
+        aw_buf_append_char(&ws->evidence, '}');
+        if (hit->upstream->fields)
+            aw_buf_append(&ws->fields, hit->upstream->fields, hit->upstream->fields_len);
+    }
+    e.evidence = ws->evidence.data;
+    e.evidence_len = ws->evidence.len;
+    e.fields = ws->fields.data;
+    e.fields_len = ws->fields.len;
+
+    int64_t trim = AW_TIME_NONE;
+    if (d->watermark_ms != AW_TIME_NONE)
+        trim = sat_sub(sat_sub(d->watermark_ms, d->lateness_ms), ws->corr->timespan_ms);
+    bool added;
+    struct aw_store *s = env->store;
+    if (s->ops->window_add(s, &key, &e, trim, entry_ttl(d, ws), &added) < 0)
+        return -1;
+    struct aw_window_meta meta;
+    bool found;
+    if (s->ops->meta_get(s, &key, &meta, &found) < 0)
+        return -1;
+    if (!added) {
+        d->stats.duplicates++;
+        /* A redelivered event that completed an alert: emit it again. */
+        if (found && meta.alert_id[0] && meta.suppress_entry == e.id_hash) {
+            struct window_verdict v = {0};
+            if (ws->kind->judge(ws, env, &key, e.time_ms - ws->corr->timespan_ms, e.time_ms, &v) < 0)
+                return -1;
+            char group_copy[4096];
+            size_t gl = meta.group_json_len < sizeof group_copy ? meta.group_json_len : sizeof group_copy - 1;
+            memcpy(group_copy, meta.group_json, gl);
+            char id[AW_ALERT_ID_LEN + 1];
+            return emit_alert(d, env, &key, group_copy, gl, e.time_ms, e.id_hash, &v, id);
+        }
+        return 0;
+    }
+    if (!found) {
+        memset(&meta, 0, sizeof meta);
+        meta.group_json = ws->group.data;
+        meta.group_json_len = ws->group.len;
+        meta.cursor_time = AW_TIME_NONE;
+        meta.suppress_until = AW_TIME_NONE;
+        if (s->ops->meta_put(s, &key, &meta, entry_ttl(d, ws)) < 0)
+            return -1;
+    }
+    return s->ops->pending_push(s, &key, e.time_ms);
+}
+
+static int collect_pending(void *ctx, const struct aw_window_entry *e)
+{
+    struct window_state *ws = ctx;
+    if (ws->npend == ws->pend_cap) {
+        ws->pend_cap = ws->pend_cap ? ws->pend_cap * 2 : 64;
+        ws->pend = realloc(ws->pend, ws->pend_cap * sizeof *ws->pend);
+        if (!ws->pend) {
+            fputs("auditwatch: out of memory\n", stderr);
+            abort();
+        }
+    }
+    ws->pend[ws->npend].time = e->time_ms;
+    ws->pend[ws->npend].id = e->id_hash;
+    ws->npend++;
+    return 0;
+}
+
+/* Finalize one group up to `final`. */
+static int finalize_group(struct aw_detector *d, const struct aw_detector_env *env,
+                          const struct aw_wkey *key, int64_t final)
+{
+    struct window_state *ws = d->state;
+    struct aw_store *s = env->store;
+    struct aw_window_meta meta;
+    bool found;
+    if (s->ops->meta_get(s, key, &meta, &found) < 0)
+        return -1;
+    if (!found)
+        return 0; /* expired meanwhile */
+    /* Keep our own copy of the group text: store strings are only valid
+     * until the next store call. */
+    aw_buf_reset(&ws->tmp);
+    aw_buf_append(&ws->tmp, meta.group_json, meta.group_json_len);
+    meta.group_json = NULL;
+    ws->npend = 0;
+    int64_t from = meta.cursor_time == AW_TIME_NONE ? AW_TIME_NONE : meta.cursor_time - 1;
+    if (s->ops->window_scan(s, key, from, final, collect_pending, ws) < 0)
+        return -1;
+    bool changed = false;
+    for (size_t i = 0; i < ws->npend; i++) {
+        int64_t t = ws->pend[i].time;
+        uint64_t id = ws->pend[i].id;
+        if (meta.cursor_time != AW_TIME_NONE &&
+            (t < meta.cursor_time || (t == meta.cursor_time && id <= meta.cursor_id)))
+            continue; /* finalized before */
+        meta.cursor_time = t;
+        meta.cursor_id = id;
+        changed = true;
+        if (meta.suppress_until != AW_TIME_NONE && t <= meta.suppress_until)
+            continue;
+        struct window_verdict v = {0};
+        v.distinct = -1;
+        if (ws->kind->judge(ws, env, key, t - ws->corr->timespan_ms, t, &v) < 0)
+            return -1;
+        if (!v.holds)
+            continue;
+        if (emit_alert(d, env, key, ws->tmp.data, ws->tmp.len, t, id, &v, meta.alert_id) < 0)
+            return -1;
+        meta.suppress_until = t + ws->suppress_ms;
+        meta.suppress_entry = id;
+    }
+    if (!changed)
+        return 0;
+    meta.group_json = ws->tmp.data;
+    meta.group_json_len = ws->tmp.len;
+    return s->ops->meta_put(s, key, &meta, entry_ttl(d, ws));
+}
+
+int window_advance(struct aw_detector *d, const struct aw_detector_env *env, int64_t watermark_ms,
+                   bool flush)
+{
+    struct window_state *ws = d->state;
+    if (watermark_ms != AW_TIME_NONE && (d->watermark_ms == AW_TIME_NONE || watermark_ms > d->watermark_ms))
+        d->watermark_ms = watermark_ms;
+    int64_t final = flush ? INT64_MAX : sat_sub(d->watermark_ms, d->lateness_ms);
+    if (final == AW_TIME_NONE)
+        return 0;
+    for (;;) {
+        uint64_t gh;
+        int64_t t;
+        bool found;
+        if (env->store->ops->pending_pop(env->store, ws->rule->name, final, &gh, &t, &found) < 0)
+            return -1;
+        if (!found)
+            return 0;
+        struct aw_wkey key = {ws->rule->name, gh};
+        if (finalize_group(d, env, &key, final) < 0)
+            return -1;
+    }
+}

@@ -1,0 +1,137 @@
+/*
+ * store.h - the window state store: one vtable, two backends.
+ *
+ * Detectors keep all their state behind this interface, so the embedded
+ * memory store (replay, single instance) and Redis (shared by a consumer
+ * group) give identical results (DESIGN section 7).  The operations are
+ * the few a sliding event-time window needs:
+ *
+ *   windows  per (rule, group): entries ordered by (time, id); adding an
+ *            entry whose id is already there changes nothing (idempotent
+ *            redelivery); entries older than a bound are trimmed.
+ *   meta     per (rule, group): the group's values, the finalization cursor
+ *            and the suppression (until when, and which alert set it).
+ *   pending  one queue per rule of (time, group) that still need a final
+ *            evaluation; popped in time order as event time advances.
+ *   sets     per key: members with the time they were first seen
+ *            (first_seen detector, service map mirror).
+ *
+ * Keys: a window is named by its rule name and a 64-bit hash of the group
+ * values; backends build their own key text from them (Redis:
+ * PREFIX:{RULE|GROUPHASH}:suffix).  Every operation returns 0 on success
+ * and -1 when the backend failed (connection lost...): the caller then
+ * reports the batch as not done and retries it; no operation may leave a
+ * half-applied change that a retry would count twice.
+ */
+#ifndef AUDITWATCH_STORE_H
+#define AUDITWATCH_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define AW_TIME_NONE INT64_MIN
+
+struct aw_wkey {
+    const char *rule;    /* rule name (NUL-terminated) */
+    uint64_t group_hash; /* aw_hash64 of the canonical group text */
+};
+
+/* One event's contribution to a window. */
+struct aw_window_entry {
+    int64_t time_ms;
+    uint64_t id_hash;     /* hash of auditwatch.id: the dedupe key */
+    uint64_t value_hash;  /* value_count: hash of the counted value */
+    uint32_t tag;         /* temporal: index of the referenced rule that matched */
+    const char *evidence; /* compact JSON {"id":..,"origin":{..}} for the alert (copied) */
+    size_t evidence_len;
+    const char *fields;   /* JSON members of the event's main ECS fields, for the alert
+                             ("source":{"ip":..},"user":{"name":..}; copied; may be empty) */
+    size_t fields_len;
+};
+
+/* What a scan hands out; valid during the callback only. */
+typedef int (*aw_entry_fn)(void *ctx, const struct aw_window_entry *e);
+
+struct aw_window_meta {
+    const char *group_json; /* {"source.ip":"1.2.3.4",...}: the group, for alerts */
+    size_t group_json_len;
+    int64_t cursor_time;    /* finalized up to (time, id), inclusive; AW_TIME_NONE: nothing yet */
+    uint64_t cursor_id;
+    int64_t suppress_until; /* event time; AW_TIME_NONE: not suppressed */
+    uint64_t suppress_entry; /* id_hash of the entry that completed the suppressing alert */
+    char alert_id[33];       /* the alert that set the suppression ("" when none) */
+};
+
+struct aw_store_stats {
+    uint64_t windows, entries, sets, set_members, pending;
+    uint64_t bytes;         /* memory store: bytes held; Redis: 0 */
+    uint64_t evicted;       /* entries dropped by the memory cap */
+    uint64_t round_trips;   /* Redis: round trips so far */
+};
+
+struct aw_store;
+
+struct aw_store_ops {
+    const char *name;
+    /* Add e to the window; *added is set to false when an entry with the same
+     * id_hash is already there.  Entries older than trim_before_ms are
+     * dropped first.  The window and its meta expire ttl_ms after the newest
+     * entry (Redis TTL; the memory store trims by event time instead). */
+    int (*window_add)(struct aw_store *s, const struct aw_wkey *k, const struct aw_window_entry *e,
+                      int64_t trim_before_ms, int64_t ttl_ms, bool *added);
+    /* Visit entries with from_excl < time <= to_incl in (time, id) order;
+     * the callback's nonzero return stops the scan (not an error). */
+    int (*window_scan)(struct aw_store *s, const struct aw_wkey *k, int64_t from_excl,
+                       int64_t to_incl, aw_entry_fn fn, void *ctx);
+    /* Number of entries with from_excl < time <= to_incl. */
+    int (*window_count)(struct aw_store *s, const struct aw_wkey *k, int64_t from_excl,
+                        int64_t to_incl, uint64_t *count);
+    /* Meta of a window; *found false when there is none yet.  The strings
+     * stay valid until the next call on this store. */
+    int (*meta_get)(struct aw_store *s, const struct aw_wkey *k, struct aw_window_meta *m, bool *found);
+    int (*meta_put)(struct aw_store *s, const struct aw_wkey *k, const struct aw_window_meta *m,
+                    int64_t ttl_ms);
+    /* Pending finalizations of a rule: push (time, group); pop the earliest
+     * with time <= up_to_ms (*found false when none). */
+    int (*pending_push)(struct aw_store *s, const struct aw_wkey *k, int64_t time_ms);
+    int (*pending_pop)(struct aw_store *s, const char *rule, int64_t up_to_ms, uint64_t *group_hash,
+                       int64_t *time_ms, bool *found);
+    /* Set membership: *added true when member was not in set `key` yet. */
+    int (*set_add)(struct aw_store *s, const struct aw_wkey *k, const char *member, size_t len,
+                   int64_t time_ms, int64_t ttl_ms, bool *added);
+    int (*set_contains)(struct aw_store *s, const struct aw_wkey *k, const char *member, size_t len,
+                        bool *found);
+    /* Event time has reached t (the pipeline watermark): windows whose
+     * newest entry is older than t minus their TTL may be dropped.  The
+     * memory store expires by this clock, never by wall time; Redis uses
+     * key TTLs and may ignore it. */
+    void (*set_clock)(struct aw_store *s, int64_t t);
+    void (*stats)(struct aw_store *s, struct aw_store_stats *out);
+    void (*destroy)(struct aw_store *s);
+};
+
+struct aw_store {
+    const struct aw_store_ops *ops;
+};
+
+struct aw_store_options {
+    size_t memory_cap; /* memory store: bytes; 0 = 1 GiB */
+    const char *prefix;
+};
+
+/* The embedded store.  Never fails except for out-of-memory (abort). */
+struct aw_store *aw_store_memory_new(const struct aw_store_options *opts);
+
+/* Open a store from a spec: "memory" or "redis://..." / "unix://...".
+ * Returns NULL with a message in err. */
+struct aw_store *aw_store_open(const char *spec, const struct aw_store_options *opts, char *err,
+                               size_t errlen);
+
+static inline void aw_store_destroy(struct aw_store *s)
+{
+    if (s)
+        s->ops->destroy(s);
+}
+
+#endif

@@ -1,0 +1,258 @@
+/*
+ * alert.c - alert ids and the alert document (see alert.h).
+ *
+ * The document is written member by member into an aw_buf; text from the
+ * rule is trusted but still escaped, text from events arrives either as
+ * already-rendered JSON fragments (evidence, event fields, group) that the
+ * detectors built with the escaping writer, or is escaped here.
+ */
+#include "auditwatch/alert.h"
+
+#include <string.h>
+
+#include "auditwatch/hash.h"
+#include "auditwatch/timeparse.h"
+
+static uint64_t id_part(uint64_t seed, const char *rule, const char *group, size_t group_len,
+                        uint64_t event_hash)
+{
+    uint64_t h = aw_hash64(rule, strlen(rule), seed);
+    h = aw_hash64(group ? group : "", group ? group_len : 0, h);
+    unsigned char ev[8];
+    for (int i = 0; i < 8; i++)
+        ev[i] = (unsigned char)(event_hash >> (8 * i));
+    return aw_hash64(ev, sizeof ev, h);
+}
+
+void aw_alert_make_id_hashed(char out[AW_ALERT_ID_LEN + 1], const char *rule_name,
+                             const char *group_json, size_t group_len, uint64_t event_id_hash)
+{
+    aw_hex64(id_part(0x616c657274ULL, rule_name, group_json, group_len, event_id_hash), out);
+    aw_hex64(id_part(0x6964ULL, rule_name, group_json, group_len, event_id_hash), out + 16);
+    out[AW_ALERT_ID_LEN] = '\0';
+}
+
+void aw_alert_make_id(char out[AW_ALERT_ID_LEN + 1], const char *rule_name, const char *group_json,
+                      size_t group_len, const char *event_id, size_t event_id_len)
+{
+    aw_alert_make_id_hashed(out, rule_name, group_json, group_len,
+                            aw_hash64(event_id, event_id_len, 0));
+}
+
+static void put_time(struct aw_buf *out, int64_t ms)
+{
+    char ts[AW_RFC3339_MS_LEN + 1];
+    aw_format_rfc3339_ms(ms, ts);
+    aw_buf_append_char(out, '"');
+    aw_buf_append(out, ts, AW_RFC3339_MS_LEN);
+    aw_buf_append_char(out, '"');
+}
+
+void aw_alert_render_json(const struct aw_alert *a, struct aw_buf *out)
+{
+    aw_buf_append_str(out, "{\"@timestamp\":");
+    put_time(out, a->time_ms);
+    aw_buf_append_str(out, ",\"event\":{\"kind\":\"alert\",\"severity\":");
+    aw_buf_append_i64(out, aw_level_severity(a->level));
+    if (a->reason) {
+        aw_buf_append_str(out, ",\"reason\":");
+        aw_buf_json_cstr(out, a->reason);
+    }
+    aw_buf_append_str(out, "},\"log\":{\"level\":");
+    aw_buf_json_cstr(out, aw_level_name(a->level));
+    aw_buf_append_str(out, "},\"rule\":{\"name\":");
+    aw_buf_json_cstr(out, a->rule_name);
+    if (a->rule_id) {
+        aw_buf_append_str(out, ",\"id\":");
+        aw_buf_json_cstr(out, a->rule_id);
+    }
+    const char *desc = a->description ? a->description : a->rule_title;
+    if (desc) {
+        aw_buf_append_str(out, ",\"description\":");
+        aw_buf_json_cstr(out, desc);
+    }
+    aw_buf_append_char(out, '}');
+    if (a->ntechniques) {
+        aw_buf_append_str(out, ",\"threat\":{\"framework\":\"MITRE ATT&CK\",\"technique\":{\"id\":[");
+        for (size_t i = 0; i < a->ntechniques; i++) {
+            if (i)
+                aw_buf_append_char(out, ',');
+            aw_buf_json_cstr(out, a->techniques[i]);
+        }
+        aw_buf_append_str(out, "]}}");
+    }
+    aw_buf_append_str(out, ",\"message\":");
+    aw_buf_json_cstr(out, a->message ? a->message : "");
+    if (a->fields && a->fields_len) {
+        aw_buf_append_char(out, ',');
+        aw_buf_append(out, a->fields, a->fields_len);
+    }
+    aw_buf_append_str(out, ",\"auditwatch\":{\"alert_id\":\"");
+    aw_buf_append_str(out, a->alert_id);
+    aw_buf_append_char(out, '"');
+    if (a->group_json && a->group_json_len) {
+        aw_buf_append_str(out, ",\"group\":");
+        aw_buf_append(out, a->group_json, a->group_json_len);
+    }
+    if (a->has_window) {
+        aw_buf_append_str(out, ",\"window\":{\"start\":");
+        put_time(out, a->window_start_ms);
+        aw_buf_append_str(out, ",\"end\":");
+        put_time(out, a->window_end_ms);
+        aw_buf_append_str(out, ",\"count\":");
+        aw_buf_append_u64(out, a->count);
+        if (a->distinct >= 0) {
+            aw_buf_append_str(out, ",\"distinct\":");
+            aw_buf_append_i64(out, a->distinct);
+        }
+        aw_buf_append_char(out, '}');
+    }
+    aw_buf_append_str(out, ",\"evidence\":[");
+    for (size_t i = 0; i < a->nevidence; i++) {
+        if (i)
+            aw_buf_append_char(out, ',');
+        aw_buf_append(out, a->evidence[i], a->evidence_len[i]);
+    }
+    aw_buf_append_str(out, "]}}");
+}
+
+void aw_alert_render_text(const struct aw_alert *a, struct aw_buf *out)
+{
+    char ts[AW_RFC3339_MS_LEN + 1];
+    aw_format_rfc3339_ms(a->time_ms, ts);
+    aw_buf_append(out, ts, AW_RFC3339_MS_LEN);
+    aw_buf_append_char(out, ' ');
+    const char *lvl = aw_level_name(a->level);
+    for (const char *p = lvl; *p; p++)
+        aw_buf_append_char(out, (char)(*p >= 'a' && *p <= 'z' ? *p - 32 : *p));
+    aw_buf_append_char(out, ' ');
+    aw_buf_append_str(out, a->rule_name);
+    aw_buf_append_str(out, ": ");
+    /* The message may hold attacker text: keep the line one line. */
+    const char *m = a->message ? a->message : "";
+    for (; *m; m++)
+        aw_buf_append_char(out, (unsigned char)*m < 0x20 ? '?' : *m);
+    aw_buf_append_str(out, " [");
+    aw_buf_append_str(out, a->alert_id);
+    aw_buf_append_char(out, ']');
+}
+
+void aw_event_render_evidence(const struct aw_event *ev, struct aw_buf *out)
+{
+    aw_buf_append_str(out, "{\"id\":");
+    const struct aw_str *id = &ev->fields[AW_F_AUDITWATCH_ID];
+    aw_buf_json_string(out, id->ptr ? id->ptr : "", id->ptr ? id->len : 0);
+    aw_buf_append_str(out, ",\"@timestamp\":");
+    put_time(out, ev->timestamp_ms);
+    aw_buf_append_str(out, ",\"origin\":");
+    aw_origin_render_json(&ev->origin, out);
+    aw_buf_append_char(out, '}');
+}
+
+/* Render the present fields among `list` as one nested object member. */
+static void object_member(struct aw_buf *out, const struct aw_event *ev, const char *object,
+                          const enum aw_field *list, const char *const *keys, size_t n)
+{
+    bool opened = false;
+    for (size_t i = 0; i < n; i++) {
+        const struct aw_str *v = &ev->fields[list[i]];
+        if (!v->ptr)
+            continue;
+        if (!opened) {
+            if (out->len && out->data[out->len - 1] != '{' && out->len > 0)
+                aw_buf_append_char(out, ',');
+            aw_buf_append_char(out, '"');
+            aw_buf_append_str(out, object);
+            aw_buf_append_str(out, "\":{");
+            opened = true;
+        } else {
+            aw_buf_append_char(out, ',');
+        }
+        aw_buf_append_char(out, '"');
+        aw_buf_append_str(out, keys[i]);
+        aw_buf_append_str(out, "\":");
+        if (aw_field_defs[list[i]].kind == AW_KIND_NUMBER && v->len && v->len < 19 &&
+            strspn(v->ptr, "0123456789") >= v->len)
+            aw_buf_append(out, v->ptr, v->len);
+        else
+            aw_buf_json_string(out, v->ptr, v->len);
+    }
+    if (opened)
+        aw_buf_append_char(out, '}');
+}
+
+void aw_event_render_alert_fields(const struct aw_event *ev, struct aw_buf *out)
+{
+    size_t start = out->len;
+    static const enum aw_field source[] = {AW_F_SOURCE_IP, AW_F_SOURCE_PORT, AW_F_SOURCE_DOMAIN};
+    static const char *const source_keys[] = {"ip", "port", "domain"};
+    static const enum aw_field host[] = {AW_F_HOST_HOSTNAME};
+    static const char *const host_keys[] = {"hostname"};
+    static const enum aw_field process[] = {AW_F_PROCESS_NAME, AW_F_PROCESS_COMMAND_LINE};
+    static const char *const process_keys[] = {"name", "command_line"};
+    static const enum aw_field url[] = {AW_F_URL_ORIGINAL};
+    static const char *const url_keys[] = {"original"};
+    /* A leading separator is only needed between members: render into the
+     * buffer and let object_member decide by the previous byte. */
+    struct aw_buf tmp = {0};
+    aw_buf_append_char(&tmp, '{');
+    object_member(&tmp, ev, "source", source, source_keys, 3);
+    /* user: name, effective.name, target.name */
+    const struct aw_str *un = &ev->fields[AW_F_USER_NAME], *ue = &ev->fields[AW_F_USER_EFFECTIVE_NAME],
+                        *ut = &ev->fields[AW_F_USER_TARGET_NAME];
+    if (un->ptr || ue->ptr || ut->ptr) {
+        if (tmp.data[tmp.len - 1] != '{')
+            aw_buf_append_char(&tmp, ',');
+        aw_buf_append_str(&tmp, "\"user\":{");
+        bool first = true;
+        if (un->ptr) {
+            aw_buf_append_str(&tmp, "\"name\":");
+            aw_buf_json_string(&tmp, un->ptr, un->len);
+            first = false;
+        }
+        if (ue->ptr) {
+            aw_buf_append_str(&tmp, first ? "\"effective\":{\"name\":" : ",\"effective\":{\"name\":");
+            aw_buf_json_string(&tmp, ue->ptr, ue->len);
+            aw_buf_append_char(&tmp, '}');
+            first = false;
+        }
+        if (ut->ptr) {
+            aw_buf_append_str(&tmp, first ? "\"target\":{\"name\":" : ",\"target\":{\"name\":");
+            aw_buf_json_string(&tmp, ut->ptr, ut->len);
+            aw_buf_append_char(&tmp, '}');
+        }
+        aw_buf_append_char(&tmp, '}');
+    }
+    object_member(&tmp, ev, "host", host, host_keys, 1);
+    object_member(&tmp, ev, "process", process, process_keys, 2);
+    if (ev->fields[AW_F_ORCHESTRATOR_NAMESPACE].ptr || ev->fields[AW_F_ORCHESTRATOR_RESOURCE_TYPE].ptr) {
+        if (tmp.data[tmp.len - 1] != '{')
+            aw_buf_append_char(&tmp, ',');
+        aw_buf_append_str(&tmp, "\"orchestrator\":{\"type\":\"kubernetes\"");
+        const struct aw_str *ns = &ev->fields[AW_F_ORCHESTRATOR_NAMESPACE];
+        if (ns->ptr) {
+            aw_buf_append_str(&tmp, ",\"namespace\":");
+            aw_buf_json_string(&tmp, ns->ptr, ns->len);
+        }
+        const struct aw_str *rt = &ev->fields[AW_F_ORCHESTRATOR_RESOURCE_TYPE],
+                            *rn = &ev->fields[AW_F_ORCHESTRATOR_RESOURCE_NAME];
+        if (rt->ptr || rn->ptr) {
+            aw_buf_append_str(&tmp, ",\"resource\":{");
+            if (rt->ptr) {
+                aw_buf_append_str(&tmp, "\"type\":");
+                aw_buf_json_string(&tmp, rt->ptr, rt->len);
+            }
+            if (rn->ptr) {
+                aw_buf_append_str(&tmp, rt->ptr ? ",\"name\":" : "\"name\":");
+                aw_buf_json_string(&tmp, rn->ptr, rn->len);
+            }
+            aw_buf_append_char(&tmp, '}');
+        }
+        aw_buf_append_char(&tmp, '}');
+    }
+    object_member(&tmp, ev, "url", url, url_keys, 1);
+    (void)start;
+    if (tmp.len > 1)
+        aw_buf_append(out, tmp.data + 1, tmp.len - 1);
+    aw_buf_free(&tmp);
+}

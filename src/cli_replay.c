@@ -1,0 +1,444 @@
+/*
+ * cli_replay.c - `auditwatch replay`: run the rules over historical logs.
+ *
+ * For investigations: the same decoders, rules, detectors and window
+ * semantics as the stream job, over files or stdin, with the embedded
+ * memory store by default (Redis with its own key prefix when asked).  The
+ * alerts are the ones a live run over the same events gave: windows use
+ * event time and are finalized only once the lateness has passed, so the
+ * order in which records arrive does not matter within the lateness.
+ *
+ * Alerts go to stdout (or --output) as JSON lines, or one readable line
+ * each with --format text.  Rejected records are counted by reason; the
+ * first few are shown on stderr and all of them go to --dead-letter FILE
+ * when given.  A summary (records, events, rejected, alerts per rule,
+ * events/s) ends the run on stderr; on a terminal a progress line shows
+ * the run advancing.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "auditwatch/config.h"
+#include "auditwatch/decode.h"
+#include "auditwatch/log.h"
+#include "auditwatch/pipeline.h"
+#include "auditwatch/source.h"
+#include "auditwatch/timeparse.h"
+#include "cli.h"
+
+#define SHOWN_REJECTIONS 10
+#define MAX_RULE_PATHS 64
+
+struct replay_run {
+    struct aw_pipeline *pipeline;
+    int stream; /* pipeline stream of the input being read */
+    FILE *out, *dead_letter;
+    bool text;
+    struct aw_buf buf, errbuf;
+    uint64_t records, events, rejected, by_reason[AW_REJECT_REASON_COUNT], alerts;
+    bool failed;
+    bool progress;
+    double started, last_progress;
+};
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int on_alert(void *ctx, const struct aw_alert *a)
+{
+    struct replay_run *run = ctx;
+    aw_buf_reset(&run->buf);
+    if (run->text)
+        aw_alert_render_text(a, &run->buf);
+    else
+        aw_alert_render_json(a, &run->buf);
+    aw_buf_append_char(&run->buf, '\n');
+    if (fwrite(run->buf.data, 1, run->buf.len, run->out) != run->buf.len) {
+        run->failed = true;
+        return -1;
+    }
+    run->alerts++;
+    return 0;
+}
+
+static int on_event(void *ctx, struct aw_event *ev)
+{
+    struct replay_run *run = ctx;
+    run->events++;
+    return aw_pipeline_process_stream(run->pipeline, run->stream, ev) < 0 ? -1 : 0;
+}
+
+static void reject(struct replay_run *run, const struct aw_record *rec, const struct aw_reject *why)
+{
+    run->rejected++;
+    run->by_reason[why->reason]++;
+    struct aw_buf *e = &run->errbuf;
+    aw_buf_reset(e);
+    aw_buf_append_str(e, "{\"error\":");
+    aw_buf_json_cstr(e, aw_reject_name(why->reason));
+    aw_buf_append_str(e, ",\"detail\":");
+    aw_buf_json_cstr(e, why->detail);
+    aw_buf_append_str(e, ",\"origin\":");
+    aw_origin_render_json(&rec->origin, e);
+    aw_buf_append_str(e, ",\"excerpt\":");
+    size_t n = rec->len < AW_OVERSIZE_EXCERPT ? rec->len : AW_OVERSIZE_EXCERPT;
+    aw_buf_json_string(e, rec->data, n);
+    aw_buf_append_str(e, "}\n");
+    if (run->dead_letter)
+        fwrite(e->data, 1, e->len, run->dead_letter);
+    if (run->rejected <= SHOWN_REJECTIONS)
+        fwrite(e->data, 1, e->len, stderr);
+    if (run->rejected == SHOWN_REJECTIONS && !run->dead_letter)
+        fputs("auditwatch replay: more rejections are counted but not shown; use --dead-letter FILE "
+              "to keep them all\n", stderr);
+}
+
+static void show_progress(struct replay_run *run, bool final)
+{
+    double t = now_s();
+    if (!run->progress || (!final && t - run->last_progress < 1.0))
+        return;
+    run->last_progress = t;
+    double el = t - run->started;
+    fprintf(stderr, "\r%llu records, %llu events, %llu alerts, %.0f events/s%s",
+            (unsigned long long)run->records, (unsigned long long)run->events,
+            (unsigned long long)run->alerts, el > 0 ? (double)run->events / el : 0.0, final ? "\n" : "");
+}
+
+struct first_time {
+    int64_t t;
+};
+
+static int note_time(void *ctx, struct aw_event *ev)
+{
+    struct first_time *ft = ctx;
+    if (ft->t == AW_TIME_NONE || ev->timestamp_ms < ft->t)
+        ft->t = ev->timestamp_ms;
+    return 0;
+}
+
+/* Time of the first decodable record of a file (AW_TIME_NONE when there is
+ * none or the input cannot be read twice).  Uses its own decoder so the
+ * real pass sees the same decoder history, hence the same event ids. */
+static int64_t peek_first_time(struct aw_decoder *peek, const char *path,
+                               const struct aw_decode_options *opts)
+{
+    struct first_time ft = {AW_TIME_NONE};
+    if (!strcmp(path, "-"))
+        return AW_TIME_NONE;
+    char err[256];
+    struct aw_line_reader *r =
+        aw_line_reader_open(path, opts->max_record, opts->source == AW_SOURCE_AUTH, err, sizeof err);
+    if (!r)
+        return AW_TIME_NONE;
+    struct aw_record rec;
+    struct aw_reject why;
+    for (int tries = 0; tries < 1000 && ft.t == AW_TIME_NONE; tries++) {
+        enum aw_read_status st = aw_line_reader_next(r, &rec, err, sizeof err);
+        if (st <= 0)
+            break;
+        if (st == AW_READ_RECORD)
+            aw_decoder_decode(peek, &rec, note_time, &ft, &why);
+    }
+    aw_line_reader_close(r);
+    return ft.t;
+}
+
+static int replay_input(struct replay_run *run, struct aw_decoder *dec, const char *path,
+                        const struct aw_decode_options *opts)
+{
+    char err[512];
+    struct aw_line_reader *reader =
+        aw_line_reader_open(path, opts->max_record, opts->source == AW_SOURCE_AUTH, err, sizeof err);
+    if (!reader) {
+        aw_log(AW_LOG_ERROR, "%s", err);
+        return -1;
+    }
+    struct aw_record rec;
+    struct aw_reject why;
+    enum aw_read_status st;
+    int rc = 0;
+    while ((st = aw_line_reader_next(reader, &rec, err, sizeof err)) > 0) {
+        run->records++;
+        if (st == AW_READ_OVERSIZE) {
+            aw_reject_set(&why, AW_REJECT_TOO_LARGE, "record of %zu bytes exceeds the limit of %zu",
+                          rec.len, opts->max_record);
+            reject(run, &rec, &why);
+            continue;
+        }
+        int n = aw_decoder_decode(dec, &rec, on_event, run, &why);
+        if (n == -1)
+            reject(run, &rec, &why);
+        else if (n == -2) {
+            aw_log(AW_LOG_ERROR, "processing stopped at %s:%llu: %s", path,
+                   (unsigned long long)rec.origin.line,
+                   run->failed ? "writing alerts failed" : "the state store failed");
+            rc = -1;
+            break;
+        }
+        if ((run->records & 0x3ff) == 0)
+            show_progress(run, false);
+    }
+    if (st == AW_READ_ERROR) {
+        aw_log(AW_LOG_ERROR, "%s", err);
+        rc = -1;
+    }
+    aw_line_reader_close(reader);
+    return rc;
+}
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: auditwatch replay [options] [FILE...|-]\n\n"
+            "Run the detection rules over historical auth logs and Kubernetes audit\n"
+            "logs and print the alerts a live run would have raised.\n\n"
+            "Options:\n"
+            "  -c, --config FILE        configuration (default: config/auditwatch.yaml when it\n"
+            "                           exists, else built-in defaults)\n"
+            "  -r, --rules PATH         rule file or folder; repeatable; replaces the\n"
+            "                           configured rule paths\n"
+            "      --store SPEC         memory (default) or redis://... (own key prefix)\n"
+            "  -s, --source KIND        auth, k8s or auto (default: auto, per record)\n"
+            "  -y, --year YEAR          year of RFC 3164 stamps (default: from config, or\n"
+            "                           inferred)\n"
+            "  -z, --timezone TZ        zone of stamps without one (default: from config)\n"
+            "  -o, --output FILE        write alerts to FILE instead of stdout\n"
+            "  -f, --format FORMAT      json (default, one alert per line) or text\n"
+            "      --dead-letter FILE   write every rejected record there (JSON lines)\n"
+            "  -q, --quiet              no summary and no progress line\n"
+            "  -h, --help               this help\n\n"
+            "Exit status: 0 done, 1 input or output failure, 2 usage or configuration error.\n");
+}
+
+static bool file_exists(const char *p)
+{
+    struct stat st;
+    return stat(p, &st) == 0;
+}
+
+static void print_summary(struct replay_run *run, struct aw_pipeline *p)
+{
+    double el = now_s() - run->started;
+    fprintf(stderr, "auditwatch replay: %llu records, %llu events, %llu rejected, %llu alerts in %.2fs (%.0f events/s)\n",
+            (unsigned long long)run->records, (unsigned long long)run->events,
+            (unsigned long long)run->rejected, (unsigned long long)run->alerts, el,
+            el > 0 ? (double)run->events / el : 0.0);
+    for (int r = 1; r < AW_REJECT_REASON_COUNT; r++)
+        if (run->by_reason[r])
+            fprintf(stderr, "  rejected %-20s %llu\n", aw_reject_name((enum aw_reject_reason)r),
+                    (unsigned long long)run->by_reason[r]);
+    struct aw_rule_stats st[512];
+    size_t n = aw_pipeline_stats(p, st, 512);
+    for (size_t i = 0; i < n; i++)
+        if (st[i].alerts || st[i].late)
+            fprintf(stderr, "  alerts %-36s %llu%s\n", st[i].name, (unsigned long long)st[i].alerts,
+                    st[i].late ? " (late events dropped)" : "");
+}
+
+int aw_cli_replay(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"config", required_argument, NULL, 'c'},   {"rules", required_argument, NULL, 'r'},
+        {"store", required_argument, NULL, 'S'},    {"source", required_argument, NULL, 's'},
+        {"year", required_argument, NULL, 'y'},     {"timezone", required_argument, NULL, 'z'},
+        {"output", required_argument, NULL, 'o'},   {"format", required_argument, NULL, 'f'},
+        {"dead-letter", required_argument, NULL, 'D'}, {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
+    };
+    const char *config_path = NULL, *store_spec = NULL, *output = NULL, *dead_letter = NULL;
+    const char *rule_paths[MAX_RULE_PATHS];
+    size_t nrule_paths = 0;
+    int year = -1;
+    const char *tz = NULL;
+    bool text = false, quiet = false;
+    enum aw_source_kind source = AW_SOURCE_AUTO;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "c:r:s:y:z:o:f:qh", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'c': config_path = optarg; break;
+        case 'r':
+            if (nrule_paths == MAX_RULE_PATHS) {
+                fprintf(stderr, "auditwatch replay: at most %d --rules options\n", MAX_RULE_PATHS);
+                return AW_EXIT_USAGE;
+            }
+            rule_paths[nrule_paths++] = optarg;
+            break;
+        case 'S': store_spec = optarg; break;
+        case 's':
+            if (!strcmp(optarg, "auth"))
+                source = AW_SOURCE_AUTH;
+            else if (!strcmp(optarg, "k8s"))
+                source = AW_SOURCE_K8S;
+            else if (!strcmp(optarg, "auto"))
+                source = AW_SOURCE_AUTO;
+            else {
+                fprintf(stderr, "auditwatch replay: --source must be auth, k8s or auto\n");
+                return AW_EXIT_USAGE;
+            }
+            break;
+        case 'y': {
+            char *end;
+            long y = strtol(optarg, &end, 10);
+            if (*end || y < 1970 || y > 9999) {
+                fprintf(stderr, "auditwatch replay: --year must be a year from 1970 to 9999\n");
+                return AW_EXIT_USAGE;
+            }
+            year = (int)y;
+            break;
+        }
+        case 'z': tz = optarg; break;
+        case 'o': output = optarg; break;
+        case 'f':
+            if (!strcmp(optarg, "text"))
+                text = true;
+            else if (strcmp(optarg, "json")) {
+                fprintf(stderr, "auditwatch replay: --format must be json or text\n");
+                return AW_EXIT_USAGE;
+            }
+            break;
+        case 'D': dead_letter = optarg; break;
+        case 'q': quiet = true; break;
+        case 'h': usage(stdout); return AW_EXIT_OK;
+        default: usage(stderr); return AW_EXIT_USAGE;
+        }
+    }
+
+    struct aw_config cfg;
+    struct aw_diags diags = {0};
+    struct aw_ruleset rules = {0};
+    struct aw_store *store = NULL;
+    struct aw_decoder *dec = NULL;
+    struct aw_pipeline *pipeline = NULL;
+    struct replay_run run;
+    memset(&run, 0, sizeof run);
+    int status = AW_EXIT_USAGE;
+    char err[1024];
+
+    aw_config_init_defaults(&cfg);
+    if (!config_path && file_exists("config/auditwatch.yaml"))
+        config_path = "config/auditwatch.yaml";
+    if (config_path && aw_config_load(&cfg, config_path, &diags))
+        goto diag_out;
+    if (nrule_paths) {
+        for (size_t i = 0; i < nrule_paths; i++)
+            aw_ruleset_load_path(&rules, rule_paths[i], &diags);
+    } else if (cfg.rule_paths.n) {
+        for (size_t i = 0; i < cfg.rule_paths.n; i++) {
+            char *p = aw_config_resolve_path(&cfg, cfg.rule_paths.items[i]);
+            aw_ruleset_load_path(&rules, p, &diags);
+            free(p);
+        }
+    } else {
+        fprintf(stderr, "auditwatch replay: no rules: give --rules PATH or a configuration with "
+                        "rules.paths\n");
+        goto out;
+    }
+    if (diags.n)
+        goto diag_out;
+    if (aw_ruleset_link(&rules, &diags) || aw_config_apply_overrides(&cfg, &rules, &diags))
+        goto diag_out;
+
+    struct aw_store_options so = {cfg.memory_cap, cfg.replay_prefix};
+    store = aw_store_open(store_spec ? store_spec : "memory", &so, err, sizeof err);
+    if (!store) {
+        fprintf(stderr, "auditwatch replay: %s\n", err);
+        goto out;
+    }
+    const char *envelope[AW_MAX_ENVELOPE_FIELDS + 1] = {NULL};
+    for (size_t i = 0; i < cfg.envelope_fields.n && i < AW_MAX_ENVELOPE_FIELDS; i++)
+        envelope[i] = cfg.envelope_fields.items[i];
+    struct aw_decode_options opts = {
+        .source = source,
+        .year = year >= 0 ? year : cfg.year,
+        .timezone = tz ? tz : cfg.timezone,
+        .max_record = cfg.max_record,
+        .strict = cfg.strict,
+        .envelope_fields = cfg.envelope_fields.n ? envelope : NULL,
+    };
+    dec = aw_decoder_new(&opts, err, sizeof err);
+    if (!dec) {
+        fprintf(stderr, "auditwatch replay: %s\n", err);
+        goto out;
+    }
+    struct aw_pipeline_options po = {&rules, &cfg, store, on_alert, &run};
+    pipeline = aw_pipeline_new(&po, err, sizeof err);
+    if (!pipeline) {
+        fprintf(stderr, "auditwatch replay: %s\n", err);
+        goto out;
+    }
+    run.pipeline = pipeline;
+    run.text = text;
+    run.out = stdout;
+    status = AW_EXIT_FAILURE;
+    if (output && !(run.out = fopen(output, "w"))) {
+        aw_log(AW_LOG_ERROR, "cannot write %s", output);
+        goto out;
+    }
+    if (dead_letter && !(run.dead_letter = fopen(dead_letter, "w"))) {
+        aw_log(AW_LOG_ERROR, "cannot write %s", dead_letter);
+        goto out;
+    }
+    run.progress = !quiet && isatty(STDERR_FILENO);
+    run.started = now_s();
+    status = AW_EXIT_OK;
+    /* One pipeline stream per input, registered up front with the time of
+     * its first record: files read one after the other then hold event
+     * time back for each other instead of arriving "late". */
+    const char *stdin_only[] = {"-"};
+    char **inputs = optind < argc ? argv + optind : (char **)stdin_only;
+    int ninputs = optind < argc ? argc - optind : 1;
+    int *streams = calloc((size_t)ninputs, sizeof *streams);
+    struct aw_decoder *peek = ninputs > 1 ? aw_decoder_new(&opts, err, sizeof err) : NULL;
+    for (int i = 0; i < ninputs; i++)
+        streams[i] = aw_pipeline_stream_open(pipeline, peek ? peek_first_time(peek, inputs[i], &opts)
+                                                            : AW_TIME_NONE);
+    aw_decoder_free(peek);
+    for (int i = 0; i < ninputs && !run.failed; i++) {
+        run.stream = streams[i];
+        if (replay_input(&run, dec, inputs[i], &opts) < 0)
+            status = AW_EXIT_FAILURE;
+        if (aw_pipeline_stream_close(pipeline, streams[i]) < 0)
+            status = AW_EXIT_FAILURE;
+    }
+    free(streams);
+    if (aw_pipeline_flush(pipeline) < 0)
+        status = AW_EXIT_FAILURE;
+    if (fflush(run.out) != 0 || run.failed) {
+        aw_log(AW_LOG_ERROR, "writing alerts failed");
+        status = AW_EXIT_FAILURE;
+    }
+    show_progress(&run, true);
+    if (!quiet)
+        print_summary(&run, pipeline);
+    goto out;
+
+diag_out:
+    aw_diag_print(&diags, stderr);
+    fprintf(stderr, "auditwatch replay: %zu problem(s) in the configuration or rules; nothing was run\n",
+            diags.n);
+out:
+    if (run.out && run.out != stdout)
+        fclose(run.out);
+    if (run.dead_letter)
+        fclose(run.dead_letter);
+    aw_buf_free(&run.buf);
+    aw_buf_free(&run.errbuf);
+    aw_pipeline_free(pipeline);
+    aw_decoder_free(dec);
+    aw_store_destroy(store);
+    aw_ruleset_free(&rules);
+    aw_config_free(&cfg);
+    aw_diags_free(&diags);
+    return status;
+}

@@ -1,0 +1,555 @@
+/*
+ * store_mem.c - the embedded window store (see store.h).
+ *
+ * Windows live in one hash map keyed by hash(rule) mixed with the group
+ * hash.  A window holds its entries in a vector sorted by (time, id): live
+ * entries are [start, start + n), so trimming old entries is an index bump
+ * and appends (the usual, in-order case) are amortized O(1); an
+ * out-of-order entry is placed by binary search.  Duplicate detection only
+ * looks at entries with the same time, because an event's identity implies
+ * its time.
+ *
+ * Memory is bounded two ways.  By event time: every window has a TTL
+ * after its newest entry, measured against the clock the pipeline sets
+ * (its watermark, so nothing still waiting for finalization expires), and
+ * windows are kept in least-recently-updated order so
+ * expired ones are found at the cold end.  By a byte cap: when the
+ * accounted bytes exceed it, the coldest windows are evicted whole and
+ * counted (a warning-worthy event: raise the cap or lower timespans).
+ *
+ * Sets (first_seen, service map) are hash sets of member hashes with the
+ * time each was first seen.  Pending finalizations are one binary min-heap
+ * per rule.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auditwatch/hash.h"
+#include "auditwatch/hashmap.h"
+#include "auditwatch/store.h"
+
+struct mem_entry {
+    int64_t time;
+    uint64_t id, value;
+    uint32_t tag, evidence_len, fields_len;
+    char *blob; /* evidence then fields */
+};
+
+struct mem_window {
+    uint64_t key;
+    char *rule;
+    uint64_t group_hash;
+    struct mem_entry *entries;
+    size_t start, n, cap;
+    bool has_meta;
+    struct aw_window_meta meta; /* group_json owned */
+    int64_t newest_time, ttl_ms;
+    struct mem_window *prev, *next; /* LRU: head = most recently updated */
+    size_t bytes;
+};
+
+struct pending_item {
+    int64_t time;
+    uint64_t group_hash;
+};
+
+struct pending_heap {
+    char *rule;
+    struct pending_item *items;
+    size_t n, cap;
+};
+
+struct mem_set {
+    struct aw_hashmap members; /* member hash -> first-seen time (as uintptr) */
+};
+
+struct mem_store {
+    struct aw_store base;
+    struct aw_hashmap windows;
+    struct aw_hashmap sets;
+    struct aw_hashmap heaps; /* rule hash -> pending_heap */
+    struct mem_window *lru_head, *lru_tail;
+    size_t bytes, cap;
+    int64_t max_time; /* the event-time clock (set_clock) */
+    struct aw_store_stats st;
+};
+
+#define WINDOW_OVERHEAD (sizeof(struct mem_window) + 48)
+#define ENTRY_OVERHEAD (sizeof(struct mem_entry) + 16)
+
+static void *xmalloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (!p) {
+        fputs("auditwatch: out of memory\n", stderr);
+        abort();
+    }
+    return p;
+}
+
+static uint64_t rule_hash(const char *rule) { return aw_hash64(rule, strlen(rule), 0x52554c45); }
+
+static uint64_t window_key(const struct aw_wkey *k)
+{
+    return aw_hashmap_key(rule_hash(k->rule) ^ (k->group_hash * 0xC2B2AE3D27D4EB4FULL));
+}
+
+/* ------------------------------------------------------------ LRU list */
+
+static void lru_unlink(struct mem_store *s, struct mem_window *w)
+{
+    if (w->prev)
+        w->prev->next = w->next;
+    else
+        s->lru_head = w->next;
+    if (w->next)
+        w->next->prev = w->prev;
+    else
+        s->lru_tail = w->prev;
+    w->prev = w->next = NULL;
+}
+
+static void lru_touch(struct mem_store *s, struct mem_window *w)
+{
+    if (s->lru_head == w)
+        return;
+    if (w->prev || w->next || s->lru_tail == w)
+        lru_unlink(s, w);
+    w->next = s->lru_head;
+    if (s->lru_head)
+        s->lru_head->prev = w;
+    s->lru_head = w;
+    if (!s->lru_tail)
+        s->lru_tail = w;
+}
+
+static void window_free(struct mem_store *s, struct mem_window *w)
+{
+    for (size_t i = 0; i < w->n; i++)
+        free(w->entries[w->start + i].blob);
+    s->st.entries -= w->n;
+    s->st.windows--;
+    s->bytes -= w->bytes;
+    lru_unlink(s, w);
+    aw_hashmap_remove(&s->windows, w->key);
+    free(w->entries);
+    free((char *)w->meta.group_json);
+    free(w->rule);
+    free(w);
+}
+
+/* Drop windows past their TTL and, over the cap, the coldest ones. */
+static void enforce_limits(struct mem_store *s, struct mem_window *keep)
+{
+    while (s->lru_tail && s->lru_tail != keep) {
+        struct mem_window *w = s->lru_tail;
+        bool expired = w->ttl_ms > 0 && w->newest_time != AW_TIME_NONE &&
+                       w->newest_time < s->max_time - w->ttl_ms;
+        if (expired) {
+            window_free(s, w);
+        } else if (s->bytes > s->cap) {
+            s->st.evicted += w->n;
+            window_free(s, w);
+        } else {
+            break;
+        }
+    }
+}
+
+static struct mem_window *window_get(struct mem_store *s, const struct aw_wkey *k, bool create)
+{
+    uint64_t key = window_key(k);
+    struct mem_window *w = aw_hashmap_get(&s->windows, key);
+    if (w || !create)
+        return w;
+    w = xmalloc(sizeof *w);
+    memset(w, 0, sizeof *w);
+    w->key = key;
+    w->rule = strdup(k->rule);
+    w->group_hash = k->group_hash;
+    w->newest_time = AW_TIME_NONE;
+    w->meta.cursor_time = AW_TIME_NONE;
+    w->meta.suppress_until = AW_TIME_NONE;
+    w->bytes = WINDOW_OVERHEAD + strlen(k->rule);
+    s->bytes += w->bytes;
+    s->st.windows++;
+    aw_hashmap_put(&s->windows, key, w);
+    lru_touch(s, w);
+    return w;
+}
+
+static int cmp_entry(int64_t t1, uint64_t id1, int64_t t2, uint64_t id2)
+{
+    if (t1 != t2)
+        return t1 < t2 ? -1 : 1;
+    if (id1 != id2)
+        return id1 < id2 ? -1 : 1;
+    return 0;
+}
+
+/* First live index whose time is > t (upper bound). */
+static size_t upper_bound(const struct mem_window *w, int64_t t)
+{
+    size_t lo = 0, hi = w->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (w->entries[w->start + mid].time <= t)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static void trim(struct mem_store *s, struct mem_window *w, int64_t before)
+{
+    while (w->n && w->entries[w->start].time < before) {
+        struct mem_entry *e = &w->entries[w->start];
+        size_t b = ENTRY_OVERHEAD + e->evidence_len + e->fields_len;
+        w->bytes -= b;
+        s->bytes -= b;
+        free(e->blob);
+        w->start++;
+        w->n--;
+        s->st.entries--;
+    }
+    if (w->n == 0)
+        w->start = 0;
+}
+
+static int mem_window_add(struct aw_store *base, const struct aw_wkey *k,
+                          const struct aw_window_entry *e, int64_t trim_before_ms, int64_t ttl_ms,
+                          bool *added)
+{
+    struct mem_store *s = (struct mem_store *)base;
+    struct mem_window *w = window_get(s, k, true);
+    if (trim_before_ms != AW_TIME_NONE)
+        trim(s, w, trim_before_ms);
+    *added = false;
+    /* Position: after every entry that sorts before (time, id). */
+    size_t pos = upper_bound(w, e->time_ms - 1); /* first with time >= e->time */
+    while (pos < w->n) {
+        const struct mem_entry *x = &w->entries[w->start + pos];
+        int c = cmp_entry(x->time, x->id, e->time_ms, e->id_hash);
+        if (c == 0)
+            goto done; /* duplicate */
+        if (c > 0)
+            break;
+        pos++;
+    }
+    if (w->start + w->n == w->cap) {
+        if (w->start > 0 && w->start >= w->n) { /* compact instead of growing */
+            memmove(w->entries, w->entries + w->start, w->n * sizeof *w->entries);
+            w->start = 0;
+        } else {
+            size_t ncap = w->cap ? w->cap * 2 : 4;
+            struct mem_entry *ne = realloc(w->entries, ncap * sizeof *ne);
+            if (!ne) {
+                fputs("auditwatch: out of memory\n", stderr);
+                abort();
+            }
+            w->bytes += (ncap - w->cap) * sizeof *ne;
+            s->bytes += (ncap - w->cap) * sizeof *ne;
+            w->entries = ne;
+            w->cap = ncap;
+        }
+    }
+    struct mem_entry *slot = &w->entries[w->start + pos];
+    memmove(slot + 1, slot, (w->n - pos) * sizeof *slot);
+    slot->time = e->time_ms;
+    slot->id = e->id_hash;
+    slot->value = e->value_hash;
+    slot->tag = e->tag;
+    slot->evidence_len = (uint32_t)e->evidence_len;
+    slot->fields_len = (uint32_t)e->fields_len;
+    slot->blob = xmalloc(e->evidence_len + e->fields_len);
+    if (e->evidence_len)
+        memcpy(slot->blob, e->evidence, e->evidence_len);
+    if (e->fields_len)
+        memcpy(slot->blob + e->evidence_len, e->fields, e->fields_len);
+    size_t b = ENTRY_OVERHEAD + e->evidence_len + e->fields_len;
+    w->bytes += b;
+    s->bytes += b;
+    w->n++;
+    s->st.entries++;
+    *added = true;
+done:
+    if (w->newest_time == AW_TIME_NONE || e->time_ms > w->newest_time)
+        w->newest_time = e->time_ms;
+    if (ttl_ms > w->ttl_ms)
+        w->ttl_ms = ttl_ms;
+    lru_touch(s, w);
+    enforce_limits(s, w);
+    return 0;
+}
+
+static void to_public(const struct mem_entry *x, struct aw_window_entry *out)
+{
+    out->time_ms = x->time;
+    out->id_hash = x->id;
+    out->value_hash = x->value;
+    out->tag = x->tag;
+    out->evidence = x->blob;
+    out->evidence_len = x->evidence_len;
+    out->fields = x->blob + x->evidence_len;
+    out->fields_len = x->fields_len;
+}
+
+static int mem_window_scan(struct aw_store *base, const struct aw_wkey *k, int64_t from_excl,
+                           int64_t to_incl, aw_entry_fn fn, void *ctx)
+{
+    struct mem_store *s = (struct mem_store *)base;
+    struct mem_window *w = window_get(s, k, false);
+    if (!w)
+        return 0;
+    size_t i = from_excl == AW_TIME_NONE ? 0 : upper_bound(w, from_excl);
+    for (; i < w->n; i++) {
+        const struct mem_entry *x = &w->entries[w->start + i];
+        if (x->time > to_incl)
+            break;
+        struct aw_window_entry pub;
+        to_public(x, &pub);
+        if (fn(ctx, &pub))
+            break;
+    }
+    return 0;
+}
+
+static int mem_window_count(struct aw_store *base, const struct aw_wkey *k, int64_t from_excl,
+                            int64_t to_incl, uint64_t *count)
+{
+    struct mem_store *s = (struct mem_store *)base;
+    struct mem_window *w = window_get(s, k, false);
+    *count = 0;
+    if (!w)
+        return 0;
+    size_t lo = from_excl == AW_TIME_NONE ? 0 : upper_bound(w, from_excl);
+    size_t hi = upper_bound(w, to_incl);
+    *count = hi > lo ? hi - lo : 0;
+    return 0;
+}
+
+static int mem_meta_get(struct aw_store *base, const struct aw_wkey *k, struct aw_window_meta *m,
+                        bool *found)
+{
+    struct mem_store *s = (struct mem_store *)base;
+    struct mem_window *w = window_get(s, k, false);
+    *found = w && w->has_meta;
+    if (*found)
+        *m = w->meta;
+    return 0;
+}
+
+static int mem_meta_put(struct aw_store *base, const struct aw_wkey *k, const struct aw_window_meta *m,
+                        int64_t ttl_ms)
+{
+    struct mem_store *s = (struct mem_store *)base;
+    struct mem_window *w = window_get(s, k, true);
+    const char *old_group = w->meta.group_json;
+    size_t old_len = w->meta.group_json_len;
+    w->meta = *m;
+    if (old_group && m->group_json == old_group) {
+        w->meta.group_json_len = old_len; /* same text: keep ours */
+    } else {
+        char *copy = xmalloc(m->group_json_len + 1);
+        memcpy(copy, m->group_json ? m->group_json : "", m->group_json_len);
+        copy[m->group_json_len] = '\0';
+        w->meta.group_json = copy;
+        w->bytes += m->group_json_len;
+        s->bytes += m->group_json_len;
+        if (old_group) {
+            w->bytes -= old_len;
+            s->bytes -= old_len;
+            free((char *)old_group);
+        }
+    }
+    w->has_meta = true;
+    if (ttl_ms > w->ttl_ms)
+        w->ttl_ms = ttl_ms;
+    return 0;
+}
+
+/* ------------------------------------------------------------- pending */
+
+static struct pending_heap *heap_for(struct mem_store *s, const char *rule, bool create)
+{
+    uint64_t key = aw_hashmap_key(rule_hash(rule));
+    struct pending_heap *h = aw_hashmap_get(&s->heaps, key);
+    if (!h && create) {
+        h = xmalloc(sizeof *h);
+        memset(h, 0, sizeof *h);
+        h->rule = strdup(rule);
+        aw_hashmap_put(&s->heaps, key, h);
+    }
+    return h;
+}
+
+static bool item_less(const struct pending_item *a, const struct pending_item *b)
+{
+    return a->time < b->time || (a->time == b->time && a->group_hash < b->group_hash);
+}
+
+static int mem_pending_push(struct aw_store *base, const struct aw_wkey *k, int64_t time_ms)
+{
+    struct mem_store *s = (struct mem_store *)base;
+    struct pending_heap *h = heap_for(s, k->rule, true);
+    if (h->n == h->cap) {
+        h->cap = h->cap ? h->cap * 2 : 64;
+        h->items = realloc(h->items, h->cap * sizeof *h->items);
+        if (!h->items) {
+            fputs("auditwatch: out of memory\n", stderr);
+            abort();
+        }
+    }
+    size_t i = h->n++;
+    struct pending_item it = {time_ms, k->group_hash};
+    while (i > 0 && item_less(&it, &h->items[(i - 1) / 2])) {
+        h->items[i] = h->items[(i - 1) / 2];
+        i = (i - 1) / 2;
+    }
+    h->items[i] = it;
+    s->st.pending++;
+    return 0;
+}
+
+static int mem_pending_pop(struct aw_store *base, const char *rule, int64_t up_to_ms,
+                           uint64_t *group_hash, int64_t *time_ms, bool *found)
+{
+    struct mem_store *s = (struct mem_store *)base;
+    struct pending_heap *h = heap_for(s, rule, false);
+    *found = false;
+    if (!h || h->n == 0 || h->items[0].time > up_to_ms)
+        return 0;
+    *found = true;
+    *group_hash = h->items[0].group_hash;
+    *time_ms = h->items[0].time;
+    struct pending_item last = h->items[--h->n];
+    size_t i = 0;
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= h->n)
+            break;
+        if (c + 1 < h->n && item_less(&h->items[c + 1], &h->items[c]))
+            c++;
+        if (!item_less(&h->items[c], &last))
+            break;
+        h->items[i] = h->items[c];
+        i = c;
+    }
+    if (h->n)
+        h->items[i] = last;
+    s->st.pending--;
+    return 0;
+}
+
+/* ----------------------------------------------------------------- sets */
+
+static int mem_set_add(struct aw_store *base, const struct aw_wkey *k, const char *member, size_t len,
+                       int64_t time_ms, int64_t ttl_ms, bool *added)
+{
+    (void)ttl_ms;
+    struct mem_store *s = (struct mem_store *)base;
+    uint64_t key = window_key(k);
+    struct mem_set *set = aw_hashmap_get(&s->sets, key);
+    if (!set) {
+        set = xmalloc(sizeof *set);
+        aw_hashmap_init(&set->members);
+        aw_hashmap_put(&s->sets, key, set);
+        s->st.sets++;
+    }
+    uint64_t mk = aw_hashmap_key(aw_hash64(member, len, 0x534554));
+    *added = aw_hashmap_get(&set->members, mk) == NULL;
+    if (*added) {
+        size_t before = aw_hashmap_bytes(&set->members);
+        aw_hashmap_put(&set->members, mk, (void *)(uintptr_t)(time_ms + 1));
+        s->bytes += aw_hashmap_bytes(&set->members) - before;
+        s->st.set_members++;
+    }
+    return 0;
+}
+
+static int mem_set_contains(struct aw_store *base, const struct aw_wkey *k, const char *member,
+                            size_t len, bool *found)
+{
+    struct mem_store *s = (struct mem_store *)base;
+    struct mem_set *set = aw_hashmap_get(&s->sets, window_key(k));
+    *found = set && aw_hashmap_get(&set->members, aw_hashmap_key(aw_hash64(member, len, 0x534554)));
+    return 0;
+}
+
+static void mem_set_clock(struct aw_store *base, int64_t t)
+{
+    struct mem_store *s = (struct mem_store *)base;
+    if (t > s->max_time)
+        s->max_time = t;
+}
+
+static void mem_stats(struct aw_store *base, struct aw_store_stats *out)
+{
+    struct mem_store *s = (struct mem_store *)base;
+    *out = s->st;
+    out->bytes = s->bytes;
+}
+
+static void mem_destroy(struct aw_store *base)
+{
+    struct mem_store *s = (struct mem_store *)base;
+    while (s->lru_head)
+        window_free(s, s->lru_head);
+    for (size_t i = 0; i < s->sets.cap; i++)
+        if (s->sets.keys[i]) {
+            struct mem_set *set = s->sets.values[i];
+            aw_hashmap_free(&set->members);
+            free(set);
+        }
+    for (size_t i = 0; i < s->heaps.cap; i++)
+        if (s->heaps.keys[i]) {
+            struct pending_heap *h = s->heaps.values[i];
+            free(h->items);
+            free(h->rule);
+            free(h);
+        }
+    aw_hashmap_free(&s->windows);
+    aw_hashmap_free(&s->sets);
+    aw_hashmap_free(&s->heaps);
+    free(s);
+}
+
+static const struct aw_store_ops mem_ops = {
+    .name = "memory",
+    .window_add = mem_window_add,
+    .window_scan = mem_window_scan,
+    .window_count = mem_window_count,
+    .meta_get = mem_meta_get,
+    .meta_put = mem_meta_put,
+    .pending_push = mem_pending_push,
+    .pending_pop = mem_pending_pop,
+    .set_add = mem_set_add,
+    .set_contains = mem_set_contains,
+    .set_clock = mem_set_clock,
+    .stats = mem_stats,
+    .destroy = mem_destroy,
+};
+
+struct aw_store *aw_store_memory_new(const struct aw_store_options *opts)
+{
+    struct mem_store *s = xmalloc(sizeof *s);
+    memset(s, 0, sizeof *s);
+    s->base.ops = &mem_ops;
+    aw_hashmap_init(&s->windows);
+    aw_hashmap_init(&s->sets);
+    aw_hashmap_init(&s->heaps);
+    s->cap = opts && opts->memory_cap ? opts->memory_cap : (size_t)1 << 30;
+    s->max_time = INT64_MIN;
+    return &s->base;
+}
+
+struct aw_store *aw_store_open(const char *spec, const struct aw_store_options *opts, char *err,
+                               size_t errlen)
+{
+    if (!spec || !strcmp(spec, "memory"))
+        return aw_store_memory_new(opts);
+    snprintf(err, errlen, "store '%s' is not supported in this build (use memory)", spec);
+    return NULL;
+}
