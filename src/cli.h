@@ -20,4 +20,9 @@ int aw_cli_normalize(int argc, char **argv);
 int aw_cli_replay(int argc, char **argv);
 int aw_cli_check(int argc, char **argv);
 
+#include <stddef.h>
+#include <stdio.h>
+/* The rule part of `check`: returns the number of problems printed. */
+int aw_check_rule_paths(const char *const *paths, size_t n, FILE *out);
+
 #endif
