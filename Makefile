@@ -8,6 +8,7 @@
 #   make fuzz       bounded libFuzzer runs of every fuzz target (FUZZ_SECONDS)
 #   make demo       deps + build + normalize the bundled sample data
 #   make bench-decode   decode benchmark against cat, sshguard and jansson
+#   make bench-replay   detection throughput and window memory
 #   make clean
 #
 # BUILD selects the output folder so sanitizer builds never mix objects
@@ -37,7 +38,7 @@ DEB_PACKAGES := build-essential pkg-config librdkafka-dev libjansson-dev libpcre
                 libhiredis-dev libyaml-dev libcriterion-dev redis-server clang \
                 libclang-rt-14-dev sshguard jq kcat python3
 
-.PHONY: all deps test check asan fuzz fuzz-smoke demo bench-decode clean
+.PHONY: all deps test check asan fuzz fuzz-smoke demo bench-decode bench-replay clean
 
 all: $(BUILD)/auditwatch
 
@@ -67,7 +68,7 @@ deps:
 	fi
 
 # check: run the test binaries of $(BUILD) (used by test and asan).
-check: $(BUILD)/auditwatch $(TEST_BINS)
+check: $(BUILD)/auditwatch $(BUILD)/gen $(TEST_BINS)
 	@AW_BIN=$(BUILD)/auditwatch tests/run_tests.sh $(TEST_BINS)
 
 test: deps
@@ -98,6 +99,15 @@ demo: deps
 bench-decode: deps
 	@$(MAKE) --no-print-directory all
 	@bench/bench_decode.sh $(BUILD)/auditwatch
+
+bench-replay: deps
+	@$(MAKE) --no-print-directory all
+	@bench/bench_replay.sh $(BUILD)/auditwatch
+
+# The deterministic data generator (labeled scenarios, demo data, benchmarks).
+$(BUILD)/gen: bench/gen.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -o $@ $<
 
 clean:
 	rm -rf build build-asan build-fuzz bench/out

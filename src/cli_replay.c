@@ -44,6 +44,8 @@ struct replay_run {
     bool failed;
     bool progress;
     double started, last_progress;
+    struct aw_store *store;
+    uint64_t peak_windows, peak_entries, peak_bytes; /* sampled before the final flush */
 };
 
 static double now_s(void)
@@ -226,7 +228,7 @@ static bool file_exists(const char *p)
     return stat(p, &st) == 0;
 }
 
-static void print_summary(struct replay_run *run, struct aw_pipeline *p)
+static void print_summary(struct replay_run *run, struct aw_pipeline *p, struct aw_store *store)
 {
     double el = now_s() - run->started;
     fprintf(stderr, "auditwatch replay: %llu records, %llu events, %llu rejected, %llu alerts in %.2fs (%.0f events/s)\n",
@@ -237,6 +239,12 @@ static void print_summary(struct replay_run *run, struct aw_pipeline *p)
         if (run->by_reason[r])
             fprintf(stderr, "  rejected %-20s %llu\n", aw_reject_name((enum aw_reject_reason)r),
                     (unsigned long long)run->by_reason[r]);
+    struct aw_store_stats ss;
+    memset(&ss, 0, sizeof ss);
+    store->ops->stats(store, &ss);
+    fprintf(stderr, "  store %s: peak %llu windows, %llu entries, %llu bytes; %llu entries evicted by the cap\n",
+            store->ops->name, (unsigned long long)run->peak_windows, (unsigned long long)run->peak_entries,
+            (unsigned long long)run->peak_bytes, (unsigned long long)ss.evicted);
     struct aw_rule_stats st[512];
     size_t n = aw_pipeline_stats(p, st, 512);
     for (size_t i = 0; i < n; i++)
@@ -412,6 +420,12 @@ int aw_cli_replay(int argc, char **argv)
             status = AW_EXIT_FAILURE;
     }
     free(streams);
+    struct aw_store_stats live;
+    memset(&live, 0, sizeof live);
+    store->ops->stats(store, &live);
+    run.peak_windows = live.windows;
+    run.peak_entries = live.entries;
+    run.peak_bytes = live.bytes;
     if (aw_pipeline_flush(pipeline) < 0)
         status = AW_EXIT_FAILURE;
     if (fflush(run.out) != 0 || run.failed) {
@@ -420,7 +434,7 @@ int aw_cli_replay(int argc, char **argv)
     }
     show_progress(&run, true);
     if (!quiet)
-        print_summary(&run, pipeline);
+        print_summary(&run, pipeline, store);
     goto out;
 
 diag_out:
