@@ -42,7 +42,7 @@ DEB_PACKAGES := build-essential pkg-config librdkafka-dev libjansson-dev libpcre
 
 all: $(BUILD)/auditwatch
 
-$(BUILD)/obj/%.o: %.c $(wildcard include/auditwatch/*.h) $(wildcard src/*.h)
+$(BUILD)/obj/%.o: %.c $(wildcard include/auditwatch/*.h) $(wildcard src/*.h) $(wildcard detectors/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 

@@ -2174,6 +2174,14 @@ static void k8s_generate(struct gen *g, uint64_t events)
 }
 
 /* ======================================================================
+ * Scenarios: labeled attacks in benign traffic (see scenario.c)
+ * ====================================================================== */
+
+#include "scenario.c"
+#include "scenario_background.c"
+#include "scenario_attacks.c"
+
+/* ======================================================================
  * Command line
  * ====================================================================== */
 
@@ -2181,15 +2189,23 @@ static void usage(FILE *out)
 {
     fputs("usage: gen auth --lines N [--seed S] [--start TIME] [--format rfc3164|iso8601|mixed]\n"
           "       gen k8s --events N [--seed S] [--start TIME]\n"
+          "       gen scenario --auth-out FILE --k8s-out FILE --labels-out FILE [--seed S]\n"
+          "                [--start TIME] [--minutes M] [--density PCT] [--attacks all|none|LIST]\n"
+          "                [--format F]\n"
           "\n"
-          "Writes deterministic synthetic input for auditwatch to stdout: the same\n"
-          "arguments always give the same bytes.\n"
+          "Writes deterministic synthetic input for auditwatch (auth and k8s to stdout,\n"
+          "scenario to files): the same arguments always give the same bytes.\n"
           "\n"
           "  auth          Linux auth.log: sshd logins and failures, pam_unix, sudo, su,\n"
           "                cron, systemd-logind, useradd/groupadd (about 30% failures,\n"
           "                20% successes, 10% sudo, 40% sessions and noise)\n"
           "  k8s           kube-apiserver audit events (audit.k8s.io/v1, stage\n"
           "                ResponseComplete), one JSON object per line\n"
+          "  scenario      M minutes of benign traffic in both sources (people at work,\n"
+          "                automation, scanners, the cluster's own requests) with one\n"
+          "                injected attack per shipped alerting rule, and a labels file:\n"
+          "                one JSON line per alert the attacks must raise (rule, group,\n"
+          "                from, to, attack)\n"
           "\n"
           "  --lines N     number of auth lines (auth only)\n"
           "  --events N    number of audit events (k8s only)\n"
@@ -2200,6 +2216,11 @@ static void usage(FILE *out)
           "  --format F    auth line header: rfc3164 (default, \"Mar  3 12:00:01 host\"),\n"
           "                iso8601 (\"2026-03-01T00:00:00.123456+00:00 host\"), or mixed\n"
           "                (per host)\n"
+          "  --minutes M   scenario length (default 60; 6 or more with attacks)\n"
+          "  --density PCT scenario background volume, 1-100 percent (default 100)\n"
+          "  --attacks A   all (default), none (the benign background only), or a\n"
+          "                comma-separated list of attack names (the rule each raises)\n"
+          "  --auth-out FILE, --k8s-out FILE, --labels-out FILE   scenario outputs\n"
           "  -h, --help    this text\n",
           out);
 }
@@ -2219,13 +2240,22 @@ static bool parse_u64(const char *s, uint64_t *out)
 
 int main(int argc, char **argv)
 {
-    enum { OPT_LINES = 1000, OPT_EVENTS, OPT_SEED, OPT_START, OPT_FORMAT };
+    enum {
+        OPT_LINES = 1000, OPT_EVENTS, OPT_SEED, OPT_START, OPT_FORMAT, OPT_MINUTES, OPT_DENSITY,
+        OPT_ATTACKS, OPT_AUTH_OUT, OPT_K8S_OUT, OPT_LABELS_OUT,
+    };
     static const struct option options[] = {
         {"lines", required_argument, NULL, OPT_LINES},
         {"events", required_argument, NULL, OPT_EVENTS},
         {"seed", required_argument, NULL, OPT_SEED},
         {"start", required_argument, NULL, OPT_START},
         {"format", required_argument, NULL, OPT_FORMAT},
+        {"minutes", required_argument, NULL, OPT_MINUTES},
+        {"density", required_argument, NULL, OPT_DENSITY},
+        {"attacks", required_argument, NULL, OPT_ATTACKS},
+        {"auth-out", required_argument, NULL, OPT_AUTH_OUT},
+        {"k8s-out", required_argument, NULL, OPT_K8S_OUT},
+        {"labels-out", required_argument, NULL, OPT_LABELS_OUT},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -2235,9 +2265,12 @@ int main(int argc, char **argv)
     const char *start = "2026-03-01T00:00:00Z";
     enum auth_format format = FMT_RFC3164;
     bool have_format = false;
+    struct scenario_opts so = {.minutes = 60, .density = 100, .attacks = "all"};
+    bool have_scenario_opt = false;
 
     int c;
     while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+        uint64_t v;
         switch (c) {
         case OPT_LINES:
         case OPT_EVENTS:
@@ -2271,6 +2304,34 @@ int main(int argc, char **argv)
                 return 2;
             }
             break;
+        case OPT_MINUTES:
+            if (!parse_u64(optarg, &v) || v < 1 || v > 7 * 24 * 60) {
+                fprintf(stderr, "gen: --minutes wants 1 to 10080, got '%s'\n", optarg);
+                return 2;
+            }
+            so.minutes = (unsigned)v;
+            have_scenario_opt = true;
+            break;
+        case OPT_DENSITY:
+            if (!parse_u64(optarg, &v) || v < 1 || v > 100) {
+                fprintf(stderr, "gen: --density wants a percentage from 1 to 100, got '%s'\n",
+                        optarg);
+                return 2;
+            }
+            so.density = (unsigned)v;
+            have_scenario_opt = true;
+            break;
+        case OPT_ATTACKS:
+            so.attacks = optarg;
+            have_scenario_opt = true;
+            break;
+        case OPT_AUTH_OUT:
+        case OPT_K8S_OUT:
+        case OPT_LABELS_OUT:
+            *(c == OPT_AUTH_OUT ? &so.auth_out : c == OPT_K8S_OUT ? &so.k8s_out : &so.labels_out) =
+                optarg;
+            have_scenario_opt = true;
+            break;
         case 'h':
             usage(stdout);
             return 0;
@@ -2285,8 +2346,9 @@ int main(int argc, char **argv)
     }
     const char *mode = argv[optind];
     bool auth = strcmp(mode, "auth") == 0, k8s = strcmp(mode, "k8s") == 0;
-    if (!auth && !k8s) {
-        fprintf(stderr, "gen: unknown mode '%s' (auth or k8s)\n", mode);
+    bool scenario = strcmp(mode, "scenario") == 0;
+    if (!auth && !k8s && !scenario) {
+        fprintf(stderr, "gen: unknown mode '%s' (auth, k8s or scenario)\n", mode);
         return 2;
     }
     if ((auth && (!have_lines || have_events)) || (k8s && (!have_events || have_lines))) {
@@ -2297,10 +2359,29 @@ int main(int argc, char **argv)
         fputs("gen: --format applies to auth only\n", stderr);
         return 2;
     }
+    if (scenario && (have_lines || have_events)) {
+        fputs("gen: scenario takes --minutes, not --lines or --events\n", stderr);
+        return 2;
+    }
+    if (scenario && (!so.auth_out || !so.k8s_out || !so.labels_out)) {
+        fputs("gen: scenario needs --auth-out, --k8s-out and --labels-out\n", stderr);
+        return 2;
+    }
+    if (!scenario && have_scenario_opt) {
+        fprintf(stderr, "gen: --minutes, --density, --attacks and the --*-out files are for "
+                        "scenario, not %s\n", mode);
+        return 2;
+    }
     if (!parse_start_time(start, &start_us)) {
         fprintf(stderr, "gen: --start wants YYYY-MM-DDTHH:MM:SS[.frac][Z|+HH:MM], got '%s'\n",
                 start);
         return 2;
+    }
+    if (scenario) {
+        so.seed = seed;
+        so.start_us = start_us;
+        so.format = format;
+        return scenario_run(&so);
     }
 
     static char outbuf[1 << 20];

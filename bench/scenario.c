@@ -70,6 +70,7 @@ struct scen_label {
 };
 
 struct scen {
+    char user_ip[N_ELEMS(legit_users)][2][24]; /* each account's usual addresses: VPN, office */
     struct gen *bg;        /* the background's generator */
     struct gen *atk;       /* the attacks': same pools, its own random stream */
     int64_t start_us, end_us;
@@ -599,6 +600,10 @@ static int scenario_run(const struct scenario_opts *o)
     *s.atk = *s.bg; /* the same pools ... */
     memset(&s.atk->line, 0, sizeof s.atk->line);
     rng_seed(&s.atk->rng, o->seed ^ 0x61747461636b73ULL); /* ... and its own stream */
+    for (size_t i = 0; i < N_ELEMS(legit_users); i++) {
+        snprintf(s.user_ip[i][0], sizeof s.user_ip[i][0], "10.8.0.%zu", 20 + i);
+        snprintf(s.user_ip[i][1], sizeof s.user_ip[i][1], "192.168.10.%zu", 30 + i);
+    }
     s.start_us = o->start_us;
     s.end_us = o->start_us + (int64_t)o->minutes * 60 * SCEN_US;
     s.density = o->density;

@@ -113,7 +113,7 @@ static int in_learning(struct fs_state *st, const struct aw_detector_env *env, i
         *learning = false; /* the start only moves back: learning stays over */
         return 0;
     }
-    struct aw_wkey key = {cfg->name, learning_hash()};
+    struct aw_wkey key = {cfg->name, learning_hash(), 0};
     struct aw_window_meta m;
     bool found;
     if (env->store->ops->meta_get(env->store, &key, &m, &found) < 0)
@@ -218,7 +218,7 @@ static int see_pair(struct fs_hit *h, const char *value, size_t len)
     int64_t retention = cfg->retention_ms > 0 ? cfg->retention_ms : 0;
     int64_t epoch = retention ? floor_div(t, retention) : 0;
     int64_t ttl = retention ? 2 * retention : 0;
-    struct aw_wkey cur = {cfg->name, entity_epoch_hash(&h->entity, epoch)};
+    struct aw_wkey cur = {cfg->name, entity_epoch_hash(&h->entity, epoch), 0};
     bool added, found = false;
 
     if (h->learning)
@@ -227,13 +227,13 @@ static int see_pair(struct fs_hit *h, const char *value, size_t len)
     if (s->ops->set_contains(s, &cur, value, len, &found) < 0)
         return -1;
     if (!found && retention) {
-        struct aw_wkey prev = {cfg->name, entity_epoch_hash(&h->entity, epoch - 1)};
+        struct aw_wkey prev = {cfg->name, entity_epoch_hash(&h->entity, epoch - 1), 0};
         if (s->ops->set_contains(s, &prev, value, len, &found) < 0)
             return -1;
         if (found && s->ops->set_add(s, &cur, value, len, t, ttl, &added) < 0)
             return -1; /* carry the value into this epoch */
     }
-    struct aw_wkey intro = {cfg->name, pair_hash(&h->entity, value, len)};
+    struct aw_wkey intro = {cfg->name, pair_hash(&h->entity, value, len), 0};
     if (found) {
         bool ours = false;
         if (s->ops->set_contains(s, &intro, h->event_id.ptr, h->event_id.len, &ours) < 0)

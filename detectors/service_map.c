@@ -747,6 +747,9 @@ static int svcmap_on_event(struct aw_detector *d, const struct aw_detector_env *
                            const struct aw_event *ev)
 {
     struct svcmap_state *st = d->state;
+    /* Most events are not Kubernetes writes: leave before the set-up. */
+    if (!ev->raw || aw_event_dataset_bit(ev) != AW_DATASET_K8S)
+        return 0;
     struct judgement j;
     memset(&j, 0, sizeof j);
     if (!judge(st, ev, &j))

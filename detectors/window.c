@@ -63,6 +63,8 @@ int window_init(struct aw_detector *d, const struct aw_detector_env *env, const 
     ws->rule = d->rule;
     ws->corr = d->rule->correlation;
     ws->suppress_ms = d->rule->suppress_ms >= 0 ? d->rule->suppress_ms : ws->corr->timespan_ms;
+    ws->rule_hash = aw_store_rule_hash(d->rule->name);
+    ws->next_due = AW_TIME_NONE;
     if (d->lateness_ms < 0)
         d->lateness_ms = d->rule->lateness_ms >= 0 ? d->rule->lateness_ms : env->default_lateness_ms;
     d->watermark_ms = AW_TIME_NONE;
@@ -250,6 +252,14 @@ static int emit_alert(struct aw_detector *d, const struct aw_detector_env *env, 
     return rc;
 }
 
+/* Queue a group for finalization at time t (the store keeps the earliest). */
+static int queue(struct window_state *ws, struct aw_store *s, const struct aw_wkey *key, int64_t t)
+{
+    if (ws->next_due == AW_TIME_NONE || t < ws->next_due)
+        ws->next_due = t;
+    return s->ops->pending_push(s, key, t);
+}
+
 int window_on_hit(struct aw_detector *d, const struct aw_detector_env *env, const struct aw_hit *hit)
 {
     struct window_state *ws = d->state;
@@ -264,11 +274,16 @@ int window_on_hit(struct aw_detector *d, const struct aw_detector_env *env, cons
     if (!ws->kind->prepare(ws, hit, &e))
         return 0;
     build_group(ws, hit);
-    struct aw_wkey key = {ws->rule->name, aw_hash64(ws->group.data, ws->group.len, 0)};
+    struct aw_wkey key = {ws->rule->name, aw_hash64(ws->group.data, ws->group.len, 0), ws->rule_hash};
 
     aw_buf_reset(&ws->evidence);
     aw_buf_reset(&ws->fields);
-    if (hit->event) {
+    if (hit->event && hit->evidence) {
+        /* Rendered once per event by the pipeline, shared by every window. */
+        e.id_hash = hit->id_hash;
+        aw_buf_append(&ws->evidence, hit->evidence, hit->evidence_len);
+        aw_buf_append(&ws->fields, hit->fields, hit->fields_len);
+    } else if (hit->event) {
         const struct aw_str *id = &hit->event->fields[AW_F_AUDITWATCH_ID];
         e.id_hash = aw_hash64(id->ptr ? id->ptr : "", id->ptr ? id->len : 0, 0);
         aw_event_render_evidence(hit->event, &ws->evidence);
@@ -293,11 +308,9 @@ int window_on_hit(struct aw_detector *d, const struct aw_detector_env *env, cons
         trim = sat_sub(sat_sub(d->watermark_ms, d->lateness_ms), ws->corr->timespan_ms);
     bool added;
     struct aw_store *s = env->store;
-    if (s->ops->window_add(s, &key, &e, trim, entry_ttl(d, ws), &added) < 0)
-        return -1;
     struct aw_window_meta meta;
     bool found;
-    if (s->ops->meta_get(s, &key, &meta, &found) < 0)
+    if (s->ops->window_add(s, &key, &e, trim, entry_ttl(d, ws), &added, &meta, &found) < 0)
         return -1;
     if (!added) {
         d->stats.duplicates++;
@@ -323,12 +336,21 @@ int window_on_hit(struct aw_detector *d, const struct aw_detector_env *env, cons
         if (s->ops->meta_put(s, &key, &meta, entry_ttl(d, ws)) < 0)
             return -1;
     }
-    return s->ops->pending_push(s, &key, e.time_ms);
+    /* An entry inside the group's suppression needs no judgement of its
+     * own (it still counts in later windows): nothing to queue.  Likewise
+     * one at or before the cursor (a late arrival into a finalized span). */
+    if (found && meta.suppress_until != AW_TIME_NONE && e.time_ms <= meta.suppress_until)
+        return 0;
+    return queue(ws, s, &key, e.time_ms);
 }
 
 static int collect_pending(void *ctx, const struct aw_window_entry *e)
 {
     struct window_state *ws = ctx;
+    if (e->time_ms > ws->scan_limit) {
+        ws->after_final = e->time_ms; /* not final yet: stop here */
+        return 1;
+    }
     if (ws->npend == ws->pend_cap) {
         ws->pend_cap = ws->pend_cap ? ws->pend_cap * 2 : 64;
         ws->pend = realloc(ws->pend, ws->pend_cap * sizeof *ws->pend);
@@ -362,7 +384,11 @@ static int finalize_group(struct aw_detector *d, const struct aw_detector_env *e
     meta.group_json = NULL;
     ws->npend = 0;
     int64_t from = meta.cursor_time == AW_TIME_NONE ? AW_TIME_NONE : meta.cursor_time - 1;
-    if (s->ops->window_scan(s, key, from, final, collect_pending, ws) < 0)
+    /* One scan: entries up to `final` are judged now; the first after it
+     * (if any) is where the group is queued again. */
+    ws->scan_limit = final;
+    ws->after_final = AW_TIME_NONE;
+    if (s->ops->window_scan(s, key, from, INT64_MAX, collect_pending, ws) < 0)
         return -1;
     bool changed = false;
     for (size_t i = 0; i < ws->npend; i++) {
@@ -387,6 +413,8 @@ static int finalize_group(struct aw_detector *d, const struct aw_detector_env *e
         meta.suppress_until = t + ws->suppress_ms;
         meta.suppress_entry = id;
     }
+    if (ws->after_final != AW_TIME_NONE && queue(ws, s, key, ws->after_final) < 0)
+        return -1;
     if (!changed)
         return 0;
     meta.group_json = ws->tmp.data;
@@ -403,15 +431,23 @@ int window_advance(struct aw_detector *d, const struct aw_detector_env *env, int
     int64_t final = flush ? INT64_MAX : sat_sub(d->watermark_ms, d->lateness_ms);
     if (final == AW_TIME_NONE)
         return 0;
+    /* Nothing this process queued is due yet: no store call needed.  (With
+     * a shared store, each instance finalizes what it queued.) */
+    if (ws->next_due == AW_TIME_NONE || ws->next_due > final)
+        return 0;
+    struct aw_wkey rule_key = {ws->rule->name, 0, ws->rule_hash};
     for (;;) {
         uint64_t gh;
         int64_t t;
         bool found;
-        if (env->store->ops->pending_pop(env->store, ws->rule->name, final, &gh, &t, &found) < 0)
+        if (env->store->ops->pending_pop(env->store, &rule_key, final, &gh, &t, &found) < 0)
             return -1;
-        if (!found)
+        if (!found) {
+            /* Everything due is done; t is the earliest still queued. */
+            ws->next_due = t;
             return 0;
-        struct aw_wkey key = {ws->rule->name, gh};
+        }
+        struct aw_wkey key = {ws->rule->name, gh, ws->rule_hash};
         if (finalize_group(d, env, &key, final) < 0)
             return -1;
     }

@@ -49,6 +49,9 @@ struct window_state {
     struct aw_rule *rule;
     const struct aw_correlation *corr;
     int64_t suppress_ms;
+    uint64_t rule_hash; /* aw_store_rule_hash(rule name), computed once */
+    int64_t next_due;   /* earliest time this process pushed and has not popped
+                           (AW_TIME_NONE: nothing): lets advance skip the store */
     char scratch[64];
     struct aw_buf group, evidence, fields, message, tmp;
     /* pending entries of one group being finalized */
@@ -57,6 +60,7 @@ struct window_state {
         uint64_t id;
     } *pend;
     size_t npend, pend_cap;
+    int64_t scan_limit, after_final; /* finalize_group's scan: judged up to, first after */
     /* value_count: distinct set of one evaluation */
     uint64_t *seen;
     size_t seen_cap;

@@ -207,8 +207,9 @@ static void usage(FILE *out)
             "Options:\n"
             "  -c, --config FILE        configuration (default: config/auditwatch.yaml when it\n"
             "                           exists, else built-in defaults)\n"
-            "  -r, --rules PATH         rule file or folder; repeatable; replaces the\n"
-            "                           configured rule paths\n"
+            "  -r, --rules PATH         rule file or folder; repeatable; runs these rules\n"
+            "                           as written instead of the configured rule set (no\n"
+            "                           overrides, service map or first_seen)\n"
             "      --store SPEC         memory (default) or redis://... (own key prefix)\n"
             "  -s, --source KIND        auth, k8s or auto (default: auto, per record)\n"
             "  -y, --year YEAR          year of RFC 3164 stamps (default: from config, or\n"
@@ -354,7 +355,10 @@ int aw_cli_replay(int argc, char **argv)
     }
     if (diags.n)
         goto diag_out;
-    if (aw_ruleset_link(&rules, &diags) || aw_config_apply_overrides(&cfg, &rules, &diags))
+    /* --rules runs the named rules as written: the configuration's rule
+     * overrides, first_seen entries and service map belong to its own rule
+     * set and stay out. */
+    if (aw_ruleset_link(&rules, &diags) || (!nrule_paths && aw_config_apply_overrides(&cfg, &rules, &diags)))
         goto diag_out;
 
     struct aw_store_options so = {cfg.memory_cap, cfg.replay_prefix};
@@ -379,7 +383,7 @@ int aw_cli_replay(int argc, char **argv)
         fprintf(stderr, "auditwatch replay: %s\n", err);
         goto out;
     }
-    struct aw_pipeline_options po = {&rules, &cfg, store, on_alert, &run};
+    struct aw_pipeline_options po = {&rules, &cfg, store, on_alert, &run, nrule_paths > 0};
     pipeline = aw_pipeline_new(&po, err, sizeof err);
     if (!pipeline) {
         fprintf(stderr, "auditwatch replay: %s\n", err);

@@ -604,12 +604,8 @@ bool aw_rule_logsource_admits(const struct aw_rule *r, const struct aw_event *ev
     unsigned bit = aw_event_dataset_bit(ev);
     if (!(r->datasets & bit))
         return false;
-    if (bit == AW_DATASET_AUTH && r->service) {
-        static const char *const programs[] = {"sshd", "sudo", "su", "login"};
-        for (size_t i = 0; i < sizeof programs / sizeof programs[0]; i++)
-            if (!strcmp(r->service, programs[i]))
-                return str_is(&ev->fields[AW_F_PROCESS_NAME], programs[i]);
-    }
+    if (r->program)
+        return str_is(&ev->fields[AW_F_PROCESS_NAME], r->program);
     return true;
 }
 

@@ -20,6 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auditwatch/hash.h"
+
 struct consumer {
     struct aw_detector *det;
     size_t input;
@@ -43,8 +45,12 @@ struct aw_pipeline {
     size_t nby_dataset[2];
     struct aw_detector **dets; /* all detectors; correlations in dependency order */
     size_t ndets;
+    struct aw_detector **watchers; /* detectors that see every event (on_event) */
+    size_t nwatchers;
     struct aw_detector **rule_det; /* by rule index: the detector running that rule, or NULL */
+    struct aw_buf evidence, fields; /* of the event being processed */
     int64_t watermark; /* min over open streams of their newest event time */
+    int64_t advanced_to; /* watermark of the last advance */
     struct stream {
         int64_t newest; /* AW_TIME_NONE until the first event */
         int64_t first_hint;
@@ -116,6 +122,7 @@ struct aw_pipeline *aw_pipeline_new(const struct aw_pipeline_options *o, char *e
         goto oom;
     p->opt = *o;
     p->watermark = AW_TIME_NONE;
+    p->advanced_to = AW_TIME_NONE;
     p->match = aw_match_ctx_new();
     p->slots = calloc(nrules + 1, sizeof *p->slots);
     p->rule_det = calloc(nrules + 1, sizeof *p->rule_det);
@@ -154,7 +161,8 @@ struct aw_pipeline *aw_pipeline_new(const struct aw_pipeline_options *o, char *e
     /* A rule that feeds a first_seen detector is its building block, as a
      * rule referenced by a correlation is: it alerts by itself only when
      * the entry says generate: true. */
-    for (size_t i = 0; o->config && i < o->config->nfirst_seen; i++) {
+    size_t nfirst_seen = o->config && !o->rules_only ? o->config->nfirst_seen : 0;
+    for (size_t i = 0; i < nfirst_seen; i++) {
         const struct aw_first_seen_cfg *fc = &o->config->first_seen[i];
         struct aw_rule *r = fc->rule ? aw_ruleset_find(set, fc->rule) : NULL;
         if (!r || r->correlation || r->disabled) {
@@ -210,12 +218,12 @@ struct aw_pipeline *aw_pipeline_new(const struct aw_pipeline_options *o, char *e
         }
     }
     /* Config-driven detectors (service map, first_seen). */
-    if (o->config && o->config->service_map_path) {
+    if (o->config && o->config->service_map_path && !o->rules_only) {
         struct aw_detector *d = new_detector(p, &aw_detector_service_map, NULL, "k8s.unmapped_service");
         if (!d || d->kind->init(d, &p->env, err, errlen) < 0)
             goto fail;
     }
-    for (size_t i = 0; o->config && i < o->config->nfirst_seen; i++) {
+    for (size_t i = 0; i < nfirst_seen; i++) {
         const struct aw_first_seen_cfg *fc = &o->config->first_seen[i];
         struct aw_detector *d = new_detector(p, &aw_detector_first_seen, NULL, fc->name);
         if (!d)
@@ -236,6 +244,12 @@ struct aw_pipeline *aw_pipeline_new(const struct aw_pipeline_options *o, char *e
             slot->consumers[slot->nconsumers++] = (struct consumer){d, 0};
         }
     }
+    p->watchers = calloc(p->ndets + 1, sizeof *p->watchers);
+    if (!p->watchers)
+        goto oom;
+    for (size_t i = 0; i < p->ndets; i++)
+        if (p->dets[i]->kind->on_event)
+            p->watchers[p->nwatchers++] = p->dets[i];
     return p;
 oom:
     snprintf(err, errlen, "out of memory");
@@ -258,10 +272,13 @@ void aw_pipeline_free(struct aw_pipeline *p)
     free(p->slots);
     free(p->streams);
     free(p->dets);
+    free(p->watchers);
     free(p->rule_det);
     free(p->by_dataset[0]);
     free(p->by_dataset[1]);
     aw_match_ctx_free(p->match);
+    aw_buf_free(&p->evidence);
+    aw_buf_free(&p->fields);
     free(p);
 }
 
@@ -293,7 +310,7 @@ static int chain(struct aw_pipeline *p, struct aw_detector *from, const struct a
         for (size_t k = 0; k < corr->correlation->nrules; k++) {
             if (corr->correlation->rules[k] != r)
                 continue;
-            struct aw_hit hit = {a->time_ms, k, NULL, a};
+            struct aw_hit hit = {a->time_ms, k, NULL, a, 0, NULL, NULL, 0, 0};
             if (d->kind->on_hit(d, &p->env, &hit) < 0)
                 return -1;
         }
@@ -315,6 +332,11 @@ static int emit_from_detector(void *ctx, struct aw_detector *from, const struct 
 
 static int advance_all(struct aw_pipeline *p, bool flush)
 {
+    /* Called after every event: only when event time moved (or on flush)
+     * can anything become final. */
+    if (!flush && p->watermark == p->advanced_to)
+        return 0;
+    p->advanced_to = p->watermark;
     if (p->watermark != AW_TIME_NONE && p->env.store->ops->set_clock)
         p->env.store->ops->set_clock(p->env.store, p->watermark);
     for (size_t i = 0; i < p->ndets; i++) {
@@ -378,6 +400,8 @@ int aw_pipeline_process_stream(struct aw_pipeline *p, int stream, const struct a
 {
     unsigned bit = aw_event_dataset_bit(ev);
     int b = bit == AW_DATASET_K8S ? 1 : 0;
+    bool rendered = false;
+    uint64_t id_hash = 0;
     if (bit) {
         for (size_t i = 0; i < p->nby_dataset[b]; i++) {
             struct rule_slot *slot = &p->slots[p->by_dataset[b][i]];
@@ -386,17 +410,28 @@ int aw_pipeline_process_stream(struct aw_pipeline *p, int stream, const struct a
             if (slot->allowlist && allowlisted(slot->allowlist, ev))
                 continue;
             slot->matches++;
+            if (!rendered) { /* once per event, whichever rules match */
+                aw_buf_reset(&p->evidence);
+                aw_buf_reset(&p->fields);
+                aw_event_render_evidence(ev, &p->evidence);
+                aw_event_render_alert_fields(ev, &p->fields);
+                const struct aw_str *id = &ev->fields[AW_F_AUDITWATCH_ID];
+                id_hash = aw_hash64(id->ptr ? id->ptr : "", id->ptr ? id->len : 0, 0);
+                rendered = true;
+            }
             for (size_t c = 0; c < slot->nconsumers; c++) {
                 struct aw_detector *d = slot->consumers[c].det;
-                struct aw_hit hit = {ev->timestamp_ms, slot->consumers[c].input, ev, NULL};
+                struct aw_hit hit = {ev->timestamp_ms, slot->consumers[c].input, ev, NULL,
+                                     id_hash, p->evidence.data, p->fields.data ? p->fields.data : "",
+                                     p->evidence.len, p->fields.len};
                 if (d->kind->on_hit(d, &p->env, &hit) < 0)
                     return -1;
             }
         }
     }
-    for (size_t i = 0; i < p->ndets; i++) {
-        struct aw_detector *d = p->dets[i];
-        if (d->kind->on_event && d->kind->on_event(d, &p->env, ev) < 0)
+    for (size_t i = 0; i < p->nwatchers; i++) {
+        struct aw_detector *d = p->watchers[i];
+        if (d->kind->on_event(d, &p->env, ev) < 0)
             return -1;
     }
     struct stream *st = &p->streams[stream];

@@ -260,6 +260,12 @@ static void read_logsource(struct aw_rule_loader *L, const struct aw_ynode *ls, 
     if (r->service && !one_of(r->service, services))
         aw_rl_problem(L, sn, "logsource service '%s' of product '%s' is not produced by auditwatch",
                       r->service, r->product);
+    /* Linux services named after a program admit only that program's
+     * lines; resolved once here so matching does no string compares. */
+    static const char *const programs[] = {"sshd", "sudo", "su", "login"};
+    for (size_t i = 0; r->service && r->datasets == AW_DATASET_AUTH && i < 4; i++)
+        if (!strcmp(r->service, programs[i]))
+            r->program = programs[i];
     if (r->category && !one_of(r->category, categories))
         aw_rl_problem(L, cn, "logsource category '%s' is not produced by auditwatch",
                       r->category);

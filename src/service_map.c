@@ -182,8 +182,8 @@ static uint64_t map_version(const struct aw_service_map *map)
 
 int aw_service_map_mirror(const struct aw_service_map *map, struct aw_store *store)
 {
-    struct aw_wkey entries_key = {AW_SERVICE_MAP_STORE_KEY, map->version};
-    struct aw_wkey versions_key = {AW_SERVICE_MAP_STORE_KEY, 0};
+    struct aw_wkey entries_key = {AW_SERVICE_MAP_STORE_KEY, map->version, 0};
+    struct aw_wkey versions_key = {AW_SERVICE_MAP_STORE_KEY, 0, 0};
     struct aw_buf b = {0};
     bool added;
     int rc = 0;
@@ -207,7 +207,7 @@ int aw_service_map_mirror(const struct aw_service_map *map, struct aw_store *sto
 int aw_service_map_mirror_verify(const struct aw_service_map *map, struct aw_store *store,
                                  size_t *missing)
 {
-    struct aw_wkey entries_key = {AW_SERVICE_MAP_STORE_KEY, map->version};
+    struct aw_wkey entries_key = {AW_SERVICE_MAP_STORE_KEY, map->version, 0};
     struct aw_buf b = {0};
     int rc = 0;
     *missing = 0;

@@ -29,11 +29,18 @@
 #include "auditwatch/hashmap.h"
 #include "auditwatch/store.h"
 
+/* Evidence and fields of an event, shared by every window the event
+ * enters (one event typically feeds several correlations). */
+struct blob {
+    uint32_t refs, len;
+    char data[];
+};
+
 struct mem_entry {
     int64_t time;
     uint64_t id, value;
     uint32_t tag, evidence_len, fields_len;
-    char *blob; /* evidence then fields */
+    struct blob *blob; /* evidence then fields */
 };
 
 struct mem_window {
@@ -45,6 +52,7 @@ struct mem_window {
     bool has_meta;
     struct aw_window_meta meta; /* group_json owned */
     int64_t newest_time, ttl_ms;
+    int64_t queued_time; /* time this window is queued for finalization at, or AW_TIME_NONE */
     struct mem_window *prev, *next; /* LRU: head = most recently updated */
     size_t bytes;
 };
@@ -72,11 +80,42 @@ struct mem_store {
     struct mem_window *lru_head, *lru_tail;
     size_t bytes, cap;
     int64_t max_time; /* the event-time clock (set_clock) */
+    struct blob *last_blob; /* the most recent blob, reused for the same content */
     struct aw_store_stats st;
 };
 
 #define WINDOW_OVERHEAD (sizeof(struct mem_window) + 48)
 #define ENTRY_OVERHEAD (sizeof(struct mem_entry) + 16)
+
+static void blob_release(struct blob *b)
+{
+    if (b && --b->refs == 0)
+        free(b);
+}
+
+static void *xmalloc(size_t n);
+
+/* The blob for this content: the previous one when equal, else a new one. */
+static struct blob *blob_for(struct mem_store *s, const struct aw_window_entry *e)
+{
+    size_t len = e->evidence_len + e->fields_len;
+    struct blob *b = s->last_blob;
+    if (b && b->len == len && memcmp(b->data, e->evidence, e->evidence_len) == 0 &&
+        memcmp(b->data + e->evidence_len, e->fields, e->fields_len) == 0) {
+        b->refs++;
+        return b;
+    }
+    b = xmalloc(sizeof *b + len);
+    b->refs = 2; /* the entry and last_blob */
+    b->len = (uint32_t)len;
+    if (e->evidence_len)
+        memcpy(b->data, e->evidence, e->evidence_len);
+    if (e->fields_len)
+        memcpy(b->data + e->evidence_len, e->fields, e->fields_len);
+    blob_release(s->last_blob);
+    s->last_blob = b;
+    return b;
+}
 
 static void *xmalloc(size_t n)
 {
@@ -88,11 +127,14 @@ static void *xmalloc(size_t n)
     return p;
 }
 
-static uint64_t rule_hash(const char *rule) { return aw_hash64(rule, strlen(rule), 0x52554c45); }
+uint64_t aw_store_rule_hash(const char *rule) { return aw_hash64(rule, strlen(rule), 0x52554c45); }
+
+static uint64_t rule_hash(const char *rule) { return aw_store_rule_hash(rule); }
 
 static uint64_t window_key(const struct aw_wkey *k)
 {
-    return aw_hashmap_key(rule_hash(k->rule) ^ (k->group_hash * 0xC2B2AE3D27D4EB4FULL));
+    uint64_t rh = k->rule_hash ? k->rule_hash : rule_hash(k->rule);
+    return aw_hashmap_key(rh ^ (k->group_hash * 0xC2B2AE3D27D4EB4FULL));
 }
 
 /* ------------------------------------------------------------ LRU list */
@@ -127,7 +169,7 @@ static void lru_touch(struct mem_store *s, struct mem_window *w)
 static void window_free(struct mem_store *s, struct mem_window *w)
 {
     for (size_t i = 0; i < w->n; i++)
-        free(w->entries[w->start + i].blob);
+        blob_release(w->entries[w->start + i].blob);
     s->st.entries -= w->n;
     s->st.windows--;
     s->bytes -= w->bytes;
@@ -169,6 +211,7 @@ static struct mem_window *window_get(struct mem_store *s, const struct aw_wkey *
     w->rule = strdup(k->rule);
     w->group_hash = k->group_hash;
     w->newest_time = AW_TIME_NONE;
+    w->queued_time = AW_TIME_NONE;
     w->meta.cursor_time = AW_TIME_NONE;
     w->meta.suppress_until = AW_TIME_NONE;
     w->bytes = WINDOW_OVERHEAD + strlen(k->rule);
@@ -209,7 +252,7 @@ static void trim(struct mem_store *s, struct mem_window *w, int64_t before)
         size_t b = ENTRY_OVERHEAD + e->evidence_len + e->fields_len;
         w->bytes -= b;
         s->bytes -= b;
-        free(e->blob);
+        blob_release(e->blob);
         w->start++;
         w->n--;
         s->st.entries--;
@@ -220,7 +263,7 @@ static void trim(struct mem_store *s, struct mem_window *w, int64_t before)
 
 static int mem_window_add(struct aw_store *base, const struct aw_wkey *k,
                           const struct aw_window_entry *e, int64_t trim_before_ms, int64_t ttl_ms,
-                          bool *added)
+                          bool *added, struct aw_window_meta *meta, bool *meta_found)
 {
     struct mem_store *s = (struct mem_store *)base;
     struct mem_window *w = window_get(s, k, true);
@@ -263,11 +306,7 @@ static int mem_window_add(struct aw_store *base, const struct aw_wkey *k,
     slot->tag = e->tag;
     slot->evidence_len = (uint32_t)e->evidence_len;
     slot->fields_len = (uint32_t)e->fields_len;
-    slot->blob = xmalloc(e->evidence_len + e->fields_len);
-    if (e->evidence_len)
-        memcpy(slot->blob, e->evidence, e->evidence_len);
-    if (e->fields_len)
-        memcpy(slot->blob + e->evidence_len, e->fields, e->fields_len);
+    slot->blob = blob_for(s, e);
     size_t b = ENTRY_OVERHEAD + e->evidence_len + e->fields_len;
     w->bytes += b;
     s->bytes += b;
@@ -281,6 +320,11 @@ done:
         w->ttl_ms = ttl_ms;
     lru_touch(s, w);
     enforce_limits(s, w);
+    if (meta) {
+        *meta_found = w->has_meta;
+        if (w->has_meta)
+            *meta = w->meta;
+    }
     return 0;
 }
 
@@ -290,9 +334,9 @@ static void to_public(const struct mem_entry *x, struct aw_window_entry *out)
     out->id_hash = x->id;
     out->value_hash = x->value;
     out->tag = x->tag;
-    out->evidence = x->blob;
+    out->evidence = x->blob->data;
     out->evidence_len = x->evidence_len;
-    out->fields = x->blob + x->evidence_len;
+    out->fields = x->blob->data + x->evidence_len;
     out->fields_len = x->fields_len;
 }
 
@@ -349,8 +393,10 @@ static int mem_meta_put(struct aw_store *base, const struct aw_wkey *k, const st
     const char *old_group = w->meta.group_json;
     size_t old_len = w->meta.group_json_len;
     w->meta = *m;
-    if (old_group && m->group_json == old_group) {
-        w->meta.group_json_len = old_len; /* same text: keep ours */
+    if (old_group && (m->group_json == old_group ||
+                      (m->group_json_len == old_len && memcmp(m->group_json, old_group, old_len) == 0))) {
+        w->meta.group_json = old_group; /* same text: keep ours */
+        w->meta.group_json_len = old_len;
     } else {
         char *copy = xmalloc(m->group_json_len + 1);
         memcpy(copy, m->group_json ? m->group_json : "", m->group_json_len);
@@ -372,9 +418,9 @@ static int mem_meta_put(struct aw_store *base, const struct aw_wkey *k, const st
 
 /* ------------------------------------------------------------- pending */
 
-static struct pending_heap *heap_for(struct mem_store *s, const char *rule, bool create)
+static struct pending_heap *heap_for(struct mem_store *s, const char *rule, uint64_t rh, bool create)
 {
-    uint64_t key = aw_hashmap_key(rule_hash(rule));
+    uint64_t key = aw_hashmap_key(rh ? rh : rule_hash(rule));
     struct pending_heap *h = aw_hashmap_get(&s->heaps, key);
     if (!h && create) {
         h = xmalloc(sizeof *h);
@@ -393,7 +439,14 @@ static bool item_less(const struct pending_item *a, const struct pending_item *b
 static int mem_pending_push(struct aw_store *base, const struct aw_wkey *k, int64_t time_ms)
 {
     struct mem_store *s = (struct mem_store *)base;
-    struct pending_heap *h = heap_for(s, k->rule, true);
+    struct mem_window *w = window_get(s, k, false);
+    if (w) {
+        /* Queued once per window at its earliest pending time. */
+        if (w->queued_time != AW_TIME_NONE && w->queued_time <= time_ms)
+            return 0;
+        w->queued_time = time_ms; /* an earlier push: the stale heap item is skipped on pop */
+    }
+    struct pending_heap *h = heap_for(s, k->rule, k->rule_hash, true);
     if (h->n == h->cap) {
         h->cap = h->cap ? h->cap * 2 : 64;
         h->items = realloc(h->items, h->cap * sizeof *h->items);
@@ -413,17 +466,26 @@ static int mem_pending_push(struct aw_store *base, const struct aw_wkey *k, int6
     return 0;
 }
 
-static int mem_pending_pop(struct aw_store *base, const char *rule, int64_t up_to_ms,
+static int mem_pending_pop(struct aw_store *base, const struct aw_wkey *rule, int64_t up_to_ms,
                            uint64_t *group_hash, int64_t *time_ms, bool *found)
 {
     struct mem_store *s = (struct mem_store *)base;
-    struct pending_heap *h = heap_for(s, rule, false);
+    struct pending_heap *h = heap_for(s, rule->rule, rule->rule_hash, false);
     *found = false;
-    if (!h || h->n == 0 || h->items[0].time > up_to_ms)
+again:
+    if (!h || h->n == 0 || h->items[0].time > up_to_ms) {
+        *time_ms = h && h->n ? h->items[0].time : AW_TIME_NONE;
         return 0;
-    *found = true;
+    }
     *group_hash = h->items[0].group_hash;
     *time_ms = h->items[0].time;
+    /* The window's queued time says whether this item is current: skip
+     * items superseded by an earlier push, and items of expired windows. */
+    struct aw_wkey wk = {rule->rule, *group_hash, rule->rule_hash};
+    struct mem_window *w = window_get(s, &wk, false);
+    bool current = w && w->queued_time == *time_ms;
+    if (current)
+        w->queued_time = AW_TIME_NONE;
     struct pending_item last = h->items[--h->n];
     size_t i = 0;
     for (;;) {
@@ -440,6 +502,9 @@ static int mem_pending_pop(struct aw_store *base, const char *rule, int64_t up_t
     if (h->n)
         h->items[i] = last;
     s->st.pending--;
+    if (!current)
+        goto again;
+    *found = true;
     return 0;
 }
 
@@ -497,6 +562,7 @@ static void mem_destroy(struct aw_store *base)
     struct mem_store *s = (struct mem_store *)base;
     while (s->lru_head)
         window_free(s, s->lru_head);
+    blob_release(s->last_blob);
     for (size_t i = 0; i < s->sets.cap; i++)
         if (s->sets.keys[i]) {
             struct mem_set *set = s->sets.values[i];

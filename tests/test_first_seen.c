@@ -115,7 +115,7 @@ static void run_close(struct fs_run *r)
 static int on_decoded(void *ctx, struct aw_event *ev)
 {
     struct inst *in = ctx;
-    struct aw_hit hit = {ev->timestamp_ms, 0, ev, NULL};
+    struct aw_hit hit = {ev->timestamp_ms, 0, ev, NULL, 0, NULL, NULL, 0, 0};
     return in->det.kind->on_hit(&in->det, &in->env, &hit) < 0;
 }
 
@@ -378,7 +378,7 @@ Test(first_seen, events_without_the_fields_are_skipped)
     struct aw_reject why;
     cr_assert_eq(aw_decoder_decode(r.dec, &rec, on_decoded, &a, &why), 1);
     /* an upstream alert (no event) is not a hit either */
-    struct aw_hit upstream = {14 * HOUR_MS, 0, NULL, NULL};
+    struct aw_hit upstream = {14 * HOUR_MS, 0, NULL, NULL, 0, NULL, NULL, 0, 0};
     cr_expect_eq(a.det.kind->on_hit(&a.det, &a.env, &upstream), 0);
     cr_expect_eq(r.ngot, 0);
     inst_close(&a);

@@ -718,7 +718,7 @@ Test(service_map_detector, init_mirrors_the_map_into_the_store)
     /* The version is listed. */
     char hex[16];
     aw_hex64(map.version, hex);
-    struct aw_wkey versions = {AW_SERVICE_MAP_STORE_KEY, 0};
+    struct aw_wkey versions = {AW_SERVICE_MAP_STORE_KEY, 0, 0};
     bool found = false;
     r.store->ops->set_contains(r.store, &versions, hex, sizeof hex, &found);
     cr_expect(found);

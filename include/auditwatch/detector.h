@@ -49,6 +49,12 @@ struct aw_hit {
     size_t input;                 /* index into the correlation's rules[] */
     const struct aw_event *event; /* the matching event, or NULL for an upstream alert */
     const struct aw_alert *upstream;
+    /* Optional, filled by the pipeline once per event for every detector:
+     * hash of auditwatch.id, evidence JSON and main-fields JSON members
+     * (see alert.h); NULL evidence means "render it yourself". */
+    uint64_t id_hash;
+    const char *evidence, *fields;
+    size_t evidence_len, fields_len;
 };
 
 struct aw_detector_stats {

@@ -40,6 +40,7 @@ struct aw_pipeline_options {
     struct aw_store *store;
     aw_pipeline_alert_fn on_alert;
     void *ctx;
+    bool rules_only; /* run the rules only: no service map, no first_seen */
 };
 
 struct aw_rule_stats {

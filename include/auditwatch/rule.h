@@ -114,6 +114,7 @@ struct aw_rule {
     size_t ntechniques;
     char *product, *service, *category; /* logsource (NULL when absent) */
     unsigned datasets; /* AW_DATASET_* bits the logsource admits */
+    const char *program; /* linux services sshd/sudo/su/login: the process.name required */
 
     struct aw_detection *detection;     /* detection rules */
     struct aw_correlation *correlation; /* correlation rules */

@@ -35,7 +35,11 @@
 struct aw_wkey {
     const char *rule;    /* rule name (NUL-terminated) */
     uint64_t group_hash; /* aw_hash64 of the canonical group text */
+    uint64_t rule_hash;  /* aw_store_rule_hash(rule), or 0 to let the store compute it */
 };
+
+/* The hash of a rule name that stores key by; callers on a hot path keep it. */
+uint64_t aw_store_rule_hash(const char *rule);
 
 /* One event's contribution to a window. */
 struct aw_window_entry {
@@ -77,9 +81,12 @@ struct aw_store_ops {
     /* Add e to the window; *added is set to false when an entry with the same
      * id_hash is already there.  Entries older than trim_before_ms are
      * dropped first.  The window and its meta expire ttl_ms after the newest
-     * entry (Redis TTL; the memory store trims by event time instead). */
+     * entry (Redis TTL; the memory store trims by event time instead).
+     * When meta is not NULL it receives the window's meta in the same call
+     * (*meta_found false when there is none yet), as meta_get would. */
     int (*window_add)(struct aw_store *s, const struct aw_wkey *k, const struct aw_window_entry *e,
-                      int64_t trim_before_ms, int64_t ttl_ms, bool *added);
+                      int64_t trim_before_ms, int64_t ttl_ms, bool *added,
+                      struct aw_window_meta *meta, bool *meta_found);
     /* Visit entries with from_excl < time <= to_incl in (time, id) order;
      * the callback's nonzero return stops the scan (not an error). */
     int (*window_scan)(struct aw_store *s, const struct aw_wkey *k, int64_t from_excl,
@@ -93,10 +100,14 @@ struct aw_store_ops {
     int (*meta_put)(struct aw_store *s, const struct aw_wkey *k, const struct aw_window_meta *m,
                     int64_t ttl_ms);
     /* Pending finalizations of a rule: push (time, group); pop the earliest
-     * with time <= up_to_ms (*found false when none). */
+     * with time <= up_to_ms (*found false when none; *time_ms then holds the
+     * earliest queued time, or AW_TIME_NONE when nothing is queued).  A group is queued at
+     * most once: pushing a group that is already queued at an earlier or
+     * equal time does nothing, so the caller re-pushes what is left after
+     * finalizing a group. */
     int (*pending_push)(struct aw_store *s, const struct aw_wkey *k, int64_t time_ms);
-    int (*pending_pop)(struct aw_store *s, const char *rule, int64_t up_to_ms, uint64_t *group_hash,
-                       int64_t *time_ms, bool *found);
+    int (*pending_pop)(struct aw_store *s, const struct aw_wkey *rule, int64_t up_to_ms,
+                       uint64_t *group_hash, int64_t *time_ms, bool *found); /* rule->group_hash unused */
     /* Set membership: *added true when member was not in set `key` yet. */
     int (*set_add)(struct aw_store *s, const struct aw_wkey *k, const char *member, size_t len,
                    int64_t time_ms, int64_t ttl_ms, bool *added);
