@@ -6,7 +6,7 @@
 #                   ASan/UBSan + a short fuzz smoke run
 #   make asan       the test suite under AddressSanitizer + UBSan
 #   make fuzz       bounded libFuzzer runs of every fuzz target (FUZZ_SECONDS)
-#   make demo       deps + build + normalize the bundled sample data
+#   make demo       deps + build + replay the bundled demo data through the shipped rules
 #   make bench-decode   decode benchmark against cat, sshguard and jansson
 #   make bench-replay   detection throughput and window memory
 #   make clean
@@ -69,7 +69,7 @@ deps:
 
 # check: run the test binaries of $(BUILD) (used by test and asan).
 check: $(BUILD)/auditwatch $(BUILD)/gen $(TEST_BINS)
-	@AW_BIN=$(BUILD)/auditwatch tests/run_tests.sh $(TEST_BINS)
+	@AW_BIN=$(BUILD)/auditwatch AW_GEN=$(BUILD)/gen tests/run_tests.sh $(TEST_BINS)
 
 test: deps
 	@$(MAKE) --no-print-directory all
@@ -105,9 +105,9 @@ bench-replay: deps
 	@bench/bench_replay.sh $(BUILD)/auditwatch
 
 # The deterministic data generator (labeled scenarios, demo data, benchmarks).
-$(BUILD)/gen: bench/gen.c
+$(BUILD)/gen: bench/gen.c $(wildcard bench/scenario*.c)
 	@mkdir -p $(dir $@)
-	$(CC) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -o $@ $<
+	$(CC) $(CFLAGS_BASE) -o $@ bench/gen.c
 
 clean:
 	rm -rf build build-asan build-fuzz bench/out

@@ -18,8 +18,10 @@
  *   - the people who make several single-event changes (mallory, eve,
  *     victor, walter) touch at most three namespaces each in the whole
  *     run, below k8s.fleetwide_change's five, and change no workload;
- *   - events of one attack are at least a second apart, so their order is
- *     the same in every decoder (RFC 3164 stamps have whole seconds).
+ *   - the events that a correlation counts are at least a second apart, so
+ *     their order is the same in every decoder (RFC 3164 stamps have whole
+ *     seconds) and the event that completes a window does not depend on
+ *     the order of arrival.
  *
  * The attack addresses are public-looking but start with first octets
  * that the background's scanner pool never uses (attack_addresses_ok()

@@ -33,6 +33,9 @@ static void describe(struct aw_buf *m, const struct aw_rule *r, const struct aw_
         const char *label;
     } parts[] = {
         {AW_F_USER_NAME, "user"},
+        {AW_F_USER_TARGET_NAME, "account"},
+        {AW_F_GROUP_NAME, "group"},
+        {AW_F_USER_EFFECTIVE_NAME, "as"},
         {AW_F_SOURCE_IP, "from"},
         {AW_F_HOST_HOSTNAME, "on host"},
         {AW_F_ORCHESTRATOR_RESOURCE_TYPE, "resource"},

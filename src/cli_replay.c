@@ -248,10 +248,17 @@ static void print_summary(struct replay_run *run, struct aw_pipeline *p, struct 
             (unsigned long long)run->peak_bytes, (unsigned long long)ss.evicted);
     struct aw_rule_stats st[512];
     size_t n = aw_pipeline_stats(p, st, 512);
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
+        if (st[i].building_block) {
+            if (st[i].late)
+                fprintf(stderr, "  %-43s %llu late events dropped\n", st[i].name,
+                        (unsigned long long)st[i].late);
+            continue;
+        }
         if (st[i].alerts || st[i].late)
             fprintf(stderr, "  alerts %-36s %llu%s\n", st[i].name, (unsigned long long)st[i].alerts,
                     st[i].late ? " (late events dropped)" : "");
+    }
 }
 
 int aw_cli_replay(int argc, char **argv)

@@ -50,7 +50,13 @@ struct compiled_rule {
     size_t prefix_len;
     bool jit;                    /* JIT-compiled: use pcre2_jit_match */
     uint16_t groups[G_COUNT][2]; /* capture numbers per name (0 = none) */
+    /* The rule's constant field texts with their lengths, measured once
+     * instead of with strlen for every event. */
+    struct aw_str action, category, outcome, method;
 };
+
+/* Set a field to a string literal (length known at compile time). */
+#define SET_LITERAL(ev, f, lit) aw_event_set((ev), (f), (lit), sizeof(lit) - 1)
 
 struct aw_auth_decoder {
     struct compiled_rule *rules;
@@ -74,6 +80,9 @@ struct aw_auth_decoder {
     enum auth_program last_family;
     uint64_t recent[RECENT_IDS];
     unsigned recent_next;
+    /* How many hashes in recent[] have each low byte: most records match
+     * none, and then the ring need not be scanned. */
+    uint8_t recent_bytes[256];
     struct aw_buf scratch;     /* journal MESSAGE byte arrays */
     struct aw_buf pam_scratch; /* "pam_unix(prog): msg" rebuilt from old-style tags */
 };
@@ -98,6 +107,11 @@ static bool compile_rules(struct aw_auth_decoder *d, char *err, size_t errlen)
         struct compiled_rule *cr = &d->rules[i];
         cr->rule = &auth_rules[i];
         cr->prefix_len = strlen(cr->rule->prefix);
+        cr->action = (struct aw_str){cr->rule->action, strlen(cr->rule->action)};
+        cr->category = (struct aw_str){cr->rule->category, strlen(cr->rule->category)};
+        cr->outcome = (struct aw_str){cr->rule->outcome, strlen(cr->rule->outcome)};
+        if (cr->rule->method)
+            cr->method = (struct aw_str){cr->rule->method, strlen(cr->rule->method)};
         int ec;
         PCRE2_SIZE eo;
         cr->code = pcre2_compile((PCRE2_SPTR)cr->rule->regex, PCRE2_ZERO_TERMINATED,
@@ -156,6 +170,7 @@ struct aw_auth_decoder *aw_auth_decoder_new(const struct aw_decode_options *opts
         return NULL;
     }
     aw_event_init(&d->ev);
+    d->recent_bytes[0] = RECENT_IDS; /* the ring starts as RECENT_IDS zero hashes */
     if (!aw_tz_init(&d->tz, opts->timezone, err, errlen) || !compile_rules(d, err, errlen)) {
         aw_auth_decoder_free(d);
         return NULL;
@@ -387,7 +402,7 @@ static bool parse_syslog(struct aw_auth_decoder *d, const char *data, size_t len
                           "no syslog timestamp (RFC 3164, RFC 5424 or ISO 8601) at the start");
             return false;
         }
-        if (!aw_bsd_time_resolve(&d->tz, &bt, d->year, now_ms(d), &out->ts_ms)) {
+        if (!aw_bsd_time_resolve(&d->tz, &bt, d->year, d->year ? 0 : now_ms(d), &out->ts_ms)) {
             aw_reject_set(why, AW_REJECT_BAD_TIMESTAMP, "date %02u-%02u does not exist in year %d",
                           bt.month, bt.day, d->year);
             return false;
@@ -412,9 +427,13 @@ static bool starts_with(const char *s, size_t len, const char *prefix, size_t pl
 static const struct compiled_rule *try_rules(struct aw_auth_decoder *d, const uint16_t *list,
                                              size_t count, const char *msg, size_t len)
 {
+    if (len == 0)
+        return NULL; /* every pattern needs text */
     for (size_t i = 0; i < count; i++) {
         const struct compiled_rule *cr = &d->rules[list[i]];
-        if (!starts_with(msg, len, cr->rule->prefix, cr->prefix_len))
+        /* Compare the first byte inline: most rules fail on it, and a
+         * memcmp call costs more than the test. */
+        if (cr->rule->prefix[0] != msg[0] || !starts_with(msg, len, cr->rule->prefix, cr->prefix_len))
             continue;
         /* The JIT entry point skips pcre2_match's argument checks; the
          * interpreter is the fallback where JIT is unavailable. */
@@ -452,11 +471,11 @@ static void apply_rule(struct aw_auth_decoder *d, const struct compiled_rule *cr
     const struct auth_rule *r = cr->rule;
     const char *p;
     size_t n;
-    aw_event_set_cstr(ev, AW_F_EVENT_ACTION, r->action);
-    aw_event_set_cstr(ev, AW_F_EVENT_CATEGORY, r->category);
-    aw_event_set_cstr(ev, AW_F_EVENT_OUTCOME, r->outcome);
+    ev->fields[AW_F_EVENT_ACTION] = cr->action;
+    ev->fields[AW_F_EVENT_CATEGORY] = cr->category;
+    ev->fields[AW_F_EVENT_OUTCOME] = cr->outcome;
     if (r->method)
-        aw_event_set_cstr(ev, AW_F_SSH_METHOD, r->method);
+        ev->fields[AW_F_SSH_METHOD] = cr->method;
 
     static const enum aw_field plain[G_COUNT] = {
         [G_USER] = AW_F_USER_NAME,     [G_EUSER] = AW_F_USER_EFFECTIVE_NAME,
@@ -494,11 +513,11 @@ static void apply_rule(struct aw_auth_decoder *d, const struct compiled_rule *cr
     if (capture(d, cr, G_IP, msg, &p, &n) && n > 0)
         aw_event_set_source_address(ev, p, n);
     if (r->flags & AF_USER_IS_ROOT)
-        aw_event_set_cstr(ev, AW_F_USER_NAME, "root");
+        SET_LITERAL(ev, AW_F_USER_NAME, "root");
     if ((r->flags & AF_USER_ALSO_TARGET) && aw_event_has(ev, AW_F_USER_TARGET_NAME))
         ev->fields[AW_F_USER_NAME] = ev->fields[AW_F_USER_TARGET_NAME];
     if ((r->flags & AF_FAIL_ONLY_WITH_REASON) && !capture(d, cr, G_REASON, msg, &p, &n))
-        aw_event_set_cstr(ev, AW_F_EVENT_OUTCOME, "unknown");
+        SET_LITERAL(ev, AW_F_EVENT_OUTCOME, "unknown");
 }
 
 static void trim(const char **p, size_t *len)
@@ -538,9 +557,9 @@ static bool parse_sudo(struct aw_auth_decoder *d, const char *msg, size_t len)
     static const char continued[] = "(command continued)";
     if (starts_with(p, (size_t)(end - p), continued, sizeof continued - 1)) {
         aw_event_set(ev, AW_F_USER_NAME, user, user_len);
-        aw_event_set_cstr(ev, AW_F_EVENT_ACTION, "sudo");
-        aw_event_set_cstr(ev, AW_F_EVENT_OUTCOME, "unknown");
-        aw_event_set_cstr(ev, AW_F_EVENT_CATEGORY, "process");
+        SET_LITERAL(ev, AW_F_EVENT_ACTION, "sudo");
+        SET_LITERAL(ev, AW_F_EVENT_OUTCOME, "unknown");
+        SET_LITERAL(ev, AW_F_EVENT_CATEGORY, "process");
         return true;
     }
     const char *reason = NULL;
@@ -580,14 +599,14 @@ static bool parse_sudo(struct aw_auth_decoder *d, const char *msg, size_t len)
     if (!saw_key && !reason)
         return false;
     aw_event_set(ev, AW_F_USER_NAME, user, user_len);
-    aw_event_set_cstr(ev, AW_F_EVENT_ACTION, "sudo");
+    SET_LITERAL(ev, AW_F_EVENT_ACTION, "sudo");
     if (reason) {
         aw_event_set(ev, AW_F_EVENT_REASON, reason, reason_len);
-        aw_event_set_cstr(ev, AW_F_EVENT_OUTCOME, "failure");
-        aw_event_set_cstr(ev, AW_F_EVENT_CATEGORY, "authentication");
+        SET_LITERAL(ev, AW_F_EVENT_OUTCOME, "failure");
+        SET_LITERAL(ev, AW_F_EVENT_CATEGORY, "authentication");
     } else {
-        aw_event_set_cstr(ev, AW_F_EVENT_OUTCOME, "success");
-        aw_event_set_cstr(ev, AW_F_EVENT_CATEGORY, "process");
+        SET_LITERAL(ev, AW_F_EVENT_OUTCOME, "success");
+        SET_LITERAL(ev, AW_F_EVENT_CATEGORY, "process");
     }
     return true;
 }
@@ -619,11 +638,15 @@ static bool classify(struct aw_auth_decoder *d, enum auth_program fam, const cha
 
 /* ----------------------------------------------------------- emitting */
 
+/* How many of the last RECENT_IDS records had hash h; then remember h. */
 static unsigned next_ordinal(struct aw_auth_decoder *d, uint64_t h)
 {
     unsigned same = 0;
-    for (unsigned i = 0; i < RECENT_IDS; i++)
-        same += d->recent[i] == h;
+    if (d->recent_bytes[h & 0xff]) /* scan only when a hash might match */
+        for (unsigned i = 0; i < RECENT_IDS; i++)
+            same += d->recent[i] == h;
+    d->recent_bytes[d->recent[d->recent_next] & 0xff]--;
+    d->recent_bytes[h & 0xff]++;
     d->recent[d->recent_next] = h;
     d->recent_next = (d->recent_next + 1) % RECENT_IDS;
     return same;
@@ -725,15 +748,15 @@ static int emit_line(struct aw_auth_decoder *d, const struct aw_record *rec,
             return -1;
         }
         if (!known)
-            aw_event_set_cstr(ev, AW_F_EVENT_OUTCOME, "unknown");
+            SET_LITERAL(ev, AW_F_EVENT_OUTCOME, "unknown");
         ev->timestamp_ms = sl->ts_ms;
         ev->origin = rec->origin;
-        aw_event_set_cstr(ev, AW_F_EVENT_DATASET, "system.auth");
+        SET_LITERAL(ev, AW_F_EVENT_DATASET, "system.auth");
         if (sl->host && sl->host_len)
             aw_event_set(ev, AW_F_HOST_HOSTNAME, sl->host, sl->host_len);
         if (prog) {
             if (fam == PROG_SSHD)
-                aw_event_set_cstr(ev, AW_F_PROCESS_NAME, "sshd");
+                SET_LITERAL(ev, AW_F_PROCESS_NAME, "sshd");
             else
                 aw_event_set(ev, AW_F_PROCESS_NAME, base_name, base_len);
         }

@@ -452,14 +452,15 @@ size_t aw_pipeline_stats(const struct aw_pipeline *p, struct aw_rule_stats *out,
     for (size_t s = 0; s < p->nslots && n < max; s++) {
         const struct rule_slot *slot = &p->slots[s];
         const struct aw_detector *d = p->rule_det[slot->rule->index];
-        out[n++] = (struct aw_rule_stats){slot->rule->name, slot->matches, d ? d->stats.alerts : 0, 0, 0};
+        out[n++] = (struct aw_rule_stats){slot->rule->name, slot->matches, d ? d->stats.alerts : 0, 0, 0,
+                                          !slot->rule->alerts};
     }
     for (size_t i = 0; i < p->ndets && n < max; i++) {
         const struct aw_detector *d = p->dets[i];
         if (d->rule && !d->rule->correlation)
             continue; /* reported with its rule above */
         out[n++] = (struct aw_rule_stats){d->name, d->stats.hits, d->stats.alerts, d->stats.late,
-                                          d->stats.duplicates};
+                                          d->stats.duplicates, d->rule && !d->rule->alerts};
     }
     return n;
 }

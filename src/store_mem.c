@@ -5,9 +5,8 @@
  * hash.  A window holds its entries in a vector sorted by (time, id): live
  * entries are [start, start + n), so trimming old entries is an index bump
  * and appends (the usual, in-order case) are amortized O(1); an
- * out-of-order entry is placed by binary search.  Duplicate detection only
- * looks at entries with the same time, because an event's identity implies
- * its time.
+ * out-of-order entry is placed by binary search on (time, id), which also
+ * finds a duplicate (an event's identity implies its time).
  *
  * Memory is bounded two ways.  By event time: every window has a TTL
  * after its newest entry, measured against the clock the pipeline sets
@@ -187,7 +186,7 @@ static void enforce_limits(struct mem_store *s, struct mem_window *keep)
     while (s->lru_tail && s->lru_tail != keep) {
         struct mem_window *w = s->lru_tail;
         bool expired = w->ttl_ms > 0 && w->newest_time != AW_TIME_NONE &&
-                       w->newest_time < s->max_time - w->ttl_ms;
+                       s->max_time != AW_TIME_NONE && w->newest_time < s->max_time - w->ttl_ms;
         if (expired) {
             window_free(s, w);
         } else if (s->bytes > s->cap) {
@@ -270,16 +269,30 @@ static int mem_window_add(struct aw_store *base, const struct aw_wkey *k,
     if (trim_before_ms != AW_TIME_NONE)
         trim(s, w, trim_before_ms);
     *added = false;
-    /* Position: after every entry that sorts before (time, id). */
-    size_t pos = upper_bound(w, e->time_ms - 1); /* first with time >= e->time */
-    while (pos < w->n) {
-        const struct mem_entry *x = &w->entries[w->start + pos];
-        int c = cmp_entry(x->time, x->id, e->time_ms, e->id_hash);
-        if (c == 0)
-            goto done; /* duplicate */
-        if (c > 0)
-            break;
-        pos++;
+    /* Position: the first entry that does not sort before (time, id),
+     * by binary search on both keys - logs with one-second stamps put
+     * many entries at the same time, so a scan of equal times would be
+     * quadratic.  An equal entry there is a duplicate. */
+    size_t pos;
+    if (w->n == 0 || cmp_entry(w->entries[w->start + w->n - 1].time, w->entries[w->start + w->n - 1].id,
+                               e->time_ms, e->id_hash) < 0) {
+        pos = w->n; /* the common case: in order, append */
+    } else {
+        size_t lo = 0, hi = w->n;
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            const struct mem_entry *x = &w->entries[w->start + mid];
+            if (cmp_entry(x->time, x->id, e->time_ms, e->id_hash) < 0)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        pos = lo;
+        if (pos < w->n) {
+            const struct mem_entry *x = &w->entries[w->start + pos];
+            if (cmp_entry(x->time, x->id, e->time_ms, e->id_hash) == 0)
+                goto done; /* duplicate */
+        }
     }
     if (w->start + w->n == w->cap) {
         if (w->start > 0 && w->start >= w->n) { /* compact instead of growing */

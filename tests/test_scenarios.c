@@ -186,8 +186,8 @@ static char *alert_value(json_t *alert, const char *key)
 }
 
 /* Whether `alert` is the one `label` asks for: same rule, every group
- * field equal, and (when `timed`) its time in [from, to + lateness]. */
-static bool alert_matches(json_t *alert, json_t *label, bool timed)
+ * field equal, and its time in [from, to + lateness]. */
+static bool alert_matches(json_t *alert, json_t *label)
 {
     const char *rule = jstr(alert, "rule.name"), *want = jstr(label, "rule");
     if (!rule || !want || strcmp(rule, want) != 0)
@@ -202,8 +202,6 @@ static bool alert_matches(json_t *alert, json_t *label, bool timed)
         if (!same)
             return false;
     }
-    if (!timed)
-        return true;
     int64_t t = parse_ms(jstr(alert, "@timestamp"));
     int64_t from = parse_ms(jstr(label, "from")), to = parse_ms(jstr(label, "to"));
     return t >= from && t <= to + LATENESS_MS;
@@ -353,14 +351,20 @@ Test(scenarios, attacks_raise_their_labels_and_nothing_else)
     json_array_foreach(labels, i, label)
     {
         bool found = false;
-        json_array_foreach(alerts, k, alert) found = found || alert_matches(alert, label, true);
+        json_array_foreach(alerts, k, alert)
+        {
+            found = found || alert_matches(alert, label);
+        }
         if (!found)
             note(&why, &failures, label, "no alert for label");
     }
     json_array_foreach(alerts, k, alert)
     {
         bool wanted = false;
-        json_array_foreach(labels, i, label) wanted = wanted || alert_matches(alert, label, true);
+        json_array_foreach(labels, i, label)
+        {
+            wanted = wanted || alert_matches(alert, label);
+        }
         if (!wanted) {
             json_t *brief = json_pack("{s:O?,s:O?,s:O?,s:O?}", "rule",
                                       test_json_path(alert, "rule.name"), "@timestamp",
@@ -394,7 +398,10 @@ Test(scenarios, benign_background_raises_nothing)
     struct aw_buf why = {0};
     size_t failures = 0, k;
     json_t *alert;
-    json_array_foreach(alerts, k, alert) note(&why, &failures, alert, "alert");
+    json_array_foreach(alerts, k, alert)
+    {
+        note(&why, &failures, alert, "alert");
+    }
     aw_buf_append_char(&why, '\0');
     cr_assert_eq(json_array_size(alerts), 0, "%zu alerts on benign traffic (files in %s):%s",
                  json_array_size(alerts), sc.dir, why.data);

@@ -46,6 +46,7 @@ struct aw_pipeline_options {
 struct aw_rule_stats {
     const char *name;
     uint64_t matches, alerts, late, duplicates;
+    bool building_block; /* does not alert by itself (feeds correlations or first_seen) */
 };
 
 struct aw_pipeline;
