@@ -43,11 +43,10 @@ struct mem_entry {
 };
 
 struct mem_window {
-    uint64_t key;
-    char *rule;
+    uint64_t key; /* hash of rule and group: the window's name */
     uint64_t group_hash;
     struct mem_entry *entries;
-    size_t start, n, cap;
+    uint32_t start, n, cap;
     bool has_meta;
     struct aw_window_meta meta; /* group_json owned */
     int64_t newest_time, ttl_ms;
@@ -176,7 +175,6 @@ static void window_free(struct mem_store *s, struct mem_window *w)
     aw_hashmap_remove(&s->windows, w->key);
     free(w->entries);
     free((char *)w->meta.group_json);
-    free(w->rule);
     free(w);
 }
 
@@ -207,13 +205,12 @@ static struct mem_window *window_get(struct mem_store *s, const struct aw_wkey *
     w = xmalloc(sizeof *w);
     memset(w, 0, sizeof *w);
     w->key = key;
-    w->rule = strdup(k->rule);
     w->group_hash = k->group_hash;
     w->newest_time = AW_TIME_NONE;
     w->queued_time = AW_TIME_NONE;
     w->meta.cursor_time = AW_TIME_NONE;
     w->meta.suppress_until = AW_TIME_NONE;
-    w->bytes = WINDOW_OVERHEAD + strlen(k->rule);
+    w->bytes = WINDOW_OVERHEAD;
     s->bytes += w->bytes;
     s->st.windows++;
     aw_hashmap_put(&s->windows, key, w);
@@ -299,7 +296,7 @@ static int mem_window_add(struct aw_store *base, const struct aw_wkey *k,
             memmove(w->entries, w->entries + w->start, w->n * sizeof *w->entries);
             w->start = 0;
         } else {
-            size_t ncap = w->cap ? w->cap * 2 : 4;
+            size_t ncap = w->cap ? w->cap * 2 : 1; /* most groups see one event */
             struct mem_entry *ne = realloc(w->entries, ncap * sizeof *ne);
             if (!ne) {
                 fputs("auditwatch: out of memory\n", stderr);
