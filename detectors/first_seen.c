@@ -177,11 +177,6 @@ static int emit_alert(struct fs_hit *h, const char *value, size_t len)
     append_clean(&st->message, h->entity.ptr, h->entity.len);
     aw_buf_append_char(&st->message, '\0');
 
-    aw_buf_reset(&st->evidence);
-    aw_buf_reset(&st->fields);
-    aw_event_render_evidence(ev, &st->evidence);
-    aw_event_render_alert_fields(ev, &st->fields);
-
     struct aw_alert a;
     memset(&a, 0, sizeof a);
     a.rule_name = cfg->name;
@@ -190,19 +185,9 @@ static int emit_alert(struct fs_hit *h, const char *value, size_t len)
     a.level = cfg->level;
     a.techniques = st->techniques;
     a.ntechniques = st->ntechniques;
-    a.time_ms = h->hit->time_ms;
-    aw_alert_make_id(a.alert_id, cfg->name, st->group.data, st->group.len, h->event_id.ptr,
-                     h->event_id.len);
+    aw_alert_about_event(&a, ev, h->hit->time_ms, st->group.data, st->group.len, h->event_id.ptr,
+                         h->event_id.len, &st->evidence, &st->fields);
     a.message = st->message.data;
-    a.group_json = st->group.data;
-    a.group_json_len = st->group.len;
-    a.count = 1;
-    a.distinct = -1;
-    a.evidence[0] = st->evidence.data;
-    a.evidence_len[0] = st->evidence.len;
-    a.nevidence = 1;
-    a.fields = st->fields.data;
-    a.fields_len = st->fields.len;
     h->d->stats.alerts++;
     return h->env->emit(h->env->emit_ctx, h->d, &a);
 }

@@ -647,11 +647,6 @@ static int emit_alert(struct aw_detector *d, const struct aw_detector_env *env,
     aw_buf_append_str(&st->group, ",\"orchestrator.resource.name\":");
     aw_buf_json_cstr(&st->group, j->name);
     aw_buf_append_char(&st->group, '}');
-    aw_buf_reset(&st->evidence);
-    aw_buf_reset(&st->fields);
-    aw_event_render_evidence(ev, &st->evidence);
-    aw_event_render_alert_fields(ev, &st->fields);
-
     char *techniques[3];
     size_t ntech = 0;
     techniques[ntech++] = tech_remote;
@@ -669,21 +664,10 @@ static int emit_alert(struct aw_detector *d, const struct aw_detector_env *env,
     a.level = st->level;
     a.techniques = techniques;
     a.ntechniques = ntech;
-    a.time_ms = ev->timestamp_ms;
-    const struct aw_str *id = &ev->fields[AW_F_AUDITWATCH_ID];
-    aw_alert_make_id(a.alert_id, a.rule_name, st->group.data, st->group.len, id->ptr ? id->ptr : "",
-                     id->ptr ? id->len : 0);
+    aw_alert_about_event(&a, ev, ev->timestamp_ms, st->group.data, st->group.len, NULL, 0,
+                         &st->evidence, &st->fields);
     a.message = st->message.data;
     a.reason = st->reason.data;
-    a.group_json = st->group.data;
-    a.group_json_len = st->group.len;
-    a.count = 1;
-    a.distinct = -1;
-    a.evidence[0] = st->evidence.data;
-    a.evidence_len[0] = st->evidence.len;
-    a.nevidence = 1;
-    a.fields = st->fields.data;
-    a.fields_len = st->fields.len;
     d->stats.alerts++;
     return env->emit(env->emit_ctx, d, &a);
 }

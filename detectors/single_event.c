@@ -66,10 +66,6 @@ static int single_on_hit(struct aw_detector *d, const struct aw_detector_env *en
     d->stats.hits++;
     if (!hit->event)
         return 0;
-    aw_buf_reset(&st->evidence);
-    aw_buf_reset(&st->fields);
-    aw_event_render_evidence(hit->event, &st->evidence);
-    aw_event_render_alert_fields(hit->event, &st->fields);
     describe(&st->message, r, hit->event);
     struct aw_alert a;
     memset(&a, 0, sizeof a);
@@ -80,17 +76,8 @@ static int single_on_hit(struct aw_detector *d, const struct aw_detector_env *en
     a.level = r->level;
     a.techniques = r->techniques;
     a.ntechniques = r->ntechniques;
-    a.time_ms = hit->time_ms;
-    const struct aw_str *id = &hit->event->fields[AW_F_AUDITWATCH_ID];
-    aw_alert_make_id(a.alert_id, r->name, "", 0, id->ptr ? id->ptr : "", id->ptr ? id->len : 0);
+    aw_alert_about_event(&a, hit->event, hit->time_ms, NULL, 0, NULL, 0, &st->evidence, &st->fields);
     a.message = st->message.data;
-    a.distinct = -1;
-    a.count = 1;
-    a.evidence[0] = st->evidence.data;
-    a.evidence_len[0] = st->evidence.len;
-    a.nevidence = 1;
-    a.fields = st->fields.data;
-    a.fields_len = st->fields.len;
     d->stats.alerts++;
     return env->emit(env->emit_ctx, d, &a);
 }

@@ -39,6 +39,35 @@ void aw_alert_make_id(char out[AW_ALERT_ID_LEN + 1], const char *rule_name, cons
                             aw_hash64(event_id, event_id_len, 0));
 }
 
+static void put_time(struct aw_buf *out, int64_t ms);
+
+void aw_alert_about_event(struct aw_alert *a, const struct aw_event *ev, int64_t time_ms,
+                          const char *group, size_t group_len, const char *event_id,
+                          size_t event_id_len, struct aw_buf *evidence, struct aw_buf *fields)
+{
+    aw_buf_reset(evidence);
+    aw_buf_reset(fields);
+    aw_event_render_evidence(ev, evidence);
+    aw_event_render_alert_fields(ev, fields);
+    if (!event_id) {
+        const struct aw_str *id = &ev->fields[AW_F_AUDITWATCH_ID];
+        event_id = id->ptr ? id->ptr : "";
+        event_id_len = id->ptr ? id->len : 0;
+    }
+    a->time_ms = time_ms;
+    aw_alert_make_id(a->alert_id, a->rule_name, group ? group : "", group ? group_len : 0, event_id,
+                     event_id_len);
+    a->group_json = group_len ? group : NULL;
+    a->group_json_len = group_len;
+    a->count = 1;
+    a->distinct = -1;
+    a->evidence[0] = evidence->data;
+    a->evidence_len[0] = evidence->len;
+    a->nevidence = 1;
+    a->fields = fields->data;
+    a->fields_len = fields->len;
+}
+
 static void put_time(struct aw_buf *out, int64_t ms)
 {
     char ts[AW_RFC3339_MS_LEN + 1];

@@ -258,17 +258,23 @@ const size_t auth_rule_count = sizeof auth_rules / sizeof auth_rules[0];
 
 struct program_name {
     const char *name;
+    size_t len; /* strlen(name), so a lookup compares lengths first */
     enum auth_program family;
 };
 
+#define PROGRAM(n, fam) {n, sizeof(n) - 1, fam}
+
 static const struct program_name program_names[] = {
-    {"sshd", PROG_SSHD},         {"sshd-session", PROG_SSHD}, {"sshd-auth", PROG_SSHD},
-    {"dropbear", PROG_DROPBEAR}, {"sudo", PROG_SUDO},         {"su", PROG_SU},
-    {"login", PROG_LOGIN},       {"useradd", PROG_SHADOW},    {"userdel", PROG_SHADOW},
-    {"usermod", PROG_SHADOW},    {"groupadd", PROG_SHADOW},   {"groupdel", PROG_SHADOW},
-    {"groupmod", PROG_SHADOW},   {"gpasswd", PROG_SHADOW},    {"passwd", PROG_SHADOW},
-    {"chpasswd", PROG_SHADOW},   {"chage", PROG_SHADOW},      {"newusers", PROG_SHADOW},
-    {"chsh", PROG_SHADOW},       {"chfn", PROG_SHADOW},
+    PROGRAM("sshd", PROG_SSHD),         PROGRAM("sshd-session", PROG_SSHD),
+    PROGRAM("sshd-auth", PROG_SSHD),    PROGRAM("dropbear", PROG_DROPBEAR),
+    PROGRAM("sudo", PROG_SUDO),         PROGRAM("su", PROG_SU),
+    PROGRAM("login", PROG_LOGIN),       PROGRAM("useradd", PROG_SHADOW),
+    PROGRAM("userdel", PROG_SHADOW),    PROGRAM("usermod", PROG_SHADOW),
+    PROGRAM("groupadd", PROG_SHADOW),   PROGRAM("groupdel", PROG_SHADOW),
+    PROGRAM("groupmod", PROG_SHADOW),   PROGRAM("gpasswd", PROG_SHADOW),
+    PROGRAM("passwd", PROG_SHADOW),     PROGRAM("chpasswd", PROG_SHADOW),
+    PROGRAM("chage", PROG_SHADOW),      PROGRAM("newusers", PROG_SHADOW),
+    PROGRAM("chsh", PROG_SHADOW),       PROGRAM("chfn", PROG_SHADOW),
 };
 
 enum auth_program auth_program_family(const char *name, size_t len)
@@ -280,9 +286,9 @@ enum auth_program auth_program_family(const char *name, size_t len)
         name = slash + 1;
     }
     for (size_t i = 0; i < sizeof program_names / sizeof program_names[0]; i++) {
-        const char *n = program_names[i].name;
-        if (strlen(n) == len && memcmp(n, name, len) == 0)
-            return program_names[i].family;
+        const struct program_name *pn = &program_names[i];
+        if (pn->len == len && pn->name[0] == name[0] && memcmp(pn->name, name, len) == 0)
+            return pn->family;
     }
     return PROG_OTHER;
 }

@@ -158,9 +158,9 @@ static inline int word_is_plain(uint64_t w)
     return ((lt20 | zero_q | zero_bs | w) & high) == 0;
 }
 
-char *aw_json_escape_raw(char *d, const char *str, size_t len)
+/* The general escaper: any length, any content. */
+static char *escape_any(char *d, const unsigned char *s, size_t len)
 {
-    const unsigned char *s = (const unsigned char *)str;
     size_t i = 0;
     while (i < len) {
         /* Plain text is copied a word at a time: test 8 bytes, store 8. */
@@ -219,6 +219,48 @@ char *aw_json_escape_raw(char *d, const char *str, size_t len)
         i++;
     }
     return d;
+}
+
+/*
+ * Most values are short and plain (names, actions, hosts).  Up to 16
+ * bytes they are tested and copied with two overlapping loads and stores,
+ * without a loop whose exit the CPU would mispredict; anything longer or
+ * needing escapes goes to escape_any().
+ */
+char *aw_json_escape_raw(char *d, const char *str, size_t len)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    if (len >= 8 && len <= 16) {
+        uint64_t lo, hi;
+        memcpy(&lo, s, 8);
+        memcpy(&hi, s + len - 8, 8);
+        if (word_is_plain(lo) && word_is_plain(hi)) {
+            memcpy(d, &lo, 8);
+            memcpy(d + len - 8, &hi, 8);
+            return d + len;
+        }
+    } else if (len >= 4 && len < 8) {
+        uint32_t lo, hi;
+        memcpy(&lo, s, 4);
+        memcpy(&hi, s + len - 4, 4);
+        if (word_is_plain((uint64_t)lo | (uint64_t)hi << 32)) {
+            memcpy(d, &lo, 4);
+            memcpy(d + len - 4, &hi, 4);
+            return d + len;
+        }
+    } else if (len > 0 && len < 4) {
+        /* first, middle and last byte cover every byte of 1..3 */
+        unsigned char a = s[0], m = s[len / 2], z = s[len - 1];
+        if (!(needs_care[a] | needs_care[m] | needs_care[z])) {
+            d[0] = (char)a;
+            d[len / 2] = (char)m;
+            d[len - 1] = (char)z;
+            return d + len;
+        }
+    } else if (len == 0) {
+        return d;
+    }
+    return escape_any(d, s, len);
 }
 
 void aw_buf_json_string_slow(struct aw_buf *b, const char *str, size_t len)

@@ -68,17 +68,8 @@ static void report_rejection(struct normalize_run *run, const struct aw_record *
     if (run->interactive)
         flush_buf(&run->out, stdout, &run->write_failed), fflush(stdout);
     struct aw_buf *e = &run->err;
-    aw_buf_append_str(e, "{\"error\":");
-    aw_buf_json_cstr(e, aw_reject_name(why->reason));
-    aw_buf_append_str(e, ",\"detail\":");
-    aw_buf_json_cstr(e, why->detail);
-    aw_buf_append_str(e, ",\"origin\":");
-    aw_origin_render_json(&rec->origin, e);
-    aw_buf_append_str(e, ",\"size\":");
-    aw_buf_append_u64(e, rec->len);
-    aw_buf_append_str(e, ",\"excerpt\":");
-    aw_buf_json_string(e, rec->data, excerpt_len);
-    aw_buf_append_str(e, "}\n");
+    aw_reject_render_json(rec, why, excerpt_len, e);
+    aw_buf_append_char(e, '\n');
     flush_buf(e, stderr, &run->write_failed);
 }
 

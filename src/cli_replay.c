@@ -85,16 +85,8 @@ static void reject(struct replay_run *run, const struct aw_record *rec, const st
     run->by_reason[why->reason]++;
     struct aw_buf *e = &run->errbuf;
     aw_buf_reset(e);
-    aw_buf_append_str(e, "{\"error\":");
-    aw_buf_json_cstr(e, aw_reject_name(why->reason));
-    aw_buf_append_str(e, ",\"detail\":");
-    aw_buf_json_cstr(e, why->detail);
-    aw_buf_append_str(e, ",\"origin\":");
-    aw_origin_render_json(&rec->origin, e);
-    aw_buf_append_str(e, ",\"excerpt\":");
-    size_t n = rec->len < AW_OVERSIZE_EXCERPT ? rec->len : AW_OVERSIZE_EXCERPT;
-    aw_buf_json_string(e, rec->data, n);
-    aw_buf_append_str(e, "}\n");
+    aw_reject_render_json(rec, why, AW_OVERSIZE_EXCERPT, e);
+    aw_buf_append_char(e, '\n');
     if (run->dead_letter)
         fwrite(e->data, 1, e->len, run->dead_letter);
     if (run->rejected <= SHOWN_REJECTIONS)

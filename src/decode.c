@@ -43,6 +43,22 @@ void aw_reject_set(struct aw_reject *why, enum aw_reject_reason r, const char *f
     va_end(ap);
 }
 
+void aw_reject_render_json(const struct aw_record *rec, const struct aw_reject *why,
+                           size_t excerpt_max, struct aw_buf *out)
+{
+    aw_buf_append_str(out, "{\"error\":");
+    aw_buf_json_cstr(out, aw_reject_name(why->reason));
+    aw_buf_append_str(out, ",\"detail\":");
+    aw_buf_json_cstr(out, why->detail);
+    aw_buf_append_str(out, ",\"origin\":");
+    aw_origin_render_json(&rec->origin, out);
+    aw_buf_append_str(out, ",\"size\":");
+    aw_buf_append_u64(out, rec->len);
+    aw_buf_append_str(out, ",\"excerpt\":");
+    aw_buf_json_string(out, rec->data, rec->len < excerpt_max ? rec->len : excerpt_max);
+    aw_buf_append_char(out, '}');
+}
+
 bool aw_record_precheck(const struct aw_record *rec, size_t max_record, struct aw_reject *why)
 {
     if (rec->len > max_record) {

@@ -302,7 +302,10 @@ struct field_layout {
 };
 
 static struct field_layout layouts[AW_FIELD_COUNT];
-static unsigned char common_depth[AW_FIELD_COUNT][AW_FIELD_COUNT];
+/* common_depth[g][f]: objects of g still open when f follows; the extra
+ * row AW_FIELD_COUNT stands for @timestamp (none open), so the first
+ * member needs no special case. */
+static unsigned char common_depth[AW_FIELD_COUNT + 1][AW_FIELD_COUNT];
 static pthread_once_t layouts_once = PTHREAD_ONCE_INIT;
 
 /* Split a dotted name into at most MAX_DEPTH segments (the last one keeps
@@ -370,7 +373,7 @@ static inline char *room(struct aw_buf *out, size_t need)
 void aw_event_render_json(const struct aw_event *ev, struct aw_buf *out)
 {
     pthread_once(&layouts_once, build_layouts);
-    int prev = -1; /* field rendered last */
+    int prev = AW_FIELD_COUNT; /* field rendered last (see common_depth) */
     int depth = 0; /* objects currently open */
 
     /* Each member reserves its worst case once and is then written
@@ -393,7 +396,7 @@ void aw_event_render_json(const struct aw_event *ev, struct aw_buf *out)
                           (kind == AW_KIND_STRING && inplace ? AW_JSON_ESCAPE_MAX(v->len) + 2 : 24));
         /* Close, separate, open: fixed-size copies (one or two stores
          * each instead of a memcpy call), then advance by the real length. */
-        int common = prev < 0 ? 0 : common_depth[prev][f];
+        int common = common_depth[prev][f];
         memcpy(o, "}}}}}}}}", 8);
         o += depth - common;
         *o++ = ',';

@@ -40,8 +40,14 @@ uint64_t aw_hash64(const void *data, size_t len, uint64_t seed)
         h = rotl64(h, 27) * K1 + K2;
     }
     uint64_t tail = 0;
-    for (size_t j = 0; i + j < len; j++)
-        tail |= (uint64_t)p[i + j] << (8 * j);
+    if (i < len && len >= 8) {
+        /* The tail bytes are the top ones of the last 8: one load and a
+         * shift instead of a loop over up to 7 bytes. */
+        tail = load_le64(p + len - 8) >> (8 * (8 - (len - i)));
+    } else {
+        for (size_t j = 0; i + j < len; j++)
+            tail |= (uint64_t)p[i + j] << (8 * j);
+    }
     h ^= rotl64(tail * K2, 33) * K1;
     return avalanche(h ^ len);
 }

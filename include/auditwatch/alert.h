@@ -58,6 +58,15 @@ void aw_alert_make_id(char out[AW_ALERT_ID_LEN + 1], const char *rule_name, cons
 void aw_alert_make_id_hashed(char out[AW_ALERT_ID_LEN + 1], const char *rule_name,
                              const char *group_json, size_t group_len, uint64_t event_id_hash);
 
+/* Fill the parts of an alert about one event (single-event rules, the
+ * service map, first_seen); a->rule_name must be set.  Renders the event's
+ * evidence and main fields into the caller's buffers (reset first) and sets
+ * the time, the id (rule name, group, the identity event_id - NULL: the
+ * event's own auditwatch.id), count 1 and the event as the only evidence. */
+void aw_alert_about_event(struct aw_alert *a, const struct aw_event *ev, int64_t time_ms,
+                          const char *group, size_t group_len, const char *event_id,
+                          size_t event_id_len, struct aw_buf *evidence, struct aw_buf *fields);
+
 /* One JSON object, no newline. */
 void aw_alert_render_json(const struct aw_alert *a, struct aw_buf *out);
 /* One readable line, no newline: "TIME LEVEL rule.name message [id]". */

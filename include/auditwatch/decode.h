@@ -88,6 +88,13 @@ int aw_decoder_decode(struct aw_decoder *d, const struct aw_record *rec, aw_emit
  * hold an audit event or event list are k8s, everything else auth. */
 enum aw_source_kind aw_detect_source(const char *data, size_t len);
 
+/* The dead-letter form of a rejected record, one JSON object without a
+ * newline: {"error": REASON, "detail": ..., "origin": {...}, "size": N,
+ * "excerpt": the first excerpt_max bytes, escaped}.  Used by every sink of
+ * rejections (stderr, --dead-letter files, the dead-letter topic). */
+void aw_reject_render_json(const struct aw_record *rec, const struct aw_reject *why,
+                           size_t excerpt_max, struct aw_buf *out);
+
 /* Checks every decoder makes first: size limit, NUL bytes, UTF-8.
  * Returns false with `why` filled. */
 bool aw_record_precheck(const struct aw_record *rec, size_t max_record, struct aw_reject *why);
