@@ -605,8 +605,9 @@ static void attack_crd_change(struct scen *s, int64_t t)
                  "tasks.sysops.io", NULL);
 }
 
-/* A DaemonSet that runs a "cache" (a miner) on every node.  Unprivileged,
- * no ports: the service map has nothing to judge. */
+/* A DaemonSet that runs a "cache" (a miner) on every node, created in
+ * kube-system.  Unprivileged, no ports: the service map has nothing to
+ * judge. */
 static void attack_daemonset_change(struct scen *s, int64_t t)
 {
     atk_k8s(s, &mallory, t, "create", R_DAEMONSETS, NULL, "kube-system", "node-cache", 0,
@@ -617,6 +618,9 @@ static void attack_daemonset_change(struct scen *s, int64_t t)
             "\"docker.io/sysops/node-cache:latest\",\"resources\":{\"limits\":{\"cpu\":\"2\"}}}],"
             "\"tolerations\":[{\"operator\":\"Exists\"}]}}}}");
     attack_label(s, "k8s.daemonset_change", "user.name", mallory.name, "orchestrator.namespace",
+                 "kube-system", NULL);
+    /* A person creating a workload in kube-system is its own finding. */
+    attack_label(s, "k8s.kube_namespace_workload", "user.name", mallory.name, "orchestrator.namespace",
                  "kube-system", NULL);
 }
 

@@ -238,15 +238,112 @@ static bool reject_type(struct aw_reject *why, const struct record_ctx *rc, cons
 /* A missing key and JSON null mean the same: the field is not set. */
 static bool is_absent(const json_t *v) { return v == NULL || json_is_null(v); }
 
+/* ================================================ one pass over an object */
+
 /*
- * Point event field f at the string obj[key] (no copy).  Absent, null and
- * empty leave f unset; any other non-string is wrong_type, reported as
- * `path`.  Returns false only on rejection.
+ * json_object_get hashes the name it is given and probes the table.  An
+ * audit event has about fifteen members and the decoder reads most of
+ * them, and several of user, objectRef and annotations: one walk over the
+ * object with jansson's iterator, picking the wanted members by name into
+ * slots, costs less than those lookups.  The slots hold what
+ * json_object_get would return: NULL for a missing member, and for a key
+ * that appears twice in the text the one member jansson kept (the last
+ * value).  Names are compared with their lengths, as jansson does.
  */
-static bool take_string(struct aw_event *ev, enum aw_field f, const json_t *obj, const char *key,
-                        const char *path, const struct record_ctx *rc, struct aw_reject *why)
+struct member_name {
+    const char *name;
+    size_t len;
+};
+
+#define MEMBER(n) {n, sizeof(n) - 1}
+
+/* slots[i] = obj[names[i].name] for each of the n names, or NULL. */
+static void pick_members(const json_t *obj, const struct member_name *names, size_t n,
+                         const json_t **slots)
 {
-    const json_t *v = json_object_get(obj, key);
+    for (size_t i = 0; i < n; i++)
+        slots[i] = NULL;
+    /* jansson's iterator API takes a non-const object; it does not change it. */
+    json_t *o = (json_t *)obj;
+    for (void *it = json_object_iter(o); it; it = json_object_iter_next(o, it)) {
+        const char *key = json_object_iter_key(it);
+        size_t len = json_object_iter_key_len(it);
+        for (size_t i = 0; i < n; i++) {
+            if (names[i].len == len && names[i].name[0] == key[0] &&
+                memcmp(names[i].name, key, len) == 0) {
+                slots[i] = json_object_iter_value(it);
+                break;
+            }
+        }
+    }
+}
+
+/* The members of an audit document the decoder reads. */
+enum doc_member {
+    M_KIND,
+    M_API_VERSION,
+    M_AUDIT_ID,
+    M_VERB,
+    M_STAGE,
+    M_REQUEST_URI,
+    M_ITEMS,
+    M_PROTO_PAYLOAD,
+    M_LEVEL,
+    M_USER_AGENT,
+    M_USER,
+    M_IMPERSONATED_USER,
+    M_SOURCE_IPS,
+    M_OBJECT_REF,
+    M_RESPONSE_STATUS,
+    M_ANNOTATIONS,
+    M_REQUEST_RECEIVED_TIMESTAMP,
+    M_STAGE_TIMESTAMP,
+    M_TIMESTAMP,
+    DOC_MEMBER_COUNT
+};
+
+static const struct member_name doc_member_names[DOC_MEMBER_COUNT] = {
+    [M_KIND] = MEMBER("kind"),
+    [M_API_VERSION] = MEMBER("apiVersion"),
+    [M_AUDIT_ID] = MEMBER("auditID"),
+    [M_VERB] = MEMBER("verb"),
+    [M_STAGE] = MEMBER("stage"),
+    [M_REQUEST_URI] = MEMBER("requestURI"),
+    [M_ITEMS] = MEMBER("items"),
+    [M_PROTO_PAYLOAD] = MEMBER("protoPayload"),
+    [M_LEVEL] = MEMBER("level"),
+    [M_USER_AGENT] = MEMBER("userAgent"),
+    [M_USER] = MEMBER("user"),
+    [M_IMPERSONATED_USER] = MEMBER("impersonatedUser"),
+    [M_SOURCE_IPS] = MEMBER("sourceIPs"),
+    [M_OBJECT_REF] = MEMBER("objectRef"),
+    [M_RESPONSE_STATUS] = MEMBER("responseStatus"),
+    [M_ANNOTATIONS] = MEMBER("annotations"),
+    [M_REQUEST_RECEIVED_TIMESTAMP] = MEMBER("requestReceivedTimestamp"),
+    [M_STAGE_TIMESTAMP] = MEMBER("stageTimestamp"),
+    [M_TIMESTAMP] = MEMBER("timestamp"),
+};
+
+struct doc_members {
+    const json_t *v[DOC_MEMBER_COUNT];
+};
+
+static void pick_doc_members(const json_t *obj, struct doc_members *m)
+{
+    pick_members(obj, doc_member_names, DOC_MEMBER_COUNT, m->v);
+}
+
+/* ======================================================= field accessors */
+
+/*
+ * Point event field f at the string v, a member's value or NULL when it is
+ * missing (no copy).  Absent, null and empty leave f unset; any other
+ * non-string is wrong_type, reported as `path`.  Returns false only on
+ * rejection.
+ */
+static bool take_string(struct aw_event *ev, enum aw_field f, const json_t *v, const char *path,
+                        const struct record_ctx *rc, struct aw_reject *why)
+{
     if (is_absent(v))
         return true;
     if (!json_is_string(v))
@@ -257,12 +354,11 @@ static bool take_string(struct aw_event *ev, enum aw_field f, const json_t *obj,
     return true;
 }
 
-/* obj[key] as an object in *out (NULL when absent or null); any other type
- * is wrong_type.  Returns false only on rejection. */
-static bool take_object(const json_t *obj, const char *key, const struct record_ctx *rc,
+/* The member v (named key) as an object in *out (NULL when absent or
+ * null); any other type is wrong_type.  Returns false only on rejection. */
+static bool take_object(const json_t *v, const char *key, const struct record_ctx *rc,
                         const json_t **out, struct aw_reject *why)
 {
-    const json_t *v = json_object_get(obj, key);
     *out = NULL;
     if (is_absent(v))
         return true;
@@ -272,13 +368,11 @@ static bool take_object(const json_t *obj, const char *key, const struct record_
     return true;
 }
 
-/* obj[key] as an array whose elements are all strings, in *out (NULL when
- * absent or null).  Returns false only on rejection. */
-static bool take_string_array(const json_t *obj, const char *key, const char *path,
-                              const struct record_ctx *rc, const json_t **out,
-                              struct aw_reject *why)
+/* The member v as an array whose elements are all strings, in *out (NULL
+ * when absent or null).  Returns false only on rejection. */
+static bool take_string_array(const json_t *v, const char *path, const struct record_ctx *rc,
+                              const json_t **out, struct aw_reject *why)
 {
-    const json_t *v = json_object_get(obj, key);
     *out = NULL;
     if (is_absent(v))
         return true;
@@ -310,13 +404,15 @@ static bool str_eq(const struct aw_str *s, const char *lit)
  * DESIGN section 4.  A present stamp that is not a string, or not an RFC
  * 3339 time with a zone from its first to its last byte, is bad_timestamp.
  */
-static bool take_time(const json_t *item, const struct record_ctx *rc, int64_t *ms,
+static bool take_time(const struct doc_members *m, const struct record_ctx *rc, int64_t *ms,
                       struct aw_reject *why)
 {
     static const char *const keys[] = {"requestReceivedTimestamp", "stageTimestamp",
                                        "timestamp"};
+    static const enum doc_member members[] = {M_REQUEST_RECEIVED_TIMESTAMP, M_STAGE_TIMESTAMP,
+                                              M_TIMESTAMP};
     for (size_t k = 0; k < TABLE_LEN(keys); k++) {
-        const json_t *v = json_object_get(item, keys[k]);
+        const json_t *v = m->v[members[k]];
         if (is_absent(v))
             continue;
         if (!json_is_string(v))
@@ -420,38 +516,42 @@ static const char *event_category(const struct aw_event *ev, json_int_t code)
  * then hold some fields; the caller clears it).  Deterministic: the same
  * item always gives the same result, which the EventList passes rely on.
  */
-static bool decode_event(struct aw_event *ev, json_t *item, struct record_ctx *rc,
-                         struct aw_reject *why)
+static bool decode_event(struct aw_event *ev, json_t *item, const struct doc_members *m,
+                         struct record_ctx *rc, struct aw_reject *why)
 {
     const json_t *obj;
     const json_t *list;
 
-    if (!take_string(ev, AW_F_K8S_AUDIT_ID, item, "auditID", "auditID", rc, why) ||
-        !take_string(ev, AW_F_K8S_STAGE, item, "stage", "stage", rc, why) ||
-        !take_string(ev, AW_F_K8S_LEVEL, item, "level", "level", rc, why) ||
-        !take_string(ev, AW_F_EVENT_ACTION, item, "verb", "verb", rc, why) ||
-        !take_string(ev, AW_F_URL_ORIGINAL, item, "requestURI", "requestURI", rc, why) ||
-        !take_string(ev, AW_F_USER_AGENT_ORIGINAL, item, "userAgent", "userAgent", rc, why))
+    if (!take_string(ev, AW_F_K8S_AUDIT_ID, m->v[M_AUDIT_ID], "auditID", rc, why) ||
+        !take_string(ev, AW_F_K8S_STAGE, m->v[M_STAGE], "stage", rc, why) ||
+        !take_string(ev, AW_F_K8S_LEVEL, m->v[M_LEVEL], "level", rc, why) ||
+        !take_string(ev, AW_F_EVENT_ACTION, m->v[M_VERB], "verb", rc, why) ||
+        !take_string(ev, AW_F_URL_ORIGINAL, m->v[M_REQUEST_URI], "requestURI", rc, why) ||
+        !take_string(ev, AW_F_USER_AGENT_ORIGINAL, m->v[M_USER_AGENT], "userAgent", rc, why))
         return false;
 
-    if (!take_object(item, "user", rc, &obj, why))
+    if (!take_object(m->v[M_USER], "user", rc, &obj, why))
         return false;
     if (obj) {
-        if (!take_string(ev, AW_F_USER_NAME, obj, "username", "user.username", rc, why) ||
-            !take_string(ev, AW_F_USER_ID, obj, "uid", "user.uid", rc, why) ||
-            !take_string_array(obj, "groups", "user.groups", rc, &list, why))
+        static const struct member_name names[] = {MEMBER("username"), MEMBER("uid"),
+                                                   MEMBER("groups")};
+        const json_t *v[TABLE_LEN(names)];
+        pick_members(obj, names, TABLE_LEN(names), v);
+        if (!take_string(ev, AW_F_USER_NAME, v[0], "user.username", rc, why) ||
+            !take_string(ev, AW_F_USER_ID, v[1], "user.uid", rc, why) ||
+            !take_string_array(v[2], "user.groups", rc, &list, why))
             return false;
         if (list && json_array_size(list) > 0)
             ev->lists[AW_F_K8S_USER_GROUPS] = list;
     }
 
-    if (!take_object(item, "impersonatedUser", rc, &obj, why))
+    if (!take_object(m->v[M_IMPERSONATED_USER], "impersonatedUser", rc, &obj, why))
         return false;
-    if (obj && !take_string(ev, AW_F_USER_EFFECTIVE_NAME, obj, "username",
+    if (obj && !take_string(ev, AW_F_USER_EFFECTIVE_NAME, json_object_get(obj, "username"),
                             "impersonatedUser.username", rc, why))
         return false;
 
-    if (!take_string_array(item, "sourceIPs", "sourceIPs", rc, &list, why))
+    if (!take_string_array(m->v[M_SOURCE_IPS], "sourceIPs", rc, &list, why))
         return false;
     if (list && json_array_size(list) > 0) {
         const json_t *first = json_array_get(list, 0);
@@ -459,25 +559,28 @@ static bool decode_event(struct aw_event *ev, json_t *item, struct record_ctx *r
             aw_event_set_source_address(ev, json_string_value(first), json_string_length(first));
     }
 
-    if (!take_object(item, "objectRef", rc, &obj, why))
+    if (!take_object(m->v[M_OBJECT_REF], "objectRef", rc, &obj, why))
         return false;
-    if (obj &&
-        (!take_string(ev, AW_F_ORCHESTRATOR_NAMESPACE, obj, "namespace", "objectRef.namespace",
-                      rc, why) ||
-         !take_string(ev, AW_F_ORCHESTRATOR_RESOURCE_TYPE, obj, "resource", "objectRef.resource",
-                      rc, why) ||
-         !take_string(ev, AW_F_ORCHESTRATOR_RESOURCE_NAME, obj, "name", "objectRef.name", rc,
-                      why) ||
-         !take_string(ev, AW_F_K8S_OBJECTREF_SUBRESOURCE, obj, "subresource",
-                      "objectRef.subresource", rc, why) ||
-         !take_string(ev, AW_F_K8S_OBJECTREF_API_GROUP, obj, "apiGroup", "objectRef.apiGroup",
-                      rc, why) ||
-         !take_string(ev, AW_F_K8S_OBJECTREF_API_VERSION, obj, "apiVersion",
-                      "objectRef.apiVersion", rc, why)))
-        return false;
+    if (obj) {
+        static const struct member_name names[] = {MEMBER("namespace"),   MEMBER("resource"),
+                                                   MEMBER("name"),        MEMBER("subresource"),
+                                                   MEMBER("apiGroup"),    MEMBER("apiVersion")};
+        const json_t *v[TABLE_LEN(names)];
+        pick_members(obj, names, TABLE_LEN(names), v);
+        if (!take_string(ev, AW_F_ORCHESTRATOR_NAMESPACE, v[0], "objectRef.namespace", rc, why) ||
+            !take_string(ev, AW_F_ORCHESTRATOR_RESOURCE_TYPE, v[1], "objectRef.resource", rc,
+                         why) ||
+            !take_string(ev, AW_F_ORCHESTRATOR_RESOURCE_NAME, v[2], "objectRef.name", rc, why) ||
+            !take_string(ev, AW_F_K8S_OBJECTREF_SUBRESOURCE, v[3], "objectRef.subresource", rc,
+                         why) ||
+            !take_string(ev, AW_F_K8S_OBJECTREF_API_GROUP, v[4], "objectRef.apiGroup", rc, why) ||
+            !take_string(ev, AW_F_K8S_OBJECTREF_API_VERSION, v[5], "objectRef.apiVersion", rc,
+                         why))
+            return false;
+    }
 
     json_int_t code = -1;
-    if (!take_object(item, "responseStatus", rc, &obj, why))
+    if (!take_object(m->v[M_RESPONSE_STATUS], "responseStatus", rc, &obj, why))
         return false;
     if (obj) {
         const json_t *c = json_object_get(obj, "code");
@@ -490,16 +593,21 @@ static bool decode_event(struct aw_event *ev, json_t *item, struct record_ctx *r
         }
     }
 
-    if (!take_object(item, "annotations", rc, &obj, why))
+    if (!take_object(m->v[M_ANNOTATIONS], "annotations", rc, &obj, why))
         return false;
-    if (obj && (!take_string(ev, AW_F_K8S_ANNOTATION_DECISION, obj,
-                             "authorization.k8s.io/decision",
-                             "annotations.authorization.k8s.io/decision", rc, why) ||
-                !take_string(ev, AW_F_K8S_ANNOTATION_REASON, obj, "authorization.k8s.io/reason",
-                             "annotations.authorization.k8s.io/reason", rc, why)))
-        return false;
+    if (obj) {
+        static const struct member_name names[] = {MEMBER("authorization.k8s.io/decision"),
+                                                   MEMBER("authorization.k8s.io/reason")};
+        const json_t *v[TABLE_LEN(names)];
+        pick_members(obj, names, TABLE_LEN(names), v);
+        if (!take_string(ev, AW_F_K8S_ANNOTATION_DECISION, v[0],
+                         "annotations.authorization.k8s.io/decision", rc, why) ||
+            !take_string(ev, AW_F_K8S_ANNOTATION_REASON, v[1],
+                         "annotations.authorization.k8s.io/reason", rc, why))
+            return false;
+    }
 
-    if (!take_time(item, rc, &ev->timestamp_ms, why))
+    if (!take_time(m, rc, &ev->timestamp_ms, why))
         return false;
 
     /* Everything is valid: derived and constant fields. */
@@ -542,11 +650,11 @@ static bool starts_with(const char *s, const char *prefix)
  * markers (see the top of the file).  SHAPE_BAD fills `why`; SHAPE_NONE
  * leaves it alone so the caller can explain in its own context.
  */
-static enum doc_shape classify(const json_t *obj, const struct record_ctx *rc,
+static enum doc_shape classify(const struct doc_members *m, const struct record_ctx *rc,
                                struct aw_reject *why)
 {
-    const json_t *kind = json_object_get(obj, "kind");
-    const json_t *api = json_object_get(obj, "apiVersion");
+    const json_t *kind = m->v[M_KIND];
+    const json_t *api = m->v[M_API_VERSION];
     enum doc_shape shape;
 
     if (!is_absent(kind)) {
@@ -564,12 +672,11 @@ static enum doc_shape classify(const json_t *obj, const struct record_ctx *rc,
                    "kind \"%.40s\" is not an audit Event or EventList", k);
             return SHAPE_BAD;
         }
-    } else if (json_object_get(obj, "auditID") ||
-               (json_object_get(obj, "verb") &&
-                (json_object_get(obj, "stage") || json_object_get(obj, "requestURI")))) {
+    } else if (m->v[M_AUDIT_ID] ||
+               (m->v[M_VERB] && (m->v[M_STAGE] || m->v[M_REQUEST_URI]))) {
         shape = SHAPE_EVENT;
     } else if (json_is_string(api) && starts_with(json_string_value(api), "audit.k8s.io/")) {
-        shape = json_object_get(obj, "items") ? SHAPE_LIST : SHAPE_EVENT;
+        shape = m->v[M_ITEMS] ? SHAPE_LIST : SHAPE_EVENT;
     } else {
         return SHAPE_NONE;
     }
@@ -591,9 +698,10 @@ static enum doc_shape classify(const json_t *obj, const struct record_ctx *rc,
 
 /* Why an object without audit markers is not an audit event, for the detail. */
 static bool reject_unmarked(struct aw_reject *why, const struct record_ctx *rc,
-                            const json_t *obj, const struct aw_k8s_decoder *d)
+                            const json_t *obj, const struct doc_members *m,
+                            const struct aw_k8s_decoder *d)
 {
-    if (json_object_get(obj, "protoPayload"))
+    if (m->v[M_PROTO_PAYLOAD])
         return reject(why, rc, AW_REJECT_NOT_AUDIT_EVENT,
                       "a GKE Cloud Audit record (protoPayload), not an audit.k8s.io Event");
     if (json_object_size(obj) == 0)
@@ -639,13 +747,14 @@ static json_t *lookup_path(json_t *obj, const char *path)
  * Returns false with `why` filled on rejection.
  */
 static bool locate_document(const struct aw_k8s_decoder *d, json_t *root, struct record_ctx *rc,
-                            json_t **doc, json_t **inner, enum doc_shape *shape,
-                            struct aw_reject *why)
+                            json_t **doc, struct doc_members *m, json_t **inner,
+                            enum doc_shape *shape, struct aw_reject *why)
 {
     if (!json_is_object(root))
         return reject(why, rc, AW_REJECT_NOT_AUDIT_EVENT,
                       "a JSON %s, not an object holding an audit event", type_name(root));
-    *shape = classify(root, rc, why);
+    pick_doc_members(root, m);
+    *shape = classify(m, rc, why);
     if (*shape == SHAPE_EVENT || *shape == SHAPE_LIST) {
         *doc = root;
         return true;
@@ -677,16 +786,17 @@ static bool locate_document(const struct aw_k8s_decoder *d, json_t *root, struct
         } else {
             continue; /* absent, or a type that cannot hold an event */
         }
-        *shape = classify(content, rc, why);
+        pick_doc_members(content, m);
+        *shape = classify(m, rc, why);
         if (*shape == SHAPE_EVENT || *shape == SHAPE_LIST) {
             *doc = content;
             return true;
         }
         if (*shape == SHAPE_BAD)
             return false;
-        return reject_unmarked(why, rc, content, d);
+        return reject_unmarked(why, rc, content, m, d);
     }
-    return reject_unmarked(why, rc, root, d);
+    return reject_unmarked(why, rc, root, m, d);
 }
 
 /* ============================================================ emission */
@@ -696,10 +806,10 @@ static bool locate_document(const struct aw_k8s_decoder *d, json_t *root, struct
  * emit them (see the top of the file).  Returns the number emitted, -1 on
  * rejection (nothing emitted), -2 when emit asked to stop.
  */
-static int decode_list(struct aw_k8s_decoder *d, json_t *list, struct record_ctx *rc,
-                       aw_emit_fn emit, void *ctx, struct aw_reject *why)
+static int decode_list(struct aw_k8s_decoder *d, const struct doc_members *list,
+                       struct record_ctx *rc, aw_emit_fn emit, void *ctx, struct aw_reject *why)
 {
-    json_t *items = json_object_get(list, "items");
+    json_t *items = (json_t *)list->v[M_ITEMS]; /* a member of the record's own document */
     if (is_absent(items))
         return 0;
     if (!json_is_array(items)) {
@@ -718,7 +828,9 @@ static int decode_list(struct aw_k8s_decoder *d, json_t *list, struct record_ctx
         }
         /* Items usually omit kind and apiVersion; when present they must
          * still say Event.  An unmarked item is an event by its position. */
-        enum doc_shape shape = classify(item, rc, why);
+        struct doc_members m;
+        pick_doc_members(item, &m);
+        enum doc_shape shape = classify(&m, rc, why);
         if (shape == SHAPE_BAD)
             return -1;
         if (shape == SHAPE_LIST) {
@@ -726,14 +838,17 @@ static int decode_list(struct aw_k8s_decoder *d, json_t *list, struct record_ctx
             return -1;
         }
         aw_event_clear(&d->ev);
-        if (!decode_event(&d->ev, item, rc, why))
+        if (!decode_event(&d->ev, item, &m, rc, why))
             return -1;
     }
 
     for (size_t i = 0; i < n; i++) {
+        json_t *item = json_array_get(items, i);
+        struct doc_members m;
+        pick_doc_members(item, &m);
         rc->index = i;
         aw_event_clear(&d->ev);
-        if (!decode_event(&d->ev, json_array_get(items, i), rc, why))
+        if (!decode_event(&d->ev, item, &m, rc, why))
             return -1; /* unreachable: the first pass accepted this item */
         if (emit(ctx, &d->ev) != 0)
             return -2;
@@ -765,16 +880,17 @@ int aw_k8s_decode(struct aw_k8s_decoder *d, const struct aw_record *rec, aw_emit
     struct record_ctx rc = {.rec = rec};
     json_t *inner = NULL;
     json_t *doc = NULL;
+    struct doc_members m; /* of doc */
     enum doc_shape shape = SHAPE_NONE;
     int result = -1;
 
-    if (!locate_document(d, root, &rc, &doc, &inner, &shape, why))
+    if (!locate_document(d, root, &rc, &doc, &m, &inner, &shape, why))
         goto out;
     if (shape == SHAPE_LIST) {
-        result = decode_list(d, doc, &rc, emit, ctx, why);
+        result = decode_list(d, &m, &rc, emit, ctx, why);
     } else {
         aw_event_clear(&d->ev);
-        if (decode_event(&d->ev, doc, &rc, why))
+        if (decode_event(&d->ev, doc, &m, &rc, why))
             result = emit(ctx, &d->ev) != 0 ? -2 : 1;
     }
 out:

@@ -4,8 +4,10 @@
  * Reading uses read(2) into one buffer that grows to at most the record
  * limit plus one chunk; lines are found with memchr and returned as views
  * into that buffer, so a plain line costs no copy.  Continuation joining
- * needs one line of look-ahead: the current record is copied into
- * `pending` and returned when the next line turns out not to continue it.
+ * needs one line of look-ahead: when the next line's first byte is already
+ * in the buffer and cannot continue the line, the line is returned as a
+ * view too; otherwise the current record is copied into `pending` and
+ * returned when the next line turns out not to continue it.
  *
  * Origins point at the reader's copy of the path, so they stay valid while
  * the reader is open.
@@ -214,6 +216,19 @@ static bool is_continuation(const struct raw_line *l)
     return !l->oversize && l->len > 0 && (l->data[0] == ' ' || l->data[0] == '\t');
 }
 
+/* Whether the line just read is a whole record without looking further:
+ * the next line's first byte is already buffered and starts neither a
+ * continuation nor a line that may be blank (blank lines are skipped, so a
+ * continuation could follow them), or the input has ended.  Then the line
+ * can be returned as it lies, without the copy that joining needs. */
+static bool next_line_starts_record(const struct aw_line_reader *r)
+{
+    if (r->start >= r->end)
+        return r->eof; /* reading more could move the buffer */
+    char c = r->buf[r->start];
+    return c != ' ' && c != '\t' && c != '\n' && c != '\r';
+}
+
 enum aw_read_status aw_line_reader_next(struct aw_line_reader *r, struct aw_record *rec, char *err,
                                         size_t errlen)
 {
@@ -242,6 +257,10 @@ enum aw_read_status aw_line_reader_next(struct aw_line_reader *r, struct aw_reco
         if (r->held_oversize) {
             fill_record(r, rec, r->held.data, r->held_full_len, r->held_line);
             return AW_READ_OVERSIZE;
+        }
+        if (next_line_starts_record(r)) { /* the held line is the record */
+            fill_record(r, rec, r->held.data, r->held.len, r->held_line);
+            return AW_READ_RECORD;
         }
         aw_buf_reset(&r->pending);
         aw_buf_append(&r->pending, r->held.data, r->held.len);
@@ -280,6 +299,10 @@ enum aw_read_status aw_line_reader_next(struct aw_line_reader *r, struct aw_reco
             continue;
         }
         if (!r->have_pending && !line.oversize) {
+            if (next_line_starts_record(r)) { /* the common case: no copy */
+                fill_record(r, rec, line.data, line.len, line.number);
+                return AW_READ_RECORD;
+            }
             aw_buf_reset(&r->pending);
             aw_buf_append(&r->pending, line.data, line.len);
             r->have_pending = true;
