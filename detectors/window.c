@@ -134,16 +134,25 @@ struct evidence_ring {
     uint64_t completing_id;
 };
 
+/* Entries hold either an event summary (aw_event_pack_summary) or, for
+ * hits from an upstream correlation, JSON: render or copy accordingly. */
 static int collect_evidence(void *ctx, const struct aw_window_entry *e)
 {
     struct evidence_ring *r = ctx;
     struct aw_buf *slot = &r->ring[r->count % AW_EVIDENCE_MAX];
     aw_buf_reset(slot);
-    aw_buf_append(slot, e->evidence, e->evidence_len);
+    bool packed = e->evidence_len && e->evidence[0] == AW_SUMMARY_TAG;
+    if (packed)
+        aw_summary_render_evidence(e->evidence, e->evidence_len, e->time_ms, slot);
+    else
+        aw_buf_append(slot, e->evidence, e->evidence_len);
     r->count++;
     if (e->id_hash == r->completing_id) {
         aw_buf_reset(&r->fields);
-        aw_buf_append(&r->fields, e->fields, e->fields_len);
+        if (packed)
+            aw_summary_render_fields(e->evidence, e->evidence_len, &r->fields);
+        else
+            aw_buf_append(&r->fields, e->fields, e->fields_len);
     }
     return 0;
 }
@@ -286,8 +295,7 @@ int window_on_hit(struct aw_detector *d, const struct aw_detector_env *env, cons
     } else if (hit->event) {
         const struct aw_str *id = &hit->event->fields[AW_F_AUDITWATCH_ID];
         e.id_hash = aw_hash64(id->ptr ? id->ptr : "", id->ptr ? id->len : 0, 0);
-        aw_event_render_evidence(hit->event, &ws->evidence);
-        aw_event_render_alert_fields(hit->event, &ws->fields);
+        aw_event_pack_summary(hit->event, &ws->evidence);
     } else {
         e.id_hash = aw_hash64(hit->upstream->alert_id, AW_ALERT_ID_LEN, 0);
         aw_buf_append_str(&ws->evidence, "{\"alert_id\":\"");

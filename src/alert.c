@@ -285,3 +285,136 @@ void aw_event_render_alert_fields(const struct aw_event *ev, struct aw_buf *out)
         aw_buf_append(out, tmp.data + 1, tmp.len - 1);
     aw_buf_free(&tmp);
 }
+
+/* ------------------------------------------------------------ summaries */
+
+/* Fields a summary keeps: what evidence and aw_event_render_alert_fields
+ * use. */
+static const enum aw_field summary_fields[] = {
+    AW_F_AUDITWATCH_ID,          AW_F_SOURCE_IP,
+    AW_F_SOURCE_PORT,            AW_F_SOURCE_DOMAIN,
+    AW_F_USER_NAME,              AW_F_USER_EFFECTIVE_NAME,
+    AW_F_USER_TARGET_NAME,       AW_F_HOST_HOSTNAME,
+    AW_F_PROCESS_NAME,           AW_F_PROCESS_COMMAND_LINE,
+    AW_F_ORCHESTRATOR_NAMESPACE, AW_F_ORCHESTRATOR_RESOURCE_TYPE,
+    AW_F_ORCHESTRATOR_RESOURCE_NAME, AW_F_URL_ORIGINAL,
+};
+#define NSUMMARY (sizeof summary_fields / sizeof summary_fields[0])
+
+static void put_varint(struct aw_buf *out, uint64_t v)
+{
+    do {
+        unsigned char b = (unsigned char)(v & 0x7f);
+        v >>= 7;
+        aw_buf_append_char(out, (char)(v ? b | 0x80 : b));
+    } while (v);
+}
+
+static bool get_varint(const char **p, const char *end, uint64_t *v)
+{
+    *v = 0;
+    for (int shift = 0; *p < end && shift < 64; shift += 7) {
+        unsigned char b = (unsigned char)*(*p)++;
+        *v |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80))
+            return true;
+    }
+    return false;
+}
+
+/* Bytes with a length in front; the copy keeps a NUL after them so that
+ * strings read back can be used as C strings (origin file and topic). */
+static void put_bytes(struct aw_buf *out, const char *s, size_t n)
+{
+    put_varint(out, n);
+    aw_buf_append(out, s, n);
+    aw_buf_append_char(out, '\0');
+}
+
+static bool get_bytes(const char **p, const char *end, const char **s, size_t *n)
+{
+    uint64_t len;
+    if (!get_varint(p, end, &len) || len >= (uint64_t)(end - *p))
+        return false;
+    *s = *p;
+    *n = (size_t)len;
+    *p += len + 1; /* and the NUL */
+    return true;
+}
+
+void aw_event_pack_summary(const struct aw_event *ev, struct aw_buf *out)
+{
+    aw_buf_append_char(out, AW_SUMMARY_TAG);
+    const struct aw_origin *o = &ev->origin;
+    aw_buf_append_char(out, (char)o->kind);
+    if (o->kind == AW_ORIGIN_FILE) {
+        const char *f = o->file ? o->file : "-";
+        put_bytes(out, f, strlen(f));
+        put_varint(out, o->line);
+    } else if (o->kind == AW_ORIGIN_KAFKA) {
+        const char *t = o->topic ? o->topic : "";
+        put_bytes(out, t, strlen(t));
+        put_varint(out, (uint64_t)(uint32_t)o->partition);
+        put_varint(out, (uint64_t)o->offset);
+    }
+    unsigned mask = 0;
+    for (size_t i = 0; i < NSUMMARY; i++)
+        if (ev->fields[summary_fields[i]].ptr)
+            mask |= 1u << i;
+    put_varint(out, mask);
+    for (size_t i = 0; i < NSUMMARY; i++)
+        if (mask & (1u << i))
+            put_bytes(out, ev->fields[summary_fields[i]].ptr, ev->fields[summary_fields[i]].len);
+}
+
+/* Rebuild the fields a summary holds into an event (pointing into p). */
+static void unpack(const char *p, size_t n, struct aw_event *ev)
+{
+    const char *end = p + n;
+    memset(ev, 0, sizeof *ev);
+    if (n < 2 || *p != AW_SUMMARY_TAG)
+        return;
+    p++;
+    int kind = *p++;
+    uint64_t a, b;
+    const char *s;
+    size_t len;
+    if (kind == AW_ORIGIN_FILE) {
+        if (!get_bytes(&p, end, &s, &len) || !get_varint(&p, end, &a))
+            return;
+        ev->origin.kind = AW_ORIGIN_FILE;
+        ev->origin.file = s;
+        ev->origin.line = a;
+    } else if (kind == AW_ORIGIN_KAFKA) {
+        if (!get_bytes(&p, end, &s, &len) || !get_varint(&p, end, &a) || !get_varint(&p, end, &b))
+            return;
+        ev->origin.kind = AW_ORIGIN_KAFKA;
+        ev->origin.topic = s;
+        ev->origin.partition = (int32_t)a;
+        ev->origin.offset = (int64_t)b;
+    }
+    uint64_t mask;
+    if (!get_varint(&p, end, &mask))
+        return;
+    for (size_t i = 0; i < NSUMMARY; i++)
+        if (mask & (1u << i)) {
+            if (!get_bytes(&p, end, &s, &len))
+                return;
+            aw_event_set(ev, summary_fields[i], s, len);
+        }
+}
+
+void aw_summary_render_evidence(const char *p, size_t n, int64_t time_ms, struct aw_buf *out)
+{
+    struct aw_event ev;
+    unpack(p, n, &ev);
+    ev.timestamp_ms = time_ms;
+    aw_event_render_evidence(&ev, out);
+}
+
+void aw_summary_render_fields(const char *p, size_t n, struct aw_buf *out)
+{
+    struct aw_event ev;
+    unpack(p, n, &ev);
+    aw_event_render_alert_fields(&ev, out);
+}

@@ -41,6 +41,7 @@
 #include "auth_patterns.h"
 
 #define RECENT_IDS 32
+#define BSD_STAMP_LEN 15 /* "Mar  3 12:00:01" */
 #define MAX_REPEAT 1000
 #define MATCH_LIMIT 200000
 
@@ -72,6 +73,12 @@ struct aw_auth_decoder {
 
     struct aw_tz tz;
     int year;
+    /* The last RFC 3164 stamp resolved with a fixed year, and its time:
+     * lines come in runs of one second, and the same 15 bytes then give
+     * the same time without parsing and calendar arithmetic. */
+    char last_stamp[BSD_STAMP_LEN];
+    int64_t last_stamp_ms;
+    bool have_last_stamp;
     int64_t fixed_now_ms; /* 0: wall clock */
     bool strict;
     const char *const *envelope_fields;
@@ -402,6 +409,12 @@ static bool parse_syslog(struct aw_auth_decoder *d, const char *data, size_t len
             aw_reject_set(why, AW_REJECT_BAD_TIMESTAMP, "ISO 8601 timestamp does not parse");
             return false;
         }
+    } else if (d->have_last_stamp && end - p > BSD_STAMP_LEN && p[BSD_STAMP_LEN] == ' ' &&
+               memcmp(p, d->last_stamp, BSD_STAMP_LEN) == 0) {
+        /* The stamp of the line before, without a fraction after it (the
+         * cache holds only stamps of exactly 15 bytes and fixed years). */
+        n = BSD_STAMP_LEN;
+        out->ts_ms = d->last_stamp_ms;
     } else {
         struct aw_bsd_time bt;
         n = aw_parse_bsd_time(p, (size_t)(end - p), &bt);
@@ -414,6 +427,11 @@ static bool parse_syslog(struct aw_auth_decoder *d, const char *data, size_t len
             aw_reject_set(why, AW_REJECT_BAD_TIMESTAMP, "date %02u-%02u does not exist in year %d",
                           bt.month, bt.day, d->year);
             return false;
+        }
+        if (d->year && n == BSD_STAMP_LEN) { /* the year inferred from the clock may change */
+            memcpy(d->last_stamp, p, BSD_STAMP_LEN);
+            d->last_stamp_ms = out->ts_ms;
+            d->have_last_stamp = true;
         }
     }
     p += n;

@@ -328,9 +328,48 @@ struct doc_members {
     const json_t *v[DOC_MEMBER_COUNT];
 };
 
+/* Which doc_member the key is, or -1: by length first, so that at most
+ * four names are compared, each with a memcmp of known length. */
+static int doc_member_of(const char *key, size_t len)
+{
+#define IS(id) (memcmp(key, doc_member_names[id].name, len) == 0)
+    switch (len) {
+    case 4: return key[0] == 'k' ? (IS(M_KIND) ? M_KIND : -1)
+                 : key[0] == 'v' ? (IS(M_VERB) ? M_VERB : -1)
+                                 : (IS(M_USER) ? M_USER : -1);
+    case 5: return IS(M_STAGE) ? M_STAGE : IS(M_ITEMS) ? M_ITEMS : IS(M_LEVEL) ? M_LEVEL : -1;
+    case 7: return IS(M_AUDIT_ID) ? M_AUDIT_ID : -1;
+    case 9:
+        return IS(M_USER_AGENT) ? M_USER_AGENT
+             : IS(M_SOURCE_IPS) ? M_SOURCE_IPS
+             : IS(M_OBJECT_REF) ? M_OBJECT_REF
+             : IS(M_TIMESTAMP)  ? M_TIMESTAMP
+                                : -1;
+    case 10: return IS(M_API_VERSION) ? M_API_VERSION : IS(M_REQUEST_URI) ? M_REQUEST_URI : -1;
+    case 11: return IS(M_ANNOTATIONS) ? M_ANNOTATIONS : -1;
+    case 12: return IS(M_PROTO_PAYLOAD) ? M_PROTO_PAYLOAD : -1;
+    case 14:
+        return IS(M_RESPONSE_STATUS) ? M_RESPONSE_STATUS : IS(M_STAGE_TIMESTAMP) ? M_STAGE_TIMESTAMP : -1;
+    case 16: return IS(M_IMPERSONATED_USER) ? M_IMPERSONATED_USER : -1;
+    case 24: return IS(M_REQUEST_RECEIVED_TIMESTAMP) ? M_REQUEST_RECEIVED_TIMESTAMP : -1;
+    default: return -1;
+    }
+#undef IS
+}
+
+/* m->v[i] = obj[doc_member_names[i]] for every doc member, or NULL: the
+ * same as pick_members(), with the names told apart by a switch because
+ * every record goes through here. */
 static void pick_doc_members(const json_t *obj, struct doc_members *m)
 {
-    pick_members(obj, doc_member_names, DOC_MEMBER_COUNT, m->v);
+    for (size_t i = 0; i < DOC_MEMBER_COUNT; i++)
+        m->v[i] = NULL;
+    json_t *o = (json_t *)obj; /* the iterator API is not const; it changes nothing */
+    for (void *it = json_object_iter(o); it; it = json_object_iter_next(o, it)) {
+        int id = doc_member_of(json_object_iter_key(it), json_object_iter_key_len(it));
+        if (id >= 0)
+            m->v[id] = json_object_iter_value(it);
+    }
 }
 
 /* ======================================================= field accessors */
@@ -809,7 +848,7 @@ static bool locate_document(const struct aw_k8s_decoder *d, json_t *root, struct
 static int decode_list(struct aw_k8s_decoder *d, const struct doc_members *list,
                        struct record_ctx *rc, aw_emit_fn emit, void *ctx, struct aw_reject *why)
 {
-    json_t *items = (json_t *)list->v[M_ITEMS]; /* a member of the record's own document */
+    const json_t *items = list->v[M_ITEMS];
     if (is_absent(items))
         return 0;
     if (!json_is_array(items)) {

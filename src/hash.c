@@ -10,6 +10,8 @@
  */
 #include "auditwatch/hash.h"
 
+#include <string.h>
+
 static const uint64_t K1 = 0x9E3779B97F4A7C15ULL;
 static const uint64_t K2 = 0xC2B2AE3D27D4EB4FULL;
 
@@ -54,11 +56,18 @@ uint64_t aw_hash64(const void *data, size_t len, uint64_t seed)
 
 void aw_hex64(uint64_t v, char out[16])
 {
-    static const char digits[] = "0123456789abcdef";
+    /* Two digits per table entry: one lookup and one 2-byte copy per byte. */
+    static const char pairs[] =
+        "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+        "202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f"
+        "404142434445464748494a4b4c4d4e4f505152535455565758595a5b5c5d5e5f"
+        "606162636465666768696a6b6c6d6e6f707172737475767778797a7b7c7d7e7f"
+        "808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f"
+        "a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebf"
+        "c0c1c2c3c4c5c6c7c8c9cacbcccdcecfd0d1d2d3d4d5d6d7d8d9dadbdcdddedf"
+        "e0e1e2e3e4e5e6e7e8e9eaebecedeeeff0f1f2f3f4f5f6f7f8f9fafbfcfdfeff";
     for (int i = 7; i >= 0; i--) {
-        unsigned byte = (unsigned)(v & 0xff);
-        out[2 * i] = digits[byte >> 4];
-        out[2 * i + 1] = digits[byte & 15];
+        memcpy(out + 2 * i, pairs + 2 * (v & 0xff), 2);
         v >>= 8;
     }
 }

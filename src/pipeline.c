@@ -413,8 +413,7 @@ int aw_pipeline_process_stream(struct aw_pipeline *p, int stream, const struct a
             if (!rendered) { /* once per event, whichever rules match */
                 aw_buf_reset(&p->evidence);
                 aw_buf_reset(&p->fields);
-                aw_event_render_evidence(ev, &p->evidence);
-                aw_event_render_alert_fields(ev, &p->fields);
+                aw_event_pack_summary(ev, &p->evidence);
                 const struct aw_str *id = &ev->fields[AW_F_AUDITWATCH_ID];
                 id_hash = aw_hash64(id->ptr ? id->ptr : "", id->ptr ? id->len : 0, 0);
                 rendered = true;

@@ -72,6 +72,18 @@ void aw_alert_render_json(const struct aw_alert *a, struct aw_buf *out);
 /* One readable line, no newline: "TIME LEVEL rule.name message [id]". */
 void aw_alert_render_text(const struct aw_alert *a, struct aw_buf *out);
 
+/* A compact binary summary of an event - its identity, origin and main ECS
+ * fields - for window entries, which must outlive the event: about a third
+ * of the size of the rendered JSON, and cheaper to make than rendering.
+ * It starts with the byte AW_SUMMARY_TAG, so it can be told from JSON. */
+#define AW_SUMMARY_TAG '\x01'
+void aw_event_pack_summary(const struct aw_event *ev, struct aw_buf *out);
+/* Render a summary's evidence ({"id","@timestamp","origin"}, the event time
+ * given) or main fields (as aw_event_render_alert_fields).  A damaged
+ * summary renders what it can. */
+void aw_summary_render_evidence(const char *p, size_t n, int64_t time_ms, struct aw_buf *out);
+void aw_summary_render_fields(const char *p, size_t n, struct aw_buf *out);
+
 /* Evidence of an event: {"id":"...","origin":{...}}. */
 void aw_event_render_evidence(const struct aw_event *ev, struct aw_buf *out);
 /* The main ECS fields of an event as JSON members without braces:

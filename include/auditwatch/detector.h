@@ -50,8 +50,9 @@ struct aw_hit {
     const struct aw_event *event; /* the matching event, or NULL for an upstream alert */
     const struct aw_alert *upstream;
     /* Optional, filled by the pipeline once per event for every detector:
-     * hash of auditwatch.id, evidence JSON and main-fields JSON members
-     * (see alert.h); NULL evidence means "render it yourself". */
+     * hash of auditwatch.id and the event's packed summary in `evidence`
+     * (aw_event_pack_summary; `fields` empty); NULL evidence means "make
+     * it yourself". */
     uint64_t id_hash;
     const char *evidence, *fields;
     size_t evidence_len, fields_len;
