@@ -85,10 +85,16 @@ struct mem_store {
 #define WINDOW_OVERHEAD (sizeof(struct mem_window) + 48)
 #define ENTRY_OVERHEAD (sizeof(struct mem_entry) + 16)
 
-static void blob_release(struct blob *b)
+/* Blobs are accounted once in the store's bytes, however many windows
+ * share them. */
+#define BLOB_BYTES(b) (sizeof(struct blob) + (b)->len + 16)
+
+static void blob_release(struct mem_store *s, struct blob *b)
 {
-    if (b && --b->refs == 0)
+    if (b && --b->refs == 0) {
+        s->bytes -= BLOB_BYTES(b);
         free(b);
+    }
 }
 
 static void *xmalloc(size_t n);
@@ -106,11 +112,12 @@ static struct blob *blob_for(struct mem_store *s, const struct aw_window_entry *
     b = xmalloc(sizeof *b + len);
     b->refs = 2; /* the entry and last_blob */
     b->len = (uint32_t)len;
+    s->bytes += BLOB_BYTES(b);
     if (e->evidence_len)
         memcpy(b->data, e->evidence, e->evidence_len);
     if (e->fields_len)
         memcpy(b->data + e->evidence_len, e->fields, e->fields_len);
-    blob_release(s->last_blob);
+    blob_release(s, s->last_blob);
     s->last_blob = b;
     return b;
 }
@@ -167,7 +174,7 @@ static void lru_touch(struct mem_store *s, struct mem_window *w)
 static void window_free(struct mem_store *s, struct mem_window *w)
 {
     for (size_t i = 0; i < w->n; i++)
-        blob_release(w->entries[w->start + i].blob);
+        blob_release(s, w->entries[w->start + i].blob);
     s->st.entries -= w->n;
     s->st.windows--;
     s->bytes -= w->bytes;
@@ -245,10 +252,9 @@ static void trim(struct mem_store *s, struct mem_window *w, int64_t before)
 {
     while (w->n && w->entries[w->start].time < before) {
         struct mem_entry *e = &w->entries[w->start];
-        size_t b = ENTRY_OVERHEAD + e->evidence_len + e->fields_len;
-        w->bytes -= b;
-        s->bytes -= b;
-        blob_release(e->blob);
+        w->bytes -= ENTRY_OVERHEAD;
+        s->bytes -= ENTRY_OVERHEAD;
+        blob_release(s, e->blob);
         w->start++;
         w->n--;
         s->st.entries--;
@@ -317,9 +323,8 @@ static int mem_window_add(struct aw_store *base, const struct aw_wkey *k,
     slot->evidence_len = (uint32_t)e->evidence_len;
     slot->fields_len = (uint32_t)e->fields_len;
     slot->blob = blob_for(s, e);
-    size_t b = ENTRY_OVERHEAD + e->evidence_len + e->fields_len;
-    w->bytes += b;
-    s->bytes += b;
+    w->bytes += ENTRY_OVERHEAD;
+    s->bytes += ENTRY_OVERHEAD;
     w->n++;
     s->st.entries++;
     *added = true;
@@ -572,7 +577,7 @@ static void mem_destroy(struct aw_store *base)
     struct mem_store *s = (struct mem_store *)base;
     while (s->lru_head)
         window_free(s, s->lru_head);
-    blob_release(s->last_blob);
+    blob_release(s, s->last_blob);
     for (size_t i = 0; i < s->sets.cap; i++)
         if (s->sets.keys[i]) {
             struct mem_set *set = s->sets.values[i];
