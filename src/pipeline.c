@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "auditwatch/hash.h"
 
@@ -27,8 +28,12 @@ struct consumer {
     size_t input;
 };
 
+#define MAX_GATE 16
+
 struct rule_slot {
     struct aw_rule *rule;
+    const char *gate[MAX_GATE]; /* event.action values it can match (aw_rule_action_gate) */
+    size_t ngate;               /* 0: try it on every event */
     struct consumer *consumers;
     size_t nconsumers;
     const struct aw_allowlist *allowlist;
@@ -199,6 +204,7 @@ struct aw_pipeline *aw_pipeline_new(const struct aw_pipeline_options *o, char *e
                 goto fail;
             }
         }
+        slot->ngate = aw_rule_action_gate(r, slot->gate, MAX_GATE);
         size_t idx = p->nslots++;
         for (int b = 0; b < 2; b++)
             if (r->datasets & (1u << b))
@@ -396,6 +402,19 @@ int aw_pipeline_process(struct aw_pipeline *p, const struct aw_event *ev)
     return aw_pipeline_process_stream(p, 0, ev);
 }
 
+/* Whether the event's action is one the rule can match (values of the
+ * gate are lower-case; actions are compared without case, as the matcher
+ * would). */
+static bool gate_admits(const struct rule_slot *slot, const struct aw_str *action)
+{
+    if (!action->ptr)
+        return false;
+    for (size_t g = 0; g < slot->ngate; g++)
+        if (strlen(slot->gate[g]) == action->len && !strncasecmp(slot->gate[g], action->ptr, action->len))
+            return true;
+    return false;
+}
+
 int aw_pipeline_process_stream(struct aw_pipeline *p, int stream, const struct aw_event *ev)
 {
     unsigned bit = aw_event_dataset_bit(ev);
@@ -403,8 +422,11 @@ int aw_pipeline_process_stream(struct aw_pipeline *p, int stream, const struct a
     bool rendered = false;
     uint64_t id_hash = 0;
     if (bit) {
+        const struct aw_str *action = &ev->fields[AW_F_EVENT_ACTION];
         for (size_t i = 0; i < p->nby_dataset[b]; i++) {
             struct rule_slot *slot = &p->slots[p->by_dataset[b][i]];
+            if (slot->ngate && !gate_admits(slot, action))
+                continue;
             if (!aw_rule_logsource_admits(slot->rule, ev) || !aw_rule_matches(slot->rule, ev, p->match))
                 continue;
             if (slot->allowlist && allowlisted(slot->allowlist, ev))

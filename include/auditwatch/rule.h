@@ -166,6 +166,12 @@ void aw_match_ctx_free(struct aw_match_ctx *m);
 /* Whether the rule's logsource admits the event (dataset, and for linux
  * services sshd/sudo/su the program). */
 bool aw_rule_logsource_admits(const struct aw_rule *r, const struct aw_event *ev);
+/* The event.action values (for Kubernetes rules: the verb) a detection
+ * rule can match at all, lower-case, into out[0..max); returns how many,
+ * or 0 when the rule's condition does not pin them.  A pre-filter: an
+ * event whose action is not in a non-empty set cannot match the rule. */
+size_t aw_rule_action_gate(const struct aw_rule *r, const char **out, size_t max);
+
 /* Evaluate a detection rule on one event.  Allocates nothing. */
 bool aw_rule_matches(const struct aw_rule *r, const struct aw_event *ev, struct aw_match_ctx *m);
 
