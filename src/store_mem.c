@@ -104,8 +104,8 @@ static struct blob *blob_for(struct mem_store *s, const struct aw_window_entry *
 {
     size_t len = e->evidence_len + e->fields_len;
     struct blob *b = s->last_blob;
-    if (b && b->len == len && memcmp(b->data, e->evidence, e->evidence_len) == 0 &&
-        memcmp(b->data + e->evidence_len, e->fields, e->fields_len) == 0) {
+    if (b && b->len == len && (!e->evidence_len || memcmp(b->data, e->evidence, e->evidence_len) == 0) &&
+        (!e->fields_len || memcmp(b->data + e->evidence_len, e->fields, e->fields_len) == 0)) {
         b->refs++;
         return b;
     }
@@ -409,7 +409,7 @@ static int mem_meta_put(struct aw_store *base, const struct aw_wkey *k, const st
     size_t old_len = w->meta.group_json_len;
     w->meta = *m;
     if (old_group && (m->group_json == old_group ||
-                      (m->group_json_len == old_len && memcmp(m->group_json, old_group, old_len) == 0))) {
+                      (m->group_json_len == old_len && (old_len == 0 || memcmp(m->group_json, old_group, old_len) == 0)))) {
         w->meta.group_json = old_group; /* same text: keep ours */
         w->meta.group_json_len = old_len;
     } else {
