@@ -8,7 +8,8 @@
 # gen.c changes):
 #   auth-1M.log       1,000,000 auth.log lines (RFC 3164), ~110 MB
 #   audit-200k.jsonl  200,000 k8s audit events (JSON Lines), ~240 MB
-# it times, best of BENCH_RUNS (default 3) runs each:
+# it times, best of BENCH_RUNS (default 3) runs each, in interleaved rounds
+# (every command once per round, so noise on a shared machine hits all):
 #   cat FILE > /dev/null                        the read limit
 #   auditwatch normalize --source auth|k8s      what we measure
 #   sshg-parser < auth file                     sshguard's attack parser
@@ -99,39 +100,64 @@ file_lines() { wc -l < "$1" | tr -d ' '; }
 
 # --- measuring ------------------------------------------------------------
 
-# measure NAME STDIN COMMAND...
-# Runs COMMAND $RUNS times, stdin from STDIN, stdout to /dev/null, stderr to
-# $OUT/NAME.stderr.  Sets BEST_S (fastest wall time, seconds), PEAK_KB (the
-# largest peak RSS over the runs, KiB) and STATUS (0, or the exit status of
-# the first failing run, after which it stops).
-measure() {
-    local name=$1 input=$2
-    shift 2
-    BEST_S="" PEAK_KB=0 STATUS=0
-    local i secs kb rc t0 t1
-    for ((i = 1; i <= RUNS; i++)); do
-        rc=0
-        if [[ $RSS_TOOL == gnu-time ]]; then
-            t0=$EPOCHREALTIME
-            /usr/bin/time -f '%M' -o "$OUT/.rss" "$@" < "$input" > /dev/null \
-                2> "$OUT/$name.stderr" || rc=$?
-            t1=$EPOCHREALTIME
-            secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.6f", b - a }')
-            kb=$(tail -n 1 "$OUT/.rss")
-        else
-            "$OUT/rss" "$OUT/.rss" "$@" < "$input" > /dev/null 2> "$OUT/$name.stderr" || rc=$?
-            read -r secs kb _ < "$OUT/.rss"
-        fi
-        if ((rc != 0)); then
-            STATUS=$rc
-            return 0
-        fi
-        if [[ -z $BEST_S ]] || awk -v a="$secs" -v b="$BEST_S" 'BEGIN { exit !(a < b) }'; then
-            BEST_S=$secs
-        fi
-        ((kb > PEAK_KB)) && PEAK_KB=$kb
-    done
+# measure_once KEY
+# One timed run of case KEY (see add_case), stdin from its input, stdout to
+# /dev/null, stderr to $OUT/KEY.stderr.  Keeps in BEST_S[KEY] the fastest
+# wall time (seconds), in PEAK_KB[KEY] the largest peak RSS over the runs
+# (KiB), and in STATUS[KEY] 0 or the exit status of its first failing run,
+# after which the case is not run again.
+declare -A BEST_S PEAK_KB STATUS INPUT
+measure_once() {
+    local key=$1
+    local -n cmd="CMD_$key"
+    ((STATUS[$key] == 0)) || return 0
+    local secs kb rc=0 t0 t1
+    if [[ $RSS_TOOL == gnu-time ]]; then
+        t0=$EPOCHREALTIME
+        /usr/bin/time -f '%M' -o "$OUT/.rss" "${cmd[@]}" < "${INPUT[$key]}" > /dev/null \
+            2> "$OUT/$key.stderr" || rc=$?
+        t1=$EPOCHREALTIME
+        secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.6f", b - a }')
+        kb=$(tail -n 1 "$OUT/.rss")
+    else
+        "$OUT/rss" "$OUT/.rss" "${cmd[@]}" < "${INPUT[$key]}" > /dev/null 2> "$OUT/$key.stderr" || rc=$?
+        read -r secs kb _ < "$OUT/.rss"
+    fi
+    if ((rc != 0)); then
+        STATUS[$key]=$rc
+        return 0
+    fi
+    if [[ -z ${BEST_S[$key]} ]] || awk -v a="$secs" -v b="${BEST_S[$key]}" 'BEGIN { exit !(a < b) }'; then
+        BEST_S[$key]=$secs
+    fi
+    ((kb > PEAK_KB[$key])) && PEAK_KB[$key]=$kb
     return 0
+}
+
+# add_case KEY STDIN COMMAND...   (the command goes to the array CMD_KEY)
+add_case() {
+    local key=$1
+    INPUT[$key]=$2
+    shift 2
+    declare -g -a "CMD_$key"
+    local -n cmd="CMD_$key"
+    cmd=("$@")
+    BEST_S[$key]="" PEAK_KB[$key]=0 STATUS[$key]=0
+}
+
+# run_interleaved KEY...
+# Times the cases in rounds, every case once per round, $RUNS rounds.  On a
+# shared machine a slow spell then slows runs of every case alike instead of
+# all runs of the one case that happened to be timed during it; each case
+# still reports its best run.
+run_interleaved() {
+    local i key
+    for ((i = 1; i <= RUNS; i++)); do
+        say "round $i of $RUNS: $*"
+        for key in "$@"; do
+            measure_once "$key"
+        done
+    done
 }
 
 # Rows of the table, kept to compute the ratios afterwards.
@@ -139,21 +165,22 @@ declare -A ROW_LPS ROW_MBS ROW_RSS
 TABLE=""
 FAILED=0
 
-# add_row KEY LABEL FILE   (after measure)
+# add_row KEY LABEL FILE   (after its case was timed)
 add_row() {
     local key=$1 label=$2 file=$3 bytes lines
     bytes=$(file_bytes "$file")
     lines=$(file_lines "$file")
-    if ((STATUS != 0)); then
+    if ((STATUS[$key] != 0)); then
         TABLE+=$(printf '%-36s %-17s %s' "$label" "$(basename "$file")" \
-            "FAILED (exit $STATUS, see bench/out/$key.stderr)")$'\n'
+            "FAILED (exit ${STATUS[$key]}, see bench/out/$key.stderr)")$'\n'
         FAILED=1
         return
     fi
-    ROW_LPS[$key]=$(awk -v l="$lines" -v s="$BEST_S" 'BEGIN { printf "%.0f", l / s }')
-    ROW_MBS[$key]=$(awk -v b="$bytes" -v s="$BEST_S" 'BEGIN { printf "%.1f", b / 1e6 / s }')
-    ROW_RSS[$key]=$(awk -v k="$PEAK_KB" 'BEGIN { printf "%.1f", k / 1024 }')
-    TABLE+=$(awk -v label="$label" -v f="$(basename "$file")" -v s="$BEST_S" \
+    local best=${BEST_S[$key]} peak=${PEAK_KB[$key]}
+    ROW_LPS[$key]=$(awk -v l="$lines" -v s="$best" 'BEGIN { printf "%.0f", l / s }')
+    ROW_MBS[$key]=$(awk -v b="$bytes" -v s="$best" 'BEGIN { printf "%.1f", b / 1e6 / s }')
+    ROW_RSS[$key]=$(awk -v k="$peak" 'BEGIN { printf "%.1f", k / 1024 }')
+    TABLE+=$(awk -v label="$label" -v f="$(basename "$file")" -v s="$best" \
         -v mbs="${ROW_MBS[$key]}" -v lps="${ROW_LPS[$key]}" -v rss="${ROW_RSS[$key]}" '
         function group(n,   s) { s = sprintf("%d", n); while (s ~ /[0-9]{4}/) sub(/[0-9][0-9][0-9]($|,)/, ",&", s); return s }
         BEGIN { printf "%-36s %-17s %8.3f %9s %12s %10s", label, f, s, mbs, group(lps), rss }')$'\n'
@@ -163,32 +190,43 @@ na_row() { # LABEL FILE REASON
     TABLE+=$(printf '%-36s %-17s n/a (%s)' "$1" "$(basename "$2")" "$3")$'\n'
 }
 
-run_case() { # KEY LABEL FILE STDIN COMMAND...
-    local key=$1 label=$2 file=$3 input=$4
-    shift 4
-    say "timing: $label on $(basename "$file") (best of $RUNS)"
-    measure "$key" "$input" "$@"
-    add_row "$key" "$label" "$file"
-}
-
-run_case cat_auth "cat (read limit)" "$AUTH" /dev/null cat "$AUTH"
-run_case aw_auth "auditwatch normalize --source auth" "$AUTH" /dev/null \
-    "$AW" normalize --source auth --year 2026 "$AUTH"
-run_case aw_auth_small "  same, 10x smaller input" "$AUTH_SMALL" /dev/null \
-    "$AW" normalize --source auth --year 2026 "$AUTH_SMALL"
+# auth.log: auditwatch against the read limit and sshguard
+add_case cat_auth /dev/null cat "$AUTH"
+add_case aw_auth /dev/null "$AW" normalize --source auth --year 2026 "$AUTH"
+add_case aw_auth_small /dev/null "$AW" normalize --source auth --year 2026 "$AUTH_SMALL"
+auth_cases=(cat_auth aw_auth aw_auth_small)
 if ((HAVE_SSHG)); then
-    run_case sshguard "sshguard sshg-parser" "$AUTH" "$AUTH" "$SSHG"
+    add_case sshguard "$AUTH" "$SSHG"
+    auth_cases+=(sshguard)
+fi
+say "timing the auth.log cases, best of $RUNS interleaved rounds"
+run_interleaved "${auth_cases[@]}"
+add_row cat_auth "cat (read limit)" "$AUTH"
+add_row aw_auth "auditwatch normalize --source auth" "$AUTH"
+add_row aw_auth_small "  same, 10x smaller input" "$AUTH_SMALL"
+if ((HAVE_SSHG)); then
+    add_row sshguard "sshguard sshg-parser" "$AUTH"
 else
     na_row "sshguard sshg-parser" "$AUTH" "sshguard not installed"
 fi
 TABLE+=$'\n'
-run_case cat_k8s "cat (read limit)" "$K8S" /dev/null cat "$K8S"
-run_case aw_k8s "auditwatch normalize --source k8s" "$K8S" /dev/null \
-    "$AW" normalize --source k8s "$K8S"
-run_case aw_k8s_small "  same, 10x smaller input" "$K8S_SMALL" /dev/null \
-    "$AW" normalize --source k8s "$K8S_SMALL"
+
+# audit events: auditwatch against the read limit and a bare jansson loop
+add_case cat_k8s /dev/null cat "$K8S"
+add_case aw_k8s /dev/null "$AW" normalize --source k8s "$K8S"
+add_case aw_k8s_small /dev/null "$AW" normalize --source k8s "$K8S_SMALL"
+k8s_cases=(cat_k8s aw_k8s aw_k8s_small)
 if ((HAVE_JANSSON)); then
-    run_case jansson "jansson loop (parse+free)" "$K8S" /dev/null "$OUT/jansson_loop" "$K8S"
+    add_case jansson /dev/null "$OUT/jansson_loop" "$K8S"
+    k8s_cases+=(jansson)
+fi
+say "timing the audit-event cases, best of $RUNS interleaved rounds"
+run_interleaved "${k8s_cases[@]}"
+add_row cat_k8s "cat (read limit)" "$K8S"
+add_row aw_k8s "auditwatch normalize --source k8s" "$K8S"
+add_row aw_k8s_small "  same, 10x smaller input" "$K8S_SMALL"
+if ((HAVE_JANSSON)); then
+    add_row jansson "jansson loop (parse+free)" "$K8S"
 else
     na_row "jansson loop (parse+free)" "$K8S" "libjansson-dev not installed"
 fi
@@ -238,7 +276,7 @@ jansson_version=$(pkg-config --modversion jansson 2>/dev/null || echo "not insta
     echo "inputs:   $(basename "$AUTH") $(file_lines "$AUTH") lines, $(file_bytes "$AUTH") bytes;" \
         "$(basename "$K8S") $(file_lines "$K8S") events, $(file_bytes "$K8S") bytes" \
         "(avg $(awk -v b="$(file_bytes "$K8S")" -v n="$(file_lines "$K8S")" 'BEGIN { printf "%.0f", b / n }') B/event)"
-    echo "method:   best of $RUNS wall-clock runs, stdout to /dev/null, warm page cache;" \
+    echo "method:   best of $RUNS interleaved wall-clock runs, stdout to /dev/null, warm page cache;" \
         "MB = 10^6 bytes; RSS = peak resident set (MiB, via $RSS_TOOL)"
     echo
     printf '%-36s %-17s %8s %9s %12s %10s\n' "tool" "input" "best s" "MB/s" "lines/s" "RSS MiB"

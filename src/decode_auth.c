@@ -54,6 +54,20 @@ struct compiled_rule {
     /* The rule's constant field texts with their lengths, measured once
      * instead of with strlen for every event. */
     struct aw_str action, category, outcome, method;
+    /* The groups apply_rule copies straight into a field (see
+     * group_fields), listed once so a match does not test all G_COUNT. */
+    uint8_t plain_groups[G_COUNT];
+    uint8_t n_plain;
+};
+
+/* The field a named group fills when copied as it is (0: the group needs
+ * more than a copy: ruser, ip, host). */
+static const enum aw_field group_fields[G_COUNT] = {
+    [G_USER] = AW_F_USER_NAME,          [G_EUSER] = AW_F_USER_EFFECTIVE_NAME,
+    [G_TARGET] = AW_F_USER_TARGET_NAME, [G_GROUP] = AW_F_GROUP_NAME,
+    [G_PORT] = AW_F_SOURCE_PORT,        [G_METHOD] = AW_F_SSH_METHOD,
+    [G_REASON] = AW_F_EVENT_REASON,     [G_UID] = AW_F_USER_ID,
+    [G_GID] = AW_F_GROUP_ID,
 };
 
 /* Set a field to a string literal (length known at compile time). */
@@ -156,6 +170,11 @@ static bool compile_rules(struct aw_auth_decoder *d, char *err, size_t errlen)
             for (PCRE2_SPTR e = first; e <= last && k < 2; e += entry_size, k++)
                 cr->groups[g][k] = (uint16_t)((e[0] << 8) | e[1]);
         }
+        /* With a ruser group, uid belongs to the requester (see apply_rule). */
+        bool has_ruser = cr->groups[G_RUSER][0] != 0;
+        for (int g = 0; g < G_COUNT; g++)
+            if (group_fields[g] && cr->groups[g][0] && !(g == G_UID && has_ruser))
+                cr->plain_groups[cr->n_plain++] = (uint8_t)g;
         if (cr->rule->programs & PM_PAM) {
             d->pam_rules[d->pam_count++] = (uint16_t)i;
         } else {
@@ -501,22 +520,13 @@ static void apply_rule(struct aw_auth_decoder *d, const struct compiled_rule *cr
     if (r->method)
         ev->fields[AW_F_SSH_METHOD] = cr->method;
 
-    static const enum aw_field plain[G_COUNT] = {
-        [G_USER] = AW_F_USER_NAME,     [G_EUSER] = AW_F_USER_EFFECTIVE_NAME,
-        [G_TARGET] = AW_F_USER_TARGET_NAME, [G_GROUP] = AW_F_GROUP_NAME,
-        [G_PORT] = AW_F_SOURCE_PORT,   [G_METHOD] = AW_F_SSH_METHOD,
-        [G_REASON] = AW_F_EVENT_REASON, [G_UID] = AW_F_USER_ID,
-        [G_GID] = AW_F_GROUP_ID,
-    };
-    /* With a ruser group, uid belongs to the requester (see below). */
-    bool has_ruser = cr->groups[G_RUSER][0] != 0;
-    for (int g = 0; g < G_COUNT; g++) {
-        if (!plain[g] || !cr->groups[g][0] || (g == G_UID && has_ruser) ||
-            !capture(d, cr, g, msg, &p, &n))
+    /* Groups copied as they are (with a ruser group, uid is not among
+     * them: it belongs to the requester, see below). */
+    for (unsigned k = 0; k < cr->n_plain; k++) {
+        int g = cr->plain_groups[k];
+        if (!capture(d, cr, g, msg, &p, &n) || (n == 0 && g != G_USER))
             continue;
-        if (n == 0 && g != G_USER)
-            continue;
-        aw_event_set(ev, plain[g], p, n);
+        aw_event_set(ev, group_fields[g], p, n);
     }
     /* PAM's ruser (and "session opened ... by X"): the requesting user is
      * the actor; the account asked for becomes the effective user.  PAM's

@@ -429,12 +429,9 @@ static bool take_string_array(const json_t *v, const char *path, const struct re
     return true;
 }
 
-/* Whether the view s holds exactly the text lit. */
-static bool str_eq(const struct aw_str *s, const char *lit)
-{
-    size_t n = strlen(lit);
-    return s->len == n && memcmp(s->ptr, lit, n) == 0;
-}
+/* A string literal as a view: its length is known at compile time, so
+ * table lookups and constant fields need no strlen per event. */
+#define LIT(s) {s, sizeof(s) - 1}
 
 /* ========================================================== event time */
 
@@ -484,65 +481,67 @@ static void set_status_code(struct aw_event *ev, uint64_t code)
 }
 
 /* API groups whose every resource is about identity or access. */
-static const char *const iam_api_groups[] = {
-    "rbac.authorization.k8s.io",
-    "authentication.k8s.io",
-    "authorization.k8s.io",
-    "certificates.k8s.io",
+static const struct aw_str iam_api_groups[] = {
+    LIT("rbac.authorization.k8s.io"),
+    LIT("authentication.k8s.io"),
+    LIT("authorization.k8s.io"),
+    LIT("certificates.k8s.io"),
 };
 
 /* Resources that are about identity or access when objectRef names no API
  * group: serviceaccounts lives in the core group; the others belong to the
  * groups above and appear group-less only in events written before objectRef
  * carried apiGroup. */
-static const char *const iam_core_resources[] = {
-    "serviceaccounts",
-    "roles",
-    "rolebindings",
-    "clusterroles",
-    "clusterrolebindings",
-    "certificatesigningrequests",
-    "tokenreviews",
-    "subjectaccessreviews",
-    "selfsubjectaccessreviews",
-    "localsubjectaccessreviews",
-    "selfsubjectrulesreviews",
-    "selfsubjectreviews",
+static const struct aw_str iam_core_resources[] = {
+    LIT("serviceaccounts"),
+    LIT("roles"),
+    LIT("rolebindings"),
+    LIT("clusterroles"),
+    LIT("clusterrolebindings"),
+    LIT("certificatesigningrequests"),
+    LIT("tokenreviews"),
+    LIT("subjectaccessreviews"),
+    LIT("selfsubjectaccessreviews"),
+    LIT("localsubjectaccessreviews"),
+    LIT("selfsubjectrulesreviews"),
+    LIT("selfsubjectreviews"),
 };
 
 /* Verbs that change cluster state (event.category "configuration"). */
-static const char *const changing_verbs[] = {
-    "create", "update", "patch", "delete", "deletecollection",
+static const struct aw_str changing_verbs[] = {
+    LIT("create"), LIT("update"), LIT("patch"), LIT("delete"), LIT("deletecollection"),
 };
 
 /* Whether the view s equals one of the n texts of table. */
-static bool in_table(const struct aw_str *s, const char *const *table, size_t n)
+static bool in_table(const struct aw_str *s, const struct aw_str *table, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        if (str_eq(s, table[i]))
+        if (s->len == table[i].len && memcmp(s->ptr, table[i].ptr, s->len) == 0)
             return true;
     return false;
 }
 
 /* event.category from the already-set fields and the status code (code < 0:
  * none).  The mapping is documented at the top of this file. */
-static const char *event_category(const struct aw_event *ev, json_int_t code)
+static struct aw_str event_category(const struct aw_event *ev, json_int_t code)
 {
+    static const struct aw_str authentication = LIT("authentication"), iam = LIT("iam"),
+                               configuration = LIT("configuration"), web = LIT("web");
     if (code == 401)
-        return "authentication";
+        return authentication;
     const struct aw_str *group = &ev->fields[AW_F_K8S_OBJECTREF_API_GROUP];
     const struct aw_str *resource = &ev->fields[AW_F_ORCHESTRATOR_RESOURCE_TYPE];
     if (group->ptr) {
         if (in_table(group, iam_api_groups, TABLE_LEN(iam_api_groups)))
-            return "iam";
+            return iam;
     } else if (resource->ptr &&
                in_table(resource, iam_core_resources, TABLE_LEN(iam_core_resources))) {
-        return "iam";
+        return iam;
     }
     const struct aw_str *verb = &ev->fields[AW_F_EVENT_ACTION];
     if (verb->ptr && in_table(verb, changing_verbs, TABLE_LEN(changing_verbs)))
-        return "configuration";
-    return "web";
+        return configuration;
+    return web;
 }
 
 /* ===================================================== one audit event */
@@ -650,11 +649,13 @@ static bool decode_event(struct aw_event *ev, json_t *item, const struct doc_mem
         return false;
 
     /* Everything is valid: derived and constant fields. */
-    aw_event_set_cstr(ev, AW_F_EVENT_DATASET, "kubernetes.audit");
-    aw_event_set_cstr(ev, AW_F_ORCHESTRATOR_TYPE, "kubernetes");
-    aw_event_set_cstr(ev, AW_F_EVENT_CATEGORY, event_category(ev, code));
-    aw_event_set_cstr(ev, AW_F_EVENT_OUTCOME,
-                      code >= 400 ? "failure" : code >= 100 ? "success" : "unknown");
+    static const struct aw_str dataset = LIT("kubernetes.audit"), type = LIT("kubernetes"),
+                               failure = LIT("failure"), success = LIT("success"),
+                               unknown = LIT("unknown");
+    ev->fields[AW_F_EVENT_DATASET] = dataset;
+    ev->fields[AW_F_ORCHESTRATOR_TYPE] = type;
+    ev->fields[AW_F_EVENT_CATEGORY] = event_category(ev, code);
+    ev->fields[AW_F_EVENT_OUTCOME] = code >= 400 ? failure : code >= 100 ? success : unknown;
     if (aw_event_has(ev, AW_F_K8S_AUDIT_ID)) {
         ev->fields[AW_F_AUDITWATCH_ID] = ev->fields[AW_F_K8S_AUDIT_ID];
     } else {

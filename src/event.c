@@ -276,11 +276,11 @@ static bool is_json_number_text(const struct aw_str *v)
     return v->len == 1 || v->ptr[0] != '0';
 }
 
-static inline bool field_present(const struct aw_event *ev, int f)
+/* Whether field f has a value or a list (one test for the two pointers:
+ * this runs for every field of every event). */
+static inline bool field_set(const struct aw_event *ev, int f)
 {
-    if (ev->fields[f].ptr || ev->lists[f])
-        return true;
-    return f == AW_F_AUDITWATCH_ORIGIN && ev->origin.kind != AW_ORIGIN_NONE;
+    return ((uintptr_t)ev->fields[f].ptr | (uintptr_t)ev->lists[f]) != 0;
 }
 
 #define MAX_DEPTH 6
@@ -290,7 +290,7 @@ static inline bool field_present(const struct aw_event *ev, int f)
  * name becomes one text that opens every object on its path and names the
  * member: "kubernetes":{"audit":{"stage": - with open_off[k] where the part
  * below the first k objects starts.  Going from field g to field f closes
- * the objects g does not share with f (common[g][f] of them stay open),
+ * the objects g does not share with f (common_depth[g][f] stay open),
  * writes a comma (@timestamp always comes first, so there is always a
  * member before), and copies f's text from open_off[common].  Names are
  * ASCII identifiers: nothing to escape. */
@@ -370,14 +370,84 @@ static inline char *room(struct aw_buf *out, size_t need)
     return out->data + out->len;
 }
 
+/* Where a rendering stands: the field rendered last (AW_FIELD_COUNT for
+ * @timestamp, see common_depth) and how many objects are open. */
+struct render_state {
+    int prev;
+    int depth;
+};
+
+/* Append member f of ev. */
+static inline void render_member(const struct aw_event *ev, struct aw_buf *out,
+                                 struct render_state *rs, int f)
+{
+    const struct field_layout *l = &layouts[f];
+    const struct aw_str *v = &ev->fields[f];
+    enum aw_field_kind kind = aw_field_defs[f].kind;
+    bool inplace = kind != AW_KIND_STRING || v->len <= AW_JSON_INPLACE_MAX;
+    /* Each member reserves its worst case once and is then written
+     * through a raw pointer: no capacity check per piece or per byte. */
+    char *o = room(out, MEMBER_OVERHEAD +
+                            (kind == AW_KIND_STRING && inplace ? AW_JSON_ESCAPE_MAX(v->len) + 2 : 24));
+    /* Close, separate, open: fixed-size copies (one or two stores each
+     * instead of a memcpy call), then advance by the real length. */
+    int common = common_depth[rs->prev][f];
+    memcpy(o, "}}}}}}}}", 8);
+    o += rs->depth - common;
+    *o++ = ',';
+    size_t off = l->open_off[common];
+    memcpy(o, l->open + off, OPEN_TEXT_MAX);
+    o += l->open_len - off;
+    rs->depth = l->depth;
+    rs->prev = f;
+    switch (kind) {
+    case AW_KIND_NUMBER:
+        if (is_json_number_text(v)) {
+            memcpy(o, v->ptr, v->len);
+            o += v->len;
+            break;
+        }
+        out->len = (size_t)(o - out->data);
+        aw_buf_json_string(out, v->ptr, v->len);
+        return;
+    case AW_KIND_STRING_LIST: {
+        out->len = (size_t)(o - out->data);
+        aw_buf_append_char(out, '[');
+        size_t i, n = json_array_size(ev->lists[f]);
+        for (i = 0; i < n; i++) {
+            const json_t *item = json_array_get(ev->lists[f], i);
+            if (i)
+                aw_buf_append_char(out, ',');
+            if (json_is_string(item))
+                aw_buf_json_string(out, json_string_value(item), json_string_length(item));
+            else
+                aw_buf_append(out, "null", 4);
+        }
+        aw_buf_append_char(out, ']');
+        return;
+    }
+    case AW_KIND_ORIGIN:
+        out->len = (size_t)(o - out->data);
+        aw_origin_render_json(&ev->origin, out);
+        return;
+    default:
+        if (!inplace) {
+            out->len = (size_t)(o - out->data);
+            aw_buf_json_string(out, v->ptr, v->len);
+            return;
+        }
+        *o++ = '"';
+        o = aw_json_escape_raw(o, v->ptr, v->len);
+        *o++ = '"';
+    }
+    out->len = (size_t)(o - out->data);
+}
+
 void aw_event_render_json(const struct aw_event *ev, struct aw_buf *out)
 {
     pthread_once(&layouts_once, build_layouts);
-    int prev = AW_FIELD_COUNT; /* field rendered last (see common_depth) */
-    int depth = 0; /* objects currently open */
+    struct render_state rs = {.prev = AW_FIELD_COUNT, .depth = 0};
 
-    /* Each member reserves its worst case once and is then written
-     * through a raw pointer: no capacity check per piece or per byte. */
     char *o = room(out, 16 + AW_RFC3339_MS_LEN + 1);
     memcpy(o, "{\"@timestamp\":\"", 15);
     aw_format_rfc3339_ms(ev->timestamp_ms, o + 15);
@@ -385,69 +455,13 @@ void aw_event_render_json(const struct aw_event *ev, struct aw_buf *out)
     *o++ = '"';
     out->len = (size_t)(o - out->data);
 
-    for (int f = 0; f < AW_FIELD_COUNT; f++) {
-        if (!field_present(ev, f))
-            continue;
-        const struct field_layout *l = &layouts[f];
-        const struct aw_str *v = &ev->fields[f];
-        enum aw_field_kind kind = aw_field_defs[f].kind;
-        bool inplace = kind != AW_KIND_STRING || v->len <= AW_JSON_INPLACE_MAX;
-        o = room(out, MEMBER_OVERHEAD +
-                          (kind == AW_KIND_STRING && inplace ? AW_JSON_ESCAPE_MAX(v->len) + 2 : 24));
-        /* Close, separate, open: fixed-size copies (one or two stores
-         * each instead of a memcpy call), then advance by the real length. */
-        int common = common_depth[prev][f];
-        memcpy(o, "}}}}}}}}", 8);
-        o += depth - common;
-        *o++ = ',';
-        size_t off = l->open_off[common];
-        memcpy(o, l->open + off, OPEN_TEXT_MAX);
-        o += l->open_len - off;
-        depth = l->depth;
-        prev = f;
-        switch (kind) {
-        case AW_KIND_NUMBER:
-            if (is_json_number_text(v)) {
-                memcpy(o, v->ptr, v->len);
-                o += v->len;
-                break;
-            }
-            out->len = (size_t)(o - out->data);
-            aw_buf_json_string(out, v->ptr, v->len);
-            continue;
-        case AW_KIND_STRING_LIST: {
-            out->len = (size_t)(o - out->data);
-            aw_buf_append_char(out, '[');
-            size_t i, n = json_array_size(ev->lists[f]);
-            for (i = 0; i < n; i++) {
-                const json_t *item = json_array_get(ev->lists[f], i);
-                if (i)
-                    aw_buf_append_char(out, ',');
-                if (json_is_string(item))
-                    aw_buf_json_string(out, json_string_value(item), json_string_length(item));
-                else
-                    aw_buf_append(out, "null", 4);
-            }
-            aw_buf_append_char(out, ']');
-            continue;
-        }
-        case AW_KIND_ORIGIN:
-            out->len = (size_t)(o - out->data);
-            aw_origin_render_json(&ev->origin, out);
-            continue;
-        default:
-            if (!inplace) {
-                out->len = (size_t)(o - out->data);
-                aw_buf_json_string(out, v->ptr, v->len);
-                continue;
-            }
-            *o++ = '"';
-            o = aw_json_escape_raw(o, v->ptr, v->len);
-            *o++ = '"';
-        }
-        out->len = (size_t)(o - out->data);
-    }
+    /* The origin is present without a field value when the event has one. */
+    int origin = ev->origin.kind != AW_ORIGIN_NONE ? AW_F_AUDITWATCH_ORIGIN : -1;
+    for (int f = 0; f < AW_FIELD_COUNT; f++)
+        if (field_set(ev, f) || f == origin)
+            render_member(ev, out, &rs, f);
+
     o = room(out, 8);
     memcpy(o, "}}}}}}}}", 8);
-    out->len += (size_t)depth + 1;
+    out->len += (size_t)rs.depth + 1;
 }
