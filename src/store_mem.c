@@ -79,6 +79,9 @@ struct mem_store {
     size_t bytes, cap;
     int64_t max_time; /* the event-time clock (set_clock) */
     struct blob *last_blob; /* the most recent blob, reused for the same content */
+    struct mem_window *last_window; /* the window of the last lookup */
+    struct pending_heap *last_heap; /* the heap of the last lookup */
+    uint64_t last_heap_key;
     struct aw_store_stats st;
 };
 
@@ -180,6 +183,8 @@ static void window_free(struct mem_store *s, struct mem_window *w)
     s->bytes -= w->bytes;
     lru_unlink(s, w);
     aw_hashmap_remove(&s->windows, w->key);
+    if (s->last_window == w)
+        s->last_window = NULL;
     free(w->entries);
     free((char *)w->meta.group_json);
     free(w);
@@ -206,7 +211,13 @@ static void enforce_limits(struct mem_store *s, struct mem_window *keep)
 static struct mem_window *window_get(struct mem_store *s, const struct aw_wkey *k, bool create)
 {
     uint64_t key = window_key(k);
+    /* A detector makes several calls on one window in a row (add, queue;
+     * meta, scan, count, meta): keep the last one at hand. */
+    if (s->last_window && s->last_window->key == key)
+        return s->last_window;
     struct mem_window *w = aw_hashmap_get(&s->windows, key);
+    if (w)
+        s->last_window = w;
     if (w || !create)
         return w;
     w = xmalloc(sizeof *w);
@@ -221,6 +232,7 @@ static struct mem_window *window_get(struct mem_store *s, const struct aw_wkey *
     s->bytes += w->bytes;
     s->st.windows++;
     aw_hashmap_put(&s->windows, key, w);
+    s->last_window = w;
     lru_touch(s, w);
     return w;
 }
@@ -436,12 +448,18 @@ static int mem_meta_put(struct aw_store *base, const struct aw_wkey *k, const st
 static struct pending_heap *heap_for(struct mem_store *s, const char *rule, uint64_t rh, bool create)
 {
     uint64_t key = aw_hashmap_key(rh ? rh : rule_hash(rule));
+    if (s->last_heap && s->last_heap_key == key)
+        return s->last_heap;
     struct pending_heap *h = aw_hashmap_get(&s->heaps, key);
     if (!h && create) {
         h = xmalloc(sizeof *h);
         memset(h, 0, sizeof *h);
         h->rule = strdup(rule);
         aw_hashmap_put(&s->heaps, key, h);
+    }
+    if (h) { /* heaps live as long as the store */
+        s->last_heap = h;
+        s->last_heap_key = key;
     }
     return h;
 }
