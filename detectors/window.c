@@ -126,35 +126,56 @@ static int64_t entry_ttl(const struct aw_detector *d, const struct window_state 
 
 /* Evidence of the last AW_EVIDENCE_MAX entries of a window, in time order. */
 struct evidence_ring {
-    struct aw_buf *buf;
-    size_t off[AW_EVIDENCE_MAX], len[AW_EVIDENCE_MAX];
+    /* Raw entry bytes (a summary or JSON) of the last AW_EVIDENCE_MAX
+     * entries; rendered only after the scan, so a window of thousands of
+     * entries costs a copy per entry, not a render. */
+    struct aw_buf raw[AW_EVIDENCE_MAX];
+    int64_t time[AW_EVIDENCE_MAX];
     size_t count;
-    struct aw_buf ring[AW_EVIDENCE_MAX];
-    struct aw_buf fields; /* fields of the completing (last) entry */
+    struct aw_buf completing; /* the completing entry: evidence, then fields */
+    size_t completing_evidence_len;
+    bool have_completing;
     uint64_t completing_id;
 };
 
-/* Entries hold either an event summary (aw_event_pack_summary) or, for
- * hits from an upstream correlation, JSON: render or copy accordingly. */
 static int collect_evidence(void *ctx, const struct aw_window_entry *e)
 {
     struct evidence_ring *r = ctx;
-    struct aw_buf *slot = &r->ring[r->count % AW_EVIDENCE_MAX];
-    aw_buf_reset(slot);
-    bool packed = e->evidence_len && e->evidence[0] == AW_SUMMARY_TAG;
-    if (packed)
-        aw_summary_render_evidence(e->evidence, e->evidence_len, e->time_ms, slot);
-    else
-        aw_buf_append(slot, e->evidence, e->evidence_len);
+    size_t k = r->count % AW_EVIDENCE_MAX;
+    aw_buf_reset(&r->raw[k]);
+    aw_buf_append(&r->raw[k], e->evidence, e->evidence_len);
+    r->time[k] = e->time_ms;
     r->count++;
     if (e->id_hash == r->completing_id) {
-        aw_buf_reset(&r->fields);
-        if (packed)
-            aw_summary_render_fields(e->evidence, e->evidence_len, &r->fields);
-        else
-            aw_buf_append(&r->fields, e->fields, e->fields_len);
+        aw_buf_reset(&r->completing);
+        aw_buf_append(&r->completing, e->evidence, e->evidence_len);
+        aw_buf_append(&r->completing, e->fields, e->fields_len);
+        r->completing_evidence_len = e->evidence_len;
+        r->have_completing = true;
     }
     return 0;
+}
+
+/* Entries hold either an event summary (aw_event_pack_summary) or, for
+ * hits from an upstream correlation, JSON: render or copy accordingly. */
+static void render_evidence(const char *p, size_t n, int64_t time_ms, struct aw_buf *out)
+{
+    if (n && p[0] == AW_SUMMARY_TAG)
+        aw_summary_render_evidence(p, n, time_ms, out);
+    else
+        aw_buf_append(out, p, n);
+}
+
+static void render_fields(const struct evidence_ring *r, struct aw_buf *out)
+{
+    const char *p = r->completing.data;
+    size_t n = r->completing_evidence_len;
+    if (!r->have_completing)
+        return;
+    if (n && p[0] == AW_SUMMARY_TAG)
+        aw_summary_render_fields(p, n, out);
+    else
+        aw_buf_append(out, p + n, r->completing.len - n);
 }
 
 static void describe(struct window_state *ws, const struct window_verdict *v, const char *group,
@@ -245,19 +266,26 @@ static int emit_alert(struct aw_detector *d, const struct aw_detector_env *env, 
     a.count = v->count;
     a.distinct = v->distinct;
     size_t n = ring.count < AW_EVIDENCE_MAX ? ring.count : AW_EVIDENCE_MAX;
+    struct aw_buf rendered[AW_EVIDENCE_MAX], fields = {0};
+    memset(rendered, 0, sizeof rendered);
     for (size_t i = 0; i < n; i++) {
-        struct aw_buf *b = &ring.ring[(ring.count - n + i) % AW_EVIDENCE_MAX];
-        a.evidence[i] = b->data;
-        a.evidence_len[i] = b->len;
+        size_t k = (ring.count - n + i) % AW_EVIDENCE_MAX;
+        render_evidence(ring.raw[k].data, ring.raw[k].len, ring.time[k], &rendered[i]);
+        a.evidence[i] = rendered[i].data;
+        a.evidence_len[i] = rendered[i].len;
     }
     a.nevidence = n;
-    a.fields = ring.fields.data;
-    a.fields_len = ring.fields.len;
+    render_fields(&ring, &fields);
+    a.fields = fields.data;
+    a.fields_len = fields.len;
     d->stats.alerts++;
     int rc = env->emit(env->emit_ctx, d, &a);
-    for (size_t i = 0; i < AW_EVIDENCE_MAX; i++)
-        aw_buf_free(&ring.ring[i]);
-    aw_buf_free(&ring.fields);
+    for (size_t i = 0; i < AW_EVIDENCE_MAX; i++) {
+        aw_buf_free(&ring.raw[i]);
+        aw_buf_free(&rendered[i]);
+    }
+    aw_buf_free(&ring.completing);
+    aw_buf_free(&fields);
     return rc;
 }
 
