@@ -33,6 +33,7 @@ struct consumer {
 struct rule_slot {
     struct aw_rule *rule;
     const char *gate[MAX_GATE]; /* event.action values it can match (aw_rule_action_gate) */
+    size_t gate_len[MAX_GATE];
     size_t ngate;               /* 0: try it on every event */
     struct consumer *consumers;
     size_t nconsumers;
@@ -205,6 +206,8 @@ struct aw_pipeline *aw_pipeline_new(const struct aw_pipeline_options *o, char *e
             }
         }
         slot->ngate = aw_rule_action_gate(r, slot->gate, MAX_GATE);
+        for (size_t g = 0; g < slot->ngate; g++)
+            slot->gate_len[g] = strlen(slot->gate[g]);
         size_t idx = p->nslots++;
         for (int b = 0; b < 2; b++)
             if (r->datasets & (1u << b))
@@ -410,7 +413,7 @@ static bool gate_admits(const struct rule_slot *slot, const struct aw_str *actio
     if (!action->ptr)
         return false;
     for (size_t g = 0; g < slot->ngate; g++)
-        if (strlen(slot->gate[g]) == action->len && !strncasecmp(slot->gate[g], action->ptr, action->len))
+        if (slot->gate_len[g] == action->len && !strncasecmp(slot->gate[g], action->ptr, action->len))
             return true;
     return false;
 }
