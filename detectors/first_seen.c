@@ -137,14 +137,6 @@ static int in_learning(struct fs_state *st, const struct aw_detector_env *env, i
 
 /* ============================================================ the alert */
 
-static void append_clean(struct aw_buf *b, const char *s, size_t len)
-{
-    if (len > MAX_TEXT)
-        len = MAX_TEXT;
-    for (size_t i = 0; i < len; i++)
-        aw_buf_append_char(b, (unsigned char)s[i] < 0x20 ? '?' : s[i]);
-}
-
 static int emit_alert(struct fs_hit *h, const char *value, size_t len)
 {
     struct fs_state *st = h->d->state;
@@ -170,11 +162,11 @@ static int emit_alert(struct fs_hit *h, const char *value, size_t len)
     aw_buf_append_str(&st->message, "new ");
     aw_buf_append_str(&st->message, cfg->value_field);
     aw_buf_append_char(&st->message, ' ');
-    append_clean(&st->message, value, len);
+    aw_buf_append_printable(&st->message, value, len, MAX_TEXT);
     aw_buf_append_str(&st->message, " for ");
     aw_buf_append_str(&st->message, cfg->entity_field);
     aw_buf_append_char(&st->message, ' ');
-    append_clean(&st->message, h->entity.ptr, h->entity.len);
+    aw_buf_append_printable(&st->message, h->entity.ptr, h->entity.len, MAX_TEXT);
     aw_buf_append_char(&st->message, '\0');
 
     struct aw_alert a;

@@ -569,8 +569,7 @@ static bool judge(const struct svcmap_state *st, const struct aw_event *ev, stru
 
 static void append_clean(struct aw_buf *b, const char *s)
 {
-    for (; *s; s++)
-        aw_buf_append_char(b, (unsigned char)*s < 0x20 ? '?' : *s);
+    aw_buf_append_printable(b, s, strlen(s), SIZE_MAX);
 }
 
 static void build_message(struct svcmap_state *st, const struct aw_event *ev, const struct judgement *j)

@@ -52,8 +52,7 @@ static void describe(struct aw_buf *m, const struct aw_rule *r, const struct aw_
         aw_buf_append_str(m, sep);
         aw_buf_append_str(m, parts[i].label);
         aw_buf_append_char(m, ' ');
-        for (size_t k = 0; k < v->len && k < 200; k++) /* keep the sentence one line */
-            aw_buf_append_char(m, (unsigned char)v->ptr[k] < 0x20 ? '?' : v->ptr[k]);
+        aw_buf_append_printable(m, v->ptr, v->len, 200);
         sep = " ";
     }
     aw_buf_append_char(m, '\0');

@@ -159,8 +159,7 @@ void aw_alert_render_text(const struct aw_alert *a, struct aw_buf *out)
     aw_buf_append_str(out, ": ");
     /* The message may hold attacker text: keep the line one line. */
     const char *m = a->message ? a->message : "";
-    for (; *m; m++)
-        aw_buf_append_char(out, (unsigned char)*m < 0x20 ? '?' : *m);
+    aw_buf_append_printable(out, m, strlen(m), SIZE_MAX);
     aw_buf_append_str(out, " [");
     aw_buf_append_str(out, a->alert_id);
     aw_buf_append_char(out, ']');

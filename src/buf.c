@@ -47,6 +47,15 @@ void aw_buf_append_slow(struct aw_buf *b, const void *data, size_t len)
     b->len += len;
 }
 
+void aw_buf_append_printable(struct aw_buf *b, const char *s, size_t len, size_t max)
+{
+    if (len > max)
+        len = max;
+    aw_buf_reserve(b, len);
+    for (size_t i = 0; i < len; i++)
+        b->data[b->len++] = (unsigned char)s[i] < 0x20 ? '?' : s[i];
+}
+
 void aw_buf_append_u64(struct aw_buf *b, uint64_t v)
 {
     char tmp[24];

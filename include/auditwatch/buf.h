@@ -88,6 +88,11 @@ static inline void aw_buf_json_cstr(struct aw_buf *b, const char *s)
     aw_buf_json_string(b, s, strlen(s));
 }
 
+/* Append at most max bytes of s as one line of plain text: control
+ * characters become '?', so text of outside origin cannot break a message
+ * or a log line into several. */
+void aw_buf_append_printable(struct aw_buf *b, const char *s, size_t len, size_t max);
+
 /* Length of the longest prefix of s[0..len) that is valid UTF-8, so a
  * caller can tell whether the whole string is (result == len). */
 size_t aw_utf8_valid_prefix(const char *s, size_t len);
