@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "auditwatch/hash.h"
+#include "auditwatch/hashmap.h"
 
 static int64_t sat_sub(int64_t a, int64_t b)
 {
@@ -65,6 +66,8 @@ int window_init(struct aw_detector *d, const struct aw_detector_env *env, const 
     ws->suppress_ms = d->rule->suppress_ms >= 0 ? d->rule->suppress_ms : ws->corr->timespan_ms;
     ws->rule_hash = aw_store_rule_hash(d->rule->name);
     ws->next_due = AW_TIME_NONE;
+    ws->env = env;
+    aw_hashmap_init(&ws->suppressed);
     if (d->lateness_ms < 0)
         d->lateness_ms = d->rule->lateness_ms >= 0 ? d->rule->lateness_ms : env->default_lateness_ms;
     d->watermark_ms = AW_TIME_NONE;
@@ -82,6 +85,7 @@ void window_fini(struct aw_detector *d)
     aw_buf_free(&ws->fields);
     aw_buf_free(&ws->message);
     aw_buf_free(&ws->tmp);
+    aw_hashmap_free(&ws->suppressed);
     free(ws->pend);
     free(ws->seen);
     free(ws);
@@ -297,6 +301,37 @@ static int queue(struct window_state *ws, struct aw_store *s, const struct aw_wk
     return s->ops->pending_push(s, key, t);
 }
 
+/* A redelivered event that completed the alert suppressing its group:
+ * emit that alert again, same id (consumers deduplicate). */
+static int reemit(struct aw_detector *d, const struct aw_detector_env *env, const struct aw_wkey *key,
+                  int64_t t, uint64_t id)
+{
+    struct window_state *ws = d->state;
+    struct aw_window_meta meta;
+    bool found;
+    if (env->store->ops->meta_get(env->store, key, &meta, &found) < 0)
+        return -1;
+    if (!found || !meta.alert_id[0] || meta.suppress_entry != id)
+        return 0;
+    aw_buf_reset(&ws->tmp);
+    aw_buf_append(&ws->tmp, meta.group_json, meta.group_json_len);
+    struct window_verdict v = {0};
+    v.distinct = -1;
+    if (ws->kind->judge(ws, env, key, t - ws->corr->timespan_ms, t, &v) < 0)
+        return -1;
+    char alert_id[AW_ALERT_ID_LEN + 1];
+    return emit_alert(d, env, key, ws->tmp.data, ws->tmp.len, t, id, &v, alert_id);
+}
+
+/* Outcome of a batched hit (see store.h window_hit). */
+static int hit_done(void *ctx, const struct aw_wkey *key, int64_t t, uint64_t id, bool completed)
+{
+    struct aw_detector *d = ctx;
+    struct window_state *ws = d->state;
+    d->stats.duplicates++;
+    return completed ? reemit(d, ws->env, key, t, id) : 0;
+}
+
 int window_on_hit(struct aw_detector *d, const struct aw_detector_env *env, const struct aw_hit *hit)
 {
     struct window_state *ws = d->state;
@@ -342,8 +377,19 @@ int window_on_hit(struct aw_detector *d, const struct aw_detector_env *env, cons
     int64_t trim = AW_TIME_NONE;
     if (d->watermark_ms != AW_TIME_NONE)
         trim = sat_sub(sat_sub(d->watermark_ms, d->lateness_ms), ws->corr->timespan_ms);
-    bool added;
     struct aw_store *s = env->store;
+    if (s->ops->window_hit) {
+        /* Batched store: the outcome (a duplicate?) arrives at the batch's
+         * sync; queueing a suppressed entry only costs a wasted look. */
+        if (s->ops->window_hit(s, &key, &e, trim, entry_ttl(d, ws), ws->group.data, ws->group.len,
+                               hit_done, d) < 0)
+            return -1;
+        uintptr_t until = (uintptr_t)aw_hashmap_get(&ws->suppressed, aw_hashmap_key(key.group_hash));
+        if (until && e.time_ms <= (int64_t)(until - 1))
+            return 0; /* as below: nothing to judge inside a suppression */
+        return queue(ws, s, &key, e.time_ms);
+    }
+    bool added;
     struct aw_window_meta meta;
     bool found;
     if (s->ops->window_add(s, &key, &e, trim, entry_ttl(d, ws), &added, &meta, &found) < 0)
@@ -351,16 +397,8 @@ int window_on_hit(struct aw_detector *d, const struct aw_detector_env *env, cons
     if (!added) {
         d->stats.duplicates++;
         /* A redelivered event that completed an alert: emit it again. */
-        if (found && meta.alert_id[0] && meta.suppress_entry == e.id_hash) {
-            struct window_verdict v = {0};
-            if (ws->kind->judge(ws, env, &key, e.time_ms - ws->corr->timespan_ms, e.time_ms, &v) < 0)
-                return -1;
-            char group_copy[4096];
-            size_t gl = meta.group_json_len < sizeof group_copy ? meta.group_json_len : sizeof group_copy - 1;
-            memcpy(group_copy, meta.group_json, gl);
-            char id[AW_ALERT_ID_LEN + 1];
-            return emit_alert(d, env, &key, group_copy, gl, e.time_ms, e.id_hash, &v, id);
-        }
+        if (found && meta.alert_id[0] && meta.suppress_entry == e.id_hash)
+            return reemit(d, env, &key, e.time_ms, e.id_hash);
         return 0;
     }
     if (!found) {
@@ -411,8 +449,8 @@ static int finalize_group(struct aw_detector *d, const struct aw_detector_env *e
     bool found;
     if (s->ops->meta_get(s, key, &meta, &found) < 0)
         return -1;
-    if (!found)
-        return 0; /* expired meanwhile */
+    if (!found) /* expired meanwhile */
+        return s->ops->pending_done ? s->ops->pending_done(s, key) : 0;
     /* Keep our own copy of the group text: store strings are only valid
      * until the next store call. */
     aw_buf_reset(&ws->tmp);
@@ -451,11 +489,31 @@ static int finalize_group(struct aw_detector *d, const struct aw_detector_env *e
     }
     if (ws->after_final != AW_TIME_NONE && queue(ws, s, key, ws->after_final) < 0)
         return -1;
-    if (!changed)
-        return 0;
-    meta.group_json = ws->tmp.data;
-    meta.group_json_len = ws->tmp.len;
-    return s->ops->meta_put(s, key, &meta, entry_ttl(d, ws));
+    if (s->ops->window_hit && meta.suppress_until != AW_TIME_NONE)
+        aw_hashmap_put(&ws->suppressed, aw_hashmap_key(key->group_hash), (void *)(uintptr_t)(meta.suppress_until + 1));
+    if (changed) {
+        meta.group_json = ws->tmp.data;
+        meta.group_json_len = ws->tmp.len;
+        if (s->ops->meta_put(s, key, &meta, entry_ttl(d, ws)) < 0)
+            return -1;
+    }
+    return s->ops->pending_done ? s->ops->pending_done(s, key) : 0;
+}
+
+/* Forget suppressions that ended before `final` (batched stores), when
+ * the map has grown enough to be worth a sweep. */
+static void prune_suppressed(struct window_state *ws, int64_t final)
+{
+    if (ws->suppressed.n < 2 * ws->suppressed_swept + 1024)
+        return;
+    for (size_t i = 0; i < ws->suppressed.cap;) {
+        uintptr_t until = ws->suppressed.keys[i] ? (uintptr_t)ws->suppressed.values[i] : 0;
+        if (until && (int64_t)(until - 1) < final)
+            aw_hashmap_remove(&ws->suppressed, ws->suppressed.keys[i]); /* shifts a later key here */
+        else
+            i++;
+    }
+    ws->suppressed_swept = ws->suppressed.n;
 }
 
 int window_advance(struct aw_detector *d, const struct aw_detector_env *env, int64_t watermark_ms,
@@ -471,6 +529,7 @@ int window_advance(struct aw_detector *d, const struct aw_detector_env *env, int
      * a shared store, each instance finalizes what it queued.) */
     if (ws->next_due == AW_TIME_NONE || ws->next_due > final)
         return 0;
+    prune_suppressed(ws, final);
     struct aw_wkey rule_key = {ws->rule->name, 0, ws->rule_hash};
     for (;;) {
         uint64_t gh;

@@ -27,6 +27,7 @@
 
 #include "auditwatch/buf.h"
 #include "auditwatch/detector.h"
+#include "auditwatch/hashmap.h"
 
 struct window_verdict {
     bool holds;
@@ -46,6 +47,7 @@ struct window_kind {
 
 struct window_state {
     const struct window_kind *kind;
+    const struct aw_detector_env *env; /* the pipeline's, for outcomes that arrive later */
     struct aw_rule *rule;
     const struct aw_correlation *corr;
     int64_t suppress_ms;
@@ -61,6 +63,11 @@ struct window_state {
     } *pend;
     size_t npend, pend_cap;
     int64_t scan_limit, after_final; /* finalize_group's scan: judged up to, first after */
+    /* Batched stores: group hash -> suppress_until + 1 of the groups this
+     * process has seen suppressed, so entries inside a suppression are
+     * not queued (as the memory store's meta check does). */
+    struct aw_hashmap suppressed;
+    size_t suppressed_swept;
     /* value_count: distinct set of one evaluation */
     uint64_t *seen;
     size_t seen_cap;

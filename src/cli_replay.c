@@ -202,7 +202,11 @@ static void usage(FILE *out)
             "  -r, --rules PATH         rule file or folder; repeatable; runs these rules\n"
             "                           as written instead of the configured rule set (no\n"
             "                           overrides, service map or first_seen)\n"
-            "      --store SPEC         memory (default) or redis://... (own key prefix)\n"
+            "      --store SPEC         memory (default), redis://[user@]host[:port][/db] or\n"
+            "                           unix:///path.sock; the password comes from\n"
+            "                           AUDITWATCH_REDIS_PASSWORD (or user:password@ in SPEC)\n"
+            "      --prefix PREFIX      Redis key prefix (default: store.replay_prefix plus a\n"
+            "                           run id, so a replay never touches live state)\n"
             "  -s, --source KIND        auth, k8s or auto (default: auto, per record)\n"
             "  -y, --year YEAR          year of RFC 3164 stamps (default: from config, or\n"
             "                           inferred)\n"
@@ -235,9 +239,14 @@ static void print_summary(struct replay_run *run, struct aw_pipeline *p, struct 
     struct aw_store_stats ss;
     memset(&ss, 0, sizeof ss);
     store->ops->stats(store, &ss);
-    fprintf(stderr, "  store %s: peak %llu windows, %llu entries, %llu bytes; %llu entries evicted by the cap\n",
-            store->ops->name, (unsigned long long)run->peak_windows, (unsigned long long)run->peak_entries,
-            (unsigned long long)run->peak_bytes, (unsigned long long)ss.evicted);
+    if (store->ops->sync) /* Redis: the state lives in the server */
+        fprintf(stderr, "  store %s: %llu round trips (%.1f events each)\n", store->ops->name,
+                (unsigned long long)ss.round_trips,
+                ss.round_trips ? (double)run->events / (double)ss.round_trips : 0.0);
+    else
+        fprintf(stderr, "  store %s: peak %llu windows, %llu entries, %llu bytes; %llu entries evicted by the cap\n",
+                store->ops->name, (unsigned long long)run->peak_windows, (unsigned long long)run->peak_entries,
+                (unsigned long long)run->peak_bytes, (unsigned long long)ss.evicted);
     struct aw_rule_stats st[512];
     size_t n = aw_pipeline_stats(p, st, 512);
     for (size_t i = 0; i < n; i++) {
@@ -261,9 +270,11 @@ int aw_cli_replay(int argc, char **argv)
         {"year", required_argument, NULL, 'y'},     {"timezone", required_argument, NULL, 'z'},
         {"output", required_argument, NULL, 'o'},   {"format", required_argument, NULL, 'f'},
         {"dead-letter", required_argument, NULL, 'D'}, {"quiet", no_argument, NULL, 'q'},
-        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
+        {"prefix", required_argument, NULL, 'P'},   {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     const char *config_path = NULL, *store_spec = NULL, *output = NULL, *dead_letter = NULL;
+    const char *prefix = NULL;
     const char *rule_paths[MAX_RULE_PATHS];
     size_t nrule_paths = 0;
     int year = -1;
@@ -283,6 +294,7 @@ int aw_cli_replay(int argc, char **argv)
             rule_paths[nrule_paths++] = optarg;
             break;
         case 'S': store_spec = optarg; break;
+        case 'P': prefix = optarg; break;
         case 's':
             if (!strcmp(optarg, "auth"))
                 source = AW_SOURCE_AUTH;
@@ -360,7 +372,16 @@ int aw_cli_replay(int argc, char **argv)
     if (aw_ruleset_link(&rules, &diags) || (!nrule_paths && aw_config_apply_overrides(&cfg, &rules, &diags)))
         goto diag_out;
 
-    struct aw_store_options so = {cfg.memory_cap, cfg.replay_prefix};
+    /* An investigation gets keys of its own: the replay prefix plus a run
+     * id, unless --prefix names one (to share state between processes). */
+    char run_prefix[256];
+    if (prefix)
+        snprintf(run_prefix, sizeof run_prefix, "%s", prefix);
+    else
+        snprintf(run_prefix, sizeof run_prefix, "%s:%ld-%lld", cfg.replay_prefix, (long)getpid(),
+                 (long long)time(NULL));
+    struct aw_store_options so = {cfg.memory_cap, run_prefix, cfg.connect_timeout_ms, cfg.command_timeout_ms,
+                                  cfg.reconnect_wait_ms};
     store = aw_store_open(store_spec ? store_spec : "memory", &so, err, sizeof err);
     if (!store) {
         fprintf(stderr, "auditwatch replay: %s\n", err);
@@ -382,7 +403,7 @@ int aw_cli_replay(int argc, char **argv)
         fprintf(stderr, "auditwatch replay: %s\n", err);
         goto out;
     }
-    struct aw_pipeline_options po = {&rules, &cfg, store, on_alert, &run, nrule_paths > 0};
+    struct aw_pipeline_options po = {&rules, &cfg, store, on_alert, &run, nrule_paths > 0, cfg.batch_events};
     pipeline = aw_pipeline_new(&po, err, sizeof err);
     if (!pipeline) {
         fprintf(stderr, "auditwatch replay: %s\n", err);

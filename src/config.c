@@ -250,7 +250,9 @@ static void read_rules(struct cfg_ctx *c, const struct aw_ynode *n)
 
 static void read_store(struct cfg_ctx *c, const struct aw_ynode *n)
 {
-    static const char *const keys[] = {"backend", "memory_cap", "prefix", "replay_prefix", NULL};
+    static const char *const keys[] = {"backend",         "memory_cap",      "prefix",
+                                       "replay_prefix",   "connect_timeout", "command_timeout",
+                                       "reconnect_wait",  "batch_events",    NULL};
     if (!want_map(c, n, "store"))
         return;
     check_keys(c, n, "store", keys);
@@ -258,6 +260,12 @@ static void read_store(struct cfg_ctx *c, const struct aw_ynode *n)
     get_size(c, n, "memory_cap", &c->cfg->memory_cap);
     get_string(c, n, "prefix", &c->cfg->store_prefix);
     get_string(c, n, "replay_prefix", &c->cfg->replay_prefix);
+    get_duration(c, n, "connect_timeout", &c->cfg->connect_timeout_ms);
+    get_duration(c, n, "command_timeout", &c->cfg->command_timeout_ms);
+    get_duration(c, n, "reconnect_wait", &c->cfg->reconnect_wait_ms);
+    get_size(c, n, "batch_events", &c->cfg->batch_events);
+    if (c->cfg->batch_events < 1 || c->cfg->batch_events > 1000000)
+        problem(c, aw_ymap_get(n, "batch_events"), "'batch_events' must be from 1 to 1000000", NULL, NULL);
     const char *b = c->cfg->store;
     if (strcmp(b, "memory") && strncmp(b, "redis://", 8) && strncmp(b, "unix://", 7))
         problem(c, aw_ymap_get(n, "backend"), "store backend '%s' is not memory, redis://... or unix://...", b, NULL);
@@ -417,6 +425,10 @@ void aw_config_init_defaults(struct aw_config *cfg)
     cfg->memory_cap = (size_t)1 << 30;
     cfg->store_prefix = xstrdup("auditwatch");
     cfg->replay_prefix = xstrdup("auditwatch-replay");
+    cfg->connect_timeout_ms = 2000;
+    cfg->command_timeout_ms = 5000;
+    cfg->reconnect_wait_ms = 60000;
+    cfg->batch_events = 1024;
     cfg->lateness_ms = AW_DEFAULT_LATENESS_MS;
     cfg->timezone = xstrdup("UTC");
     cfg->max_record = 1024 * 1024;

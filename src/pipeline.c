@@ -65,6 +65,9 @@ struct aw_pipeline {
     size_t nstreams;
     uint64_t alerts;
     int failed;
+    /* batching (opt.batch_events > 0): finalization once per batch */
+    size_t batch_fill;
+    int64_t advance_step; /* also advance when event time moved this much */
 };
 
 static struct aw_detector *new_detector(struct aw_pipeline *p, const struct aw_detector_kind *kind,
@@ -259,6 +262,14 @@ struct aw_pipeline *aw_pipeline_new(const struct aw_pipeline_options *o, char *e
     for (size_t i = 0; i < p->ndets; i++)
         if (p->dets[i]->kind->on_event)
             p->watchers[p->nwatchers++] = p->dets[i];
+    /* Batching must not let a chained alert arrive late downstream: the
+     * pipeline also advances whenever event time has moved by half the
+     * smallest lateness since the last advance. */
+    p->advance_step = INT64_MAX;
+    for (size_t i = 0; i < p->ndets; i++)
+        if (p->dets[i]->kind->advance && p->dets[i]->lateness_ms >= 0 &&
+            p->dets[i]->lateness_ms / 2 < p->advance_step)
+            p->advance_step = p->dets[i]->lateness_ms / 2;
     return p;
 oom:
     snprintf(err, errlen, "out of memory");
@@ -339,6 +350,12 @@ static int emit_from_detector(void *ctx, struct aw_detector *from, const struct 
     return p->opt.on_alert ? p->opt.on_alert(p->opt.ctx, a) : 0;
 }
 
+static int store_sync(struct aw_pipeline *p)
+{
+    struct aw_store *s = p->env.store;
+    return s && s->ops->sync ? s->ops->sync(s) : 0;
+}
+
 static int advance_all(struct aw_pipeline *p, bool flush)
 {
     /* Called after every event: only when event time moved (or on flush)
@@ -395,6 +412,14 @@ int aw_pipeline_stream_close(struct aw_pipeline *p, int stream)
         return -1;
     p->streams[stream].open = false;
     recompute_watermark(p);
+    return aw_pipeline_end_batch(p);
+}
+
+int aw_pipeline_end_batch(struct aw_pipeline *p)
+{
+    p->batch_fill = 0;
+    if (store_sync(p) < 0)
+        return -1;
     return advance_all(p, false);
 }
 
@@ -463,10 +488,30 @@ int aw_pipeline_process_stream(struct aw_pipeline *p, int stream, const struct a
         st->newest = ev->timestamp_ms;
         recompute_watermark(p);
     }
-    return advance_all(p, false);
+    if (!p->opt.batch_events)
+        return advance_all(p, false);
+    /* Batched: detectors see the new watermark now (their late checks
+     * stay per event), finalization waits for the end of the batch. */
+    for (size_t i = 0; i < p->ndets; i++) {
+        struct aw_detector *d = p->dets[i];
+        if (p->watermark != AW_TIME_NONE && (d->watermark_ms == AW_TIME_NONE || p->watermark > d->watermark_ms))
+            d->watermark_ms = p->watermark;
+    }
+    if (++p->batch_fill >= p->opt.batch_events ||
+        (p->watermark != AW_TIME_NONE && p->advanced_to != AW_TIME_NONE &&
+         p->watermark - p->advanced_to >= p->advance_step) ||
+        (p->watermark != AW_TIME_NONE && p->advanced_to == AW_TIME_NONE))
+        return aw_pipeline_end_batch(p);
+    return 0;
 }
 
-int aw_pipeline_flush(struct aw_pipeline *p) { return advance_all(p, true); }
+int aw_pipeline_flush(struct aw_pipeline *p)
+{
+    p->batch_fill = 0;
+    if (store_sync(p) < 0 || advance_all(p, true) < 0)
+        return -1;
+    return store_sync(p);
+}
 
 uint64_t aw_pipeline_alert_count(const struct aw_pipeline *p) { return p->alerts; }
 

@@ -643,12 +643,3 @@ struct aw_store *aw_store_memory_new(const struct aw_store_options *opts)
     s->max_time = INT64_MIN;
     return &s->base;
 }
-
-struct aw_store *aw_store_open(const char *spec, const struct aw_store_options *opts, char *err,
-                               size_t errlen)
-{
-    if (!spec || !strcmp(spec, "memory"))
-        return aw_store_memory_new(opts);
-    snprintf(err, errlen, "store '%s' is not supported in this build (use memory)", spec);
-    return NULL;
-}

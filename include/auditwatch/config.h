@@ -74,6 +74,8 @@ struct aw_config {
     size_t memory_cap;      /* bytes */
     char *store_prefix;     /* live state */
     char *replay_prefix;    /* investigations */
+    int64_t connect_timeout_ms, command_timeout_ms, reconnect_wait_ms; /* Redis */
+    size_t batch_events;    /* events per batch: one store round trip each */
     int64_t lateness_ms;
 
     int year;

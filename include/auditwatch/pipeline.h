@@ -41,6 +41,12 @@ struct aw_pipeline_options {
     aw_pipeline_alert_fn on_alert;
     void *ctx;
     bool rules_only; /* run the rules only: no service map, no first_seen */
+    /* 0: finalize after every event.  N: finalize once per N events (and
+     * whenever event time moved by half the smallest lateness), after the
+     * store's sync - how a batched store (Redis) gets one round trip per
+     * batch.  The alerts are the same; their order within a batch may
+     * differ from per-event finalization. */
+    size_t batch_events;
 };
 
 struct aw_rule_stats {
@@ -62,6 +68,8 @@ int aw_pipeline_stream_open(struct aw_pipeline *p, int64_t first_time_ms);
 int aw_pipeline_stream_close(struct aw_pipeline *p, int stream);
 /* Process an event of a registered stream. */
 int aw_pipeline_process_stream(struct aw_pipeline *p, int stream, const struct aw_event *ev);
+/* End the current batch: sync the store, finalize what is final. */
+int aw_pipeline_end_batch(struct aw_pipeline *p);
 /* Finalize everything pending (end of input). */
 int aw_pipeline_flush(struct aw_pipeline *p);
 /* Per-detector statistics; returns the number of entries written. */

@@ -76,6 +76,10 @@ struct aw_store_stats {
 
 struct aw_store;
 
+/* Outcome of a batched window_hit whose entry was already in the window. */
+typedef int (*aw_hit_done_fn)(void *ctx, const struct aw_wkey *k, int64_t time_ms, uint64_t id_hash,
+                              bool completed);
+
 struct aw_store_ops {
     const char *name;
     /* Add e to the window; *added is set to false when an entry with the same
@@ -120,6 +124,24 @@ struct aw_store_ops {
     void (*set_clock)(struct aw_store *s, int64_t t);
     void (*stats)(struct aw_store *s, struct aw_store_stats *out);
     void (*destroy)(struct aw_store *s);
+
+    /* Optional: stores that batch their writes (Redis) set these; the
+     * memory store leaves them NULL and callers use the calls above.
+     *
+     * window_hit: window_add plus the creation of the window's meta with
+     * group_json, sent with the batch; the outcome arrives at the next
+     * sync: `done` is called then for an entry that was already there
+     * (`completed` true when it completed the alert that suppresses its
+     * group, which must then be emitted again).  trim/ttl as window_add. */
+    int (*window_hit)(struct aw_store *s, const struct aw_wkey *k, const struct aw_window_entry *e,
+                      int64_t trim_before_ms, int64_t ttl_ms, const char *group_json, size_t group_len,
+                      aw_hit_done_fn done, void *done_ctx);
+    /* The caller has finished finalizing a group it popped. */
+    int (*pending_done)(struct aw_store *s, const struct aw_wkey *k);
+    /* Send everything buffered, deliver window_hit outcomes and forget
+     * cached reads: called at the end of every batch of events, before
+     * the batch's finalization.  Returns -1 when the backend failed. */
+    int (*sync)(struct aw_store *s);
 };
 
 struct aw_store {
@@ -128,11 +150,24 @@ struct aw_store {
 
 struct aw_store_options {
     size_t memory_cap; /* memory store: bytes; 0 = 1 GiB */
-    const char *prefix;
+    const char *prefix; /* Redis key prefix (default "auditwatch") */
+    /* Redis: connect and per-command timeouts, and how long to keep
+     * reconnecting after the connection is lost before failing (ms; 0 =
+     * defaults 2000, 5000, 60000). */
+    int64_t connect_timeout_ms, command_timeout_ms, reconnect_wait_ms;
 };
 
 /* The embedded store.  Never fails except for out-of-memory (abort). */
 struct aw_store *aw_store_memory_new(const struct aw_store_options *opts);
+
+/* The Redis store: spec is redis://[user:password@]host[:port][/db] or
+ * unix:///path/to/redis.sock[?db=N].  NULL with a message (never the
+ * password) in err when it cannot connect or authenticate. */
+struct aw_store *aw_store_redis_new(const char *spec, const struct aw_store_options *opts, char *err,
+                                    size_t errlen);
+
+/* The spec with any password replaced by "***", for messages. */
+void aw_store_spec_redact(const char *spec, char *out, size_t outlen);
 
 /* Open a store from a spec: "memory" or "redis://..." / "unix://...".
  * Returns NULL with a message in err. */

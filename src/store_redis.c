@@ -1,0 +1,1357 @@
+/*
+ * store_redis.c - the Redis backend of the store vtable (see store.h and
+ * DESIGN section 7).  The only file that includes hiredis.
+ *
+ * Keys (PREFIX defaults to "auditwatch"; replay uses a prefix of its own):
+ *   PREFIX:{RULE|GROUPHASH}:w   sorted set: one member per entry, the
+ *                               event identity (16 hex digits) scored by
+ *                               its event time - a redelivered event is
+ *                               the same member, so it is not counted twice
+ *   PREFIX:{RULE|GROUPHASH}:h   hash: the entries' payloads by identity,
+ *                               plus "g" (the group's values as JSON) and
+ *                               "m" (finalization cursor and suppression)
+ *   PREFIX:{RULE|GROUPHASH}:s   hash: a set's members -> first-seen time
+ *   PREFIX:{RULE}:pending       sorted set: groups waiting for their
+ *                               finalization, scored by the earliest time
+ *   PREFIX:{RULE}:claims:INST   sorted set: groups this instance popped and
+ *                               has not finished (put back on reconnect)
+ * The braces are Redis Cluster hash tags: a window's keys share one slot.
+ * Every key gets a TTL (the window's timespan + lateness, or 30 days for
+ * keys whose callers give none, such as the service map).
+ *
+ * Batching: writes are not sent when they are made.  window_hit, meta_put,
+ * pending_push and pending_done append commands to a pipeline; the
+ * pipeline goes out in one round trip when the pipeline's owner calls
+ * sync (once per batch of events) or when a read needs an answer.  Each
+ * window update is one Lua script run by EVALSHA (atomic); pending pushes
+ * are merged per group and sent as one ZADD LT per rule.
+ *
+ * Reads during finalization are served from a local snapshot: popping due
+ * groups fetches every popped window (entries that can still matter,
+ * payloads and meta) in one more round trip into an embedded memory
+ * store, which then answers scans, counts and meta reads; writes to a
+ * snapshotted window go to both.  sync forgets the snapshots.
+ *
+ * Faults: when the connection breaks, the store reconnects with
+ * exponential backoff (up to reconnect_wait), reloads its scripts, puts
+ * its claimed groups back in the pending queues and sends the whole
+ * unacknowledged pipeline again.  Every command is idempotent - entries
+ * are keyed by event identity, meta writes set values, pushes only lower
+ * a score - so a resend never counts anything twice.  A NOSCRIPT reply
+ * (Redis restarted and lost its script cache) reloads the scripts and
+ * resends likewise.  Only when reconnecting fails for longer than
+ * reconnect_wait does an operation return -1.
+ */
+#include <errno.h>
+#include <hiredis/hiredis.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "auditwatch/buf.h"
+#include "auditwatch/hash.h"
+#include "auditwatch/hashmap.h"
+#include "auditwatch/log.h"
+#include "auditwatch/store.h"
+
+#define DEFAULT_TTL_MS (30LL * 86400 * 1000)
+#define POP_LIMIT 512
+
+/* ---------------------------------------------------------------- scripts */
+
+/* KEYS: w h; ARGV: id time payload trim ttl group.  Returns 0 added, 1
+ * already there, 2 already there and it completed the suppressing alert. */
+static const char HIT_LUA[] =
+    "local added = redis.call('ZADD', KEYS[1], 'NX', ARGV[2], ARGV[1])\n"
+    "if added == 1 then redis.call('HSET', KEYS[2], ARGV[1], ARGV[3]) end\n"
+    "redis.call('HSETNX', KEYS[2], 'g', ARGV[6])\n"
+    "if ARGV[4] ~= '' then\n"
+    "  local bound = '(' .. ARGV[4]\n"
+    "  local old = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', bound, 'LIMIT', 0, 1000)\n"
+    "  while #old > 0 do\n"
+    "    redis.call('ZREM', KEYS[1], unpack(old))\n"
+    "    redis.call('HDEL', KEYS[2], unpack(old))\n"
+    "    old = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', bound, 'LIMIT', 0, 1000)\n"
+    "  end\n"
+    "end\n"
+    "redis.call('PEXPIRE', KEYS[1], ARGV[5])\n"
+    "redis.call('PEXPIRE', KEYS[2], ARGV[5])\n"
+    "if added == 1 then return 0 end\n"
+    "local m = redis.call('HGET', KEYS[2], 'm')\n"
+    "if m then\n"
+    "  local se, aid = string.match(m, '^%S+ %S+ %S+ (%S+) (%S+)$')\n"
+    "  if se == ARGV[1] and aid ~= '-' then return 2 end\n"
+    "end\n"
+    "return 1\n";
+
+/* KEYS: w h; ARGV: keep (ms before the cursor still needed, '' = all).
+ * Returns {} when the window has no meta, else {g, m, id, time, payload...}. */
+static const char SNAPSHOT_LUA[] =
+    "local g = redis.call('HGET', KEYS[2], 'g')\n"
+    "if not g then return {} end\n"
+    "local m = redis.call('HGET', KEYS[2], 'm') or ''\n"
+    "local from = '-inf'\n"
+    "local ct = string.match(m, '^(%S+) ')\n"
+    "if ARGV[1] ~= '' and ct and ct ~= 'n' then from = '(' .. (tonumber(ct) - tonumber(ARGV[1])) end\n"
+    "local r = {g, m}\n"
+    "local ents = redis.call('ZRANGEBYSCORE', KEYS[1], from, '+inf', 'WITHSCORES')\n"
+    "for i = 1, #ents, 2 do\n"
+    "  r[#r + 1] = ents[i]\n"
+    "  r[#r + 1] = ents[i + 1]\n"
+    "  r[#r + 1] = redis.call('HGET', KEYS[2], ents[i]) or ''\n"
+    "end\n"
+    "return r\n";
+
+/* KEYS: pending claims; ARGV: up_to limit ttl.  Moves the due groups to
+ * the claims and returns {group, time, ..., earliest time left or ''}. */
+static const char POP_LUA[] =
+    "local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'WITHSCORES', 'LIMIT', 0, tonumber(ARGV[2]))\n"
+    "for i = 1, #due, 2 do\n"
+    "  redis.call('ZREM', KEYS[1], due[i])\n"
+    "  redis.call('ZADD', KEYS[2], due[i + 1], due[i])\n"
+    "end\n"
+    "if #due > 0 then redis.call('PEXPIRE', KEYS[2], ARGV[3]) end\n"
+    "local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')\n"
+    "due[#due + 1] = first[2] or ''\n"
+    "return due\n";
+
+/* KEYS: pending claims; ARGV: ttl.  Puts claimed groups back. */
+static const char REQUEUE_LUA[] =
+    "local c = redis.call('ZRANGE', KEYS[2], 0, -1, 'WITHSCORES')\n"
+    "for i = 1, #c, 2 do redis.call('ZADD', KEYS[1], 'LT', c[i + 1], c[i]) end\n"
+    "if #c > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end\n"
+    "redis.call('DEL', KEYS[2])\n"
+    "return #c / 2\n";
+
+/* KEYS: s; ARGV: member time ttl.  Returns 1 when the member is new. */
+static const char SET_ADD_LUA[] =
+    "local a = redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2])\n"
+    "redis.call('PEXPIRE', KEYS[1], ARGV[3])\n"
+    "return a\n";
+
+enum script_id { S_HIT, S_SNAPSHOT, S_POP, S_REQUEUE, S_SET_ADD, S_COUNT };
+static const char *const script_text[S_COUNT] = {HIT_LUA, SNAPSHOT_LUA, POP_LUA, REQUEUE_LUA, SET_ADD_LUA};
+
+/* ------------------------------------------------------------------ state */
+
+enum reply_use {
+    USE_CHECK, /* only an error matters */
+    USE_HIT,   /* a window_hit outcome */
+    USE_KEEP,  /* the caller reads the reply after the exchange */
+};
+
+struct command {
+    char *text; /* RESP, formatted by hiredis */
+    int len;
+    enum reply_use use;
+    size_t hit; /* USE_HIT: index into hits */
+    redisReply *reply;
+};
+
+struct hit_wait {
+    aw_hit_done_fn fn;
+    void *ctx;
+    struct aw_wkey key;
+    int64_t time;
+    uint64_t id;
+    int code;
+};
+
+struct push {
+    uint64_t group_hash;
+    int64_t time;
+};
+
+/* Per rule: its keys, merged pending pushes and the groups popped last. */
+struct rule_state {
+    char *name;
+    uint64_t rule_hash;
+    int64_t ttl;  /* largest window TTL seen for the rule (0: unknown) */
+    struct push *pushes;
+    size_t npushes, push_cap;
+    struct aw_hashmap push_index; /* group hash -> index + 1 */
+    bool claimed;                 /* has groups in its claims key */
+    bool pushed_since_pop;
+    /* popped, not yet handed out */
+    struct push *due;
+    size_t ndue, due_next, due_cap;
+    int64_t due_up_to, earliest;
+    bool due_valid, due_more;
+};
+
+struct redis_store {
+    struct aw_store base;
+    redisContext *c;
+    /* where and how to connect */
+    char *host, *unix_path, *user, *password, *shown;
+    int port, db;
+    int64_t connect_timeout_ms, command_timeout_ms, reconnect_wait_ms;
+    char *prefix;
+    char instance[96];
+    char sha[S_COUNT][41];
+    /* the pipeline */
+    struct command *cmds;
+    size_t ncmds, cmd_cap;
+    struct hit_wait *hits;
+    size_t nhits, hit_cap;
+    bool resent;
+    struct aw_hashmap rules; /* rule hash -> rule_state */
+    /* snapshots of windows read during a finalization pass */
+    struct aw_store *cache;
+    struct aw_hashmap fetched; /* window name -> (void *)1 */
+    bool full_fetch;
+    struct aw_buf key, key2, arg, arg2;
+    struct aw_store_stats st;
+    bool broken; /* gave up reconnecting */
+};
+
+static void *xcalloc(size_t n, size_t size)
+{
+    void *p = calloc(n ? n : 1, size);
+    if (!p) {
+        fputs("auditwatch: out of memory\n", stderr);
+        abort();
+    }
+    return p;
+}
+
+static void *xrealloc(void *p, size_t size)
+{
+    p = realloc(p, size);
+    if (!p) {
+        fputs("auditwatch: out of memory\n", stderr);
+        abort();
+    }
+    return p;
+}
+
+static char *xstrdup(const char *s)
+{
+    if (!s)
+        return NULL;
+    char *d = strdup(s);
+    if (!d) {
+        fputs("auditwatch: out of memory\n", stderr);
+        abort();
+    }
+    return d;
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms(int64_t ms)
+{
+    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {
+    }
+}
+
+/* ------------------------------------------------------------------- keys */
+
+static void window_key_text(struct redis_store *s, struct aw_buf *b, const struct aw_wkey *k, const char *suffix)
+{
+    char hex[16];
+    aw_buf_reset(b);
+    aw_buf_append_str(b, s->prefix);
+    aw_buf_append_str(b, ":{");
+    aw_buf_append_str(b, k->rule);
+    aw_buf_append_char(b, '|');
+    aw_hex64(k->group_hash, hex);
+    aw_buf_append(b, hex, 16);
+    aw_buf_append_str(b, "}:");
+    aw_buf_append_str(b, suffix);
+}
+
+static void rule_key_text(struct redis_store *s, struct aw_buf *b, const char *rule, const char *suffix)
+{
+    aw_buf_reset(b);
+    aw_buf_append_str(b, s->prefix);
+    aw_buf_append_str(b, ":{");
+    aw_buf_append_str(b, rule);
+    aw_buf_append_str(b, "}:");
+    aw_buf_append_str(b, suffix);
+}
+
+static uint64_t rule_hash_of(const struct aw_wkey *k)
+{
+    return k->rule_hash ? k->rule_hash : aw_store_rule_hash(k->rule);
+}
+
+static uint64_t window_name(const struct aw_wkey *k)
+{
+    uint64_t v[2] = {rule_hash_of(k), k->group_hash};
+    return aw_hashmap_key(aw_hash64(v, sizeof v, 0x57494e44));
+}
+
+static struct rule_state *rule_state_for(struct redis_store *s, const char *rule, uint64_t rh)
+{
+    uint64_t key = aw_hashmap_key(rh);
+    struct rule_state *r = aw_hashmap_get(&s->rules, key);
+    if (!r) {
+        r = xcalloc(1, sizeof *r);
+        r->name = xstrdup(rule);
+        r->rule_hash = rh;
+        r->earliest = AW_TIME_NONE;
+        aw_hashmap_init(&r->push_index);
+        aw_hashmap_put(&s->rules, key, r);
+    }
+    return r;
+}
+
+static void fmt_time(char out[24], int64_t t)
+{
+    if (t == AW_TIME_NONE)
+        snprintf(out, 24, "-inf");
+    else if (t == INT64_MAX)
+        snprintf(out, 24, "+inf");
+    else
+        snprintf(out, 24, "%lld", (long long)t);
+}
+
+static int64_t parse_time(const char *p, size_t n)
+{
+    if (!n)
+        return AW_TIME_NONE;
+    char tmp[40];
+    if (n >= sizeof tmp)
+        n = sizeof tmp - 1;
+    memcpy(tmp, p, n);
+    tmp[n] = '\0';
+    /* Scores come back as "%.17g"; event times are integers well below 2^53. */
+    return (int64_t)strtod(tmp, NULL);
+}
+
+static uint64_t parse_hex64(const char *p, size_t n)
+{
+    uint64_t v = 0;
+    for (size_t i = 0; i < n && i < 16; i++) {
+        char ch = p[i];
+        unsigned d = ch >= '0' && ch <= '9' ? (unsigned)(ch - '0')
+                     : ch >= 'a' && ch <= 'f' ? (unsigned)(ch - 'a' + 10)
+                                              : 0u;
+        v = v << 4 | d;
+    }
+    return v;
+}
+
+/* ---------------------------------------------------------------- pipeline */
+
+static void queue_argv(struct redis_store *s, enum reply_use use, size_t hit, int argc, const char **argv,
+                       const size_t *lens)
+{
+    if (s->ncmds == s->cmd_cap) {
+        s->cmd_cap = s->cmd_cap ? s->cmd_cap * 2 : 256;
+        s->cmds = xrealloc(s->cmds, s->cmd_cap * sizeof *s->cmds);
+    }
+    struct command *c = &s->cmds[s->ncmds];
+    memset(c, 0, sizeof *c);
+    c->len = redisFormatCommandArgv(&c->text, argc, argv, lens);
+    if (c->len < 0) {
+        fputs("auditwatch: out of memory\n", stderr);
+        abort();
+    }
+    c->use = use;
+    c->hit = hit;
+    s->ncmds++;
+}
+
+static void free_replies(struct redis_store *s)
+{
+    for (size_t i = 0; i < s->ncmds; i++)
+        if (s->cmds[i].reply) {
+            freeReplyObject(s->cmds[i].reply);
+            s->cmds[i].reply = NULL;
+        }
+}
+
+static void clear_commands(struct redis_store *s)
+{
+    free_replies(s);
+    for (size_t i = 0; i < s->ncmds; i++)
+        free(s->cmds[i].text);
+    s->ncmds = 0;
+}
+
+static bool reply_is_error(const redisReply *r) { return r && r->type == REDIS_REPLY_ERROR; }
+
+static redisReply *command(struct redis_store *s, const char *fmt, const char *a, const char *b)
+{
+    if (b)
+        return redisCommand(s->c, fmt, a, b);
+    if (a)
+        return redisCommand(s->c, fmt, a);
+    return redisCommand(s->c, fmt);
+}
+
+/* One connection attempt: connect, authenticate, select, load scripts.
+ * On failure err says why (never with the password). */
+static int connect_once(struct redis_store *s, char *err, size_t errlen)
+{
+    if (s->c) {
+        redisFree(s->c);
+        s->c = NULL;
+    }
+    struct timeval ct = {(time_t)(s->connect_timeout_ms / 1000), (suseconds_t)(s->connect_timeout_ms % 1000) * 1000};
+    s->c = s->unix_path ? redisConnectUnixWithTimeout(s->unix_path, ct)
+                        : redisConnectWithTimeout(s->host, s->port, ct);
+    if (!s->c || s->c->err) {
+        snprintf(err, errlen, "cannot connect to %s: %s", s->shown, s->c ? s->c->errstr : "out of memory");
+        return -1;
+    }
+    struct timeval cmd = {(time_t)(s->command_timeout_ms / 1000), (suseconds_t)(s->command_timeout_ms % 1000) * 1000};
+    redisSetTimeout(s->c, cmd);
+    redisReply *r;
+    if (s->password) {
+        r = s->user ? command(s, "AUTH %s %s", s->user, s->password) : command(s, "AUTH %s", s->password, NULL);
+        if (!r || reply_is_error(r)) {
+            snprintf(err, errlen, "%s rejected the credentials%s%s%s", s->shown, s->user ? " of user '" : "",
+                     s->user ? s->user : "", s->user ? "'" : "");
+            if (r)
+                freeReplyObject(r);
+            return -1;
+        }
+        freeReplyObject(r);
+    }
+    if (s->db) {
+        char db[16];
+        snprintf(db, sizeof db, "%d", s->db);
+        r = command(s, "SELECT %s", db, NULL);
+        if (!r || reply_is_error(r)) {
+            snprintf(err, errlen, "%s: cannot select database %d: %s", s->shown, s->db,
+                     r ? r->str : s->c->errstr);
+            if (r)
+                freeReplyObject(r);
+            return -1;
+        }
+        freeReplyObject(r);
+    }
+    for (int i = 0; i < S_COUNT; i++) {
+        r = command(s, "SCRIPT LOAD %s", script_text[i], NULL);
+        if (!r || r->type != REDIS_REPLY_STRING || r->len != 40) {
+            snprintf(err, errlen, "%s: cannot load scripts: %s", s->shown,
+                     r && r->str ? r->str : s->c->errstr);
+            if (r)
+                freeReplyObject(r);
+            return -1;
+        }
+        memcpy(s->sha[i], r->str, 40);
+        s->sha[i][40] = '\0';
+        freeReplyObject(r);
+    }
+    return 0;
+}
+
+/* Put every claimed group back (after a reconnect: their finalization
+ * may not have reached the server). */
+static int requeue_claims(struct redis_store *s)
+{
+    for (size_t i = 0; i < s->rules.cap; i++) {
+        if (!s->rules.keys[i])
+            continue;
+        struct rule_state *rs = s->rules.values[i];
+        if (!rs->claimed)
+            continue;
+        rule_key_text(s, &s->key, rs->name, "pending");
+        aw_buf_reset(&s->key2);
+        aw_buf_append_str(&s->key2, s->prefix);
+        aw_buf_append_str(&s->key2, ":{");
+        aw_buf_append_str(&s->key2, rs->name);
+        aw_buf_append_str(&s->key2, "}:claims:");
+        aw_buf_append_str(&s->key2, s->instance);
+        char ttl[24];
+        fmt_time(ttl, rs->ttl ? rs->ttl : DEFAULT_TTL_MS);
+        redisReply *r = redisCommand(s->c, "EVALSHA %s 2 %b %b %s", s->sha[S_REQUEUE], s->key.data,
+                                     s->key.len, s->key2.data, s->key2.len, ttl);
+        bool ok = r && !reply_is_error(r);
+        if (r)
+            freeReplyObject(r);
+        if (!ok)
+            return -1;
+        rs->claimed = false;
+        rs->due_valid = false;
+        rs->ndue = rs->due_next = 0;
+    }
+    return 0;
+}
+
+/* Reconnect with exponential backoff until reconnect_wait has passed. */
+static int reconnect(struct redis_store *s)
+{
+    int64_t deadline = now_ms() + s->reconnect_wait_ms;
+    int64_t backoff = 50;
+    char err[512];
+    aw_log(AW_LOG_WARN, "redis %s: connection lost (%s); reconnecting", s->shown,
+           s->c && s->c->errstr[0] ? s->c->errstr : "no reply");
+    for (;;) {
+        if (connect_once(s, err, sizeof err) == 0 && requeue_claims(s) == 0) {
+            aw_log(AW_LOG_INFO, "redis %s: reconnected; resending the batch", s->shown);
+            return 0;
+        }
+        if (now_ms() + backoff > deadline) {
+            aw_log(AW_LOG_ERROR, "redis %s: gave up reconnecting after %llds: %s", s->shown,
+                   (long long)(s->reconnect_wait_ms / 1000), err);
+            s->broken = true;
+            return -1;
+        }
+        sleep_ms(backoff);
+        backoff = backoff * 2 > 2000 ? 2000 : backoff * 2;
+    }
+}
+
+/* Send the pipeline once and read every reply.  Returns 0, 1 when it
+ * must be sent again (connection lost and re-established, or NOSCRIPT),
+ * -1 on failure. */
+static int exchange_once(struct redis_store *s)
+{
+    free_replies(s);
+    if (!s->c && reconnect(s) < 0)
+        return -1;
+    for (size_t i = 0; i < s->ncmds; i++)
+        if (redisAppendFormattedCommand(s->c, s->cmds[i].text, (size_t)s->cmds[i].len) != REDIS_OK)
+            goto lost;
+    s->st.round_trips++;
+    bool noscript = false;
+    for (size_t i = 0; i < s->ncmds; i++) {
+        void *r = NULL;
+        if (redisGetReply(s->c, &r) != REDIS_OK || !r)
+            goto lost;
+        s->cmds[i].reply = r;
+        if (reply_is_error(s->cmds[i].reply) && !strncmp(s->cmds[i].reply->str, "NOSCRIPT", 8))
+            noscript = true;
+    }
+    if (noscript) {
+        char err[512];
+        if (connect_once(s, err, sizeof err) < 0 && reconnect(s) < 0)
+            return -1;
+        return 1;
+    }
+    for (size_t i = 0; i < s->ncmds; i++)
+        if (reply_is_error(s->cmds[i].reply)) {
+            aw_log(AW_LOG_ERROR, "redis %s: command failed: %s", s->shown, s->cmds[i].reply->str);
+            return -1;
+        }
+    return 0;
+lost:
+    if (reconnect(s) < 0)
+        return -1;
+    return 1;
+}
+
+static int exchange(struct redis_store *s)
+{
+    if (s->broken)
+        return -1;
+    if (!s->ncmds)
+        return 0;
+    for (int attempt = 0;; attempt++) {
+        int rc = exchange_once(s);
+        if (rc <= 0)
+            return rc;
+        s->resent = true;
+        if (attempt > 1000)
+            return -1;
+    }
+}
+
+/* Merged pending pushes go out as one ZADD LT per rule. */
+static void flush_pushes(struct redis_store *s)
+{
+    for (size_t i = 0; i < s->rules.cap; i++) {
+        if (!s->rules.keys[i])
+            continue;
+        struct rule_state *rs = s->rules.values[i];
+        if (!rs->npushes)
+            continue;
+        size_t argc = 3 + 2 * rs->npushes;
+        const char **argv = xcalloc(argc, sizeof *argv);
+        size_t *lens = xcalloc(argc, sizeof *lens);
+        char *text = xcalloc(rs->npushes, 24 + 16);
+        rule_key_text(s, &s->key, rs->name, "pending");
+        argv[0] = "ZADD";
+        lens[0] = 4;
+        argv[1] = s->key.data;
+        lens[1] = s->key.len;
+        argv[2] = "LT";
+        lens[2] = 2;
+        for (size_t j = 0; j < rs->npushes; j++) {
+            char *score = text + j * 40, *member = score + 24;
+            fmt_time(score, rs->pushes[j].time);
+            aw_hex64(rs->pushes[j].group_hash, member);
+            argv[3 + 2 * j] = score;
+            lens[3 + 2 * j] = strlen(score);
+            argv[4 + 2 * j] = member;
+            lens[4 + 2 * j] = 16;
+        }
+        queue_argv(s, USE_CHECK, 0, (int)argc, argv, lens);
+        char ttl[24];
+        fmt_time(ttl, rs->ttl ? rs->ttl : DEFAULT_TTL_MS);
+        const char *ex[] = {"PEXPIRE", s->key.data, ttl};
+        size_t exl[] = {7, s->key.len, strlen(ttl)};
+        queue_argv(s, USE_CHECK, 0, 3, ex, exl);
+        free(argv);
+        free(lens);
+        free(text);
+        rs->npushes = 0;
+        aw_hashmap_free(&rs->push_index);
+        aw_hashmap_init(&rs->push_index);
+    }
+}
+
+/* Run the pipeline now (a read needs its answer); keeps replies until
+ * clear_commands.  Hit outcomes are delivered at sync. */
+static int run_now(struct redis_store *s);
+
+/* ---------------------------------------------------------------- entries */
+
+/* Payload: value hash (8) tag (4) evidence length (4) evidence fields. */
+static void encode_payload(struct aw_buf *b, const struct aw_window_entry *e)
+{
+    unsigned char head[16];
+    for (int i = 0; i < 8; i++)
+        head[i] = (unsigned char)(e->value_hash >> (8 * i));
+    for (int i = 0; i < 4; i++)
+        head[8 + i] = (unsigned char)(e->tag >> (8 * i));
+    for (int i = 0; i < 4; i++)
+        head[12 + i] = (unsigned char)((uint32_t)e->evidence_len >> (8 * i));
+    aw_buf_reset(b);
+    aw_buf_append(b, head, sizeof head);
+    aw_buf_append(b, e->evidence, e->evidence_len);
+    aw_buf_append(b, e->fields, e->fields_len);
+}
+
+static bool decode_payload(const char *p, size_t n, struct aw_window_entry *e)
+{
+    if (n < 16)
+        return false;
+    const unsigned char *u = (const unsigned char *)p;
+    uint64_t v = 0;
+    uint32_t tag = 0, el = 0;
+    for (int i = 7; i >= 0; i--)
+        v = v << 8 | u[i];
+    for (int i = 3; i >= 0; i--)
+        tag = tag << 8 | u[8 + i];
+    for (int i = 3; i >= 0; i--)
+        el = el << 8 | u[12 + i];
+    if (el > n - 16)
+        return false;
+    e->value_hash = v;
+    e->tag = tag;
+    e->evidence = p + 16;
+    e->evidence_len = el;
+    e->fields = p + 16 + el;
+    e->fields_len = n - 16 - el;
+    return true;
+}
+
+/* Meta "m": cursor_time cursor_id suppress_until suppress_entry alert_id. */
+static void encode_meta(struct aw_buf *b, const struct aw_window_meta *m)
+{
+    char t[24], hex[17];
+    hex[16] = '\0';
+    aw_buf_reset(b);
+    if (m->cursor_time == AW_TIME_NONE)
+        aw_buf_append_char(b, 'n');
+    else {
+        fmt_time(t, m->cursor_time);
+        aw_buf_append_str(b, t);
+    }
+    aw_buf_append_char(b, ' ');
+    aw_hex64(m->cursor_id, hex);
+    aw_buf_append_str(b, hex);
+    aw_buf_append_char(b, ' ');
+    if (m->suppress_until == AW_TIME_NONE)
+        aw_buf_append_char(b, 'n');
+    else {
+        fmt_time(t, m->suppress_until);
+        aw_buf_append_str(b, t);
+    }
+    aw_buf_append_char(b, ' ');
+    aw_hex64(m->suppress_entry, hex);
+    aw_buf_append_str(b, hex);
+    aw_buf_append_char(b, ' ');
+    aw_buf_append_str(b, m->alert_id[0] ? m->alert_id : "-");
+}
+
+static void decode_meta(const char *p, size_t n, struct aw_window_meta *m)
+{
+    m->cursor_time = AW_TIME_NONE;
+    m->cursor_id = 0;
+    m->suppress_until = AW_TIME_NONE;
+    m->suppress_entry = 0;
+    m->alert_id[0] = '\0';
+    const char *f[5];
+    size_t fl[5];
+    size_t nf = 0, i = 0;
+    while (i < n && nf < 5) {
+        size_t j = i;
+        while (j < n && p[j] != ' ')
+            j++;
+        f[nf] = p + i;
+        fl[nf++] = j - i;
+        i = j + 1;
+    }
+    if (nf != 5)
+        return;
+    if (!(fl[0] == 1 && f[0][0] == 'n'))
+        m->cursor_time = parse_time(f[0], fl[0]);
+    m->cursor_id = parse_hex64(f[1], fl[1]);
+    if (!(fl[2] == 1 && f[2][0] == 'n'))
+        m->suppress_until = parse_time(f[2], fl[2]);
+    m->suppress_entry = parse_hex64(f[3], fl[3]);
+    if (!(fl[4] == 1 && f[4][0] == '-') && fl[4] < sizeof m->alert_id) {
+        memcpy(m->alert_id, f[4], fl[4]);
+        m->alert_id[fl[4]] = '\0';
+    }
+}
+
+/* -------------------------------------------------------------- snapshots */
+
+static struct aw_store *cache_of(struct redis_store *s)
+{
+    if (!s->cache) {
+        struct aw_store_options o = {0};
+        o.memory_cap = (size_t)1 << 40; /* a snapshot is never evicted */
+        s->cache = aw_store_memory_new(&o);
+    }
+    return s->cache;
+}
+
+static void forget_snapshots(struct redis_store *s)
+{
+    if (s->cache) {
+        aw_store_destroy(s->cache);
+        s->cache = NULL;
+    }
+    aw_hashmap_free(&s->fetched);
+    aw_hashmap_init(&s->fetched);
+}
+
+static void queue_snapshot(struct redis_store *s, const struct aw_wkey *k)
+{
+    char keep[24] = "";
+    if (!s->full_fetch) {
+        struct rule_state *rs = rule_state_for(s, k->rule, rule_hash_of(k));
+        if (rs->ttl)
+            fmt_time(keep, rs->ttl);
+    }
+    window_key_text(s, &s->key, k, "w");
+    window_key_text(s, &s->key2, k, "h");
+    const char *argv[] = {"EVALSHA", s->sha[S_SNAPSHOT], "2", s->key.data, s->key2.data, keep};
+    size_t lens[] = {7, 40, 1, s->key.len, s->key2.len, strlen(keep)};
+    queue_argv(s, USE_KEEP, 0, 6, argv, lens);
+}
+
+/* Load a SNAPSHOT reply into the cache. */
+static void load_snapshot(struct redis_store *s, const struct aw_wkey *k, const redisReply *r)
+{
+    struct aw_store *c = cache_of(s);
+    aw_hashmap_put(&s->fetched, window_name(k), (void *)1);
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 2)
+        return;
+    for (size_t i = 2; i + 2 < r->elements; i += 3) {
+        const redisReply *id = r->element[i], *t = r->element[i + 1], *pl = r->element[i + 2];
+        struct aw_window_entry e;
+        memset(&e, 0, sizeof e);
+        if (!decode_payload(pl->str, pl->len, &e))
+            continue;
+        e.id_hash = parse_hex64(id->str, id->len);
+        e.time_ms = parse_time(t->str, t->len);
+        bool added, found;
+        c->ops->window_add(c, k, &e, AW_TIME_NONE, 0, &added, NULL, &found);
+    }
+    struct aw_window_meta m;
+    memset(&m, 0, sizeof m);
+    decode_meta(r->element[1]->str, r->element[1]->len, &m);
+    m.group_json = r->element[0]->str;
+    m.group_json_len = r->element[0]->len;
+    c->ops->meta_put(c, k, &m, 0);
+}
+
+static int ensure_fetched(struct redis_store *s, const struct aw_wkey *k)
+{
+    if (aw_hashmap_get(&s->fetched, window_name(k)))
+        return 0;
+    flush_pushes(s);
+    size_t at = s->ncmds;
+    queue_snapshot(s, k);
+    if (run_now(s) < 0)
+        return -1;
+    load_snapshot(s, k, s->cmds[at].reply);
+    clear_commands(s);
+    return 0;
+}
+
+/* ------------------------------------------------------------------- ops */
+
+static int deliver_hits(struct redis_store *s);
+
+static int run_now(struct redis_store *s)
+{
+    int rc = exchange(s);
+    if (rc < 0) {
+        clear_commands(s);
+        s->nhits = 0;
+        return -1;
+    }
+    /* Hit outcomes: note them now, deliver at sync. */
+    for (size_t i = 0; i < s->ncmds; i++) {
+        struct command *c = &s->cmds[i];
+        if (c->use != USE_HIT)
+            continue;
+        long long code = c->reply && c->reply->type == REDIS_REPLY_INTEGER ? c->reply->integer : 0;
+        s->hits[c->hit].code = (int)code;
+    }
+    return 0;
+}
+
+static int r_window_hit(struct aw_store *base, const struct aw_wkey *k, const struct aw_window_entry *e,
+                        int64_t trim_before_ms, int64_t ttl_ms, const char *group_json, size_t group_len,
+                        aw_hit_done_fn done, void *done_ctx)
+{
+    struct redis_store *s = (struct redis_store *)base;
+    if (s->broken)
+        return -1;
+    struct rule_state *rs = rule_state_for(s, k->rule, rule_hash_of(k));
+    if (ttl_ms > rs->ttl)
+        rs->ttl = ttl_ms;
+    char id[17], t[24], trim[24] = "", ttl[24];
+    aw_hex64(e->id_hash, id);
+    id[16] = '\0';
+    fmt_time(t, e->time_ms);
+    if (trim_before_ms != AW_TIME_NONE)
+        fmt_time(trim, trim_before_ms);
+    fmt_time(ttl, ttl_ms > 0 ? ttl_ms : DEFAULT_TTL_MS);
+    encode_payload(&s->arg, e);
+    window_key_text(s, &s->key, k, "w");
+    window_key_text(s, &s->key2, k, "h");
+    const char *argv[] = {"EVALSHA", s->sha[S_HIT], "2", s->key.data, s->key2.data, id, t, s->arg.data,
+                          trim, ttl, group_json ? group_json : "{}"};
+    size_t lens[] = {7, 40, 1, s->key.len, s->key2.len, 16, strlen(t), s->arg.len, strlen(trim),
+                     strlen(ttl), group_json ? group_len : 2};
+    if (s->nhits == s->hit_cap) {
+        s->hit_cap = s->hit_cap ? s->hit_cap * 2 : 256;
+        s->hits = xrealloc(s->hits, s->hit_cap * sizeof *s->hits);
+    }
+    s->hits[s->nhits] = (struct hit_wait){done, done_ctx, *k, e->time_ms, e->id_hash, 0};
+    queue_argv(s, USE_HIT, s->nhits++, 11, argv, lens);
+    /* Keep a snapshot of this window coherent with what we just wrote. */
+    if (s->cache && aw_hashmap_get(&s->fetched, window_name(k))) {
+        bool added, found;
+        struct aw_window_meta m;
+        s->cache->ops->window_add(s->cache, k, e, trim_before_ms, 0, &added, &m, &found);
+        if (!found) {
+            memset(&m, 0, sizeof m);
+            m.group_json = group_json;
+            m.group_json_len = group_len;
+            m.cursor_time = AW_TIME_NONE;
+            m.suppress_until = AW_TIME_NONE;
+            s->cache->ops->meta_put(s->cache, k, &m, 0);
+        }
+    }
+    return 0;
+}
+
+static int r_window_add(struct aw_store *base, const struct aw_wkey *k, const struct aw_window_entry *e,
+                        int64_t trim_before_ms, int64_t ttl_ms, bool *added, struct aw_window_meta *meta,
+                        bool *meta_found)
+{
+    struct redis_store *s = (struct redis_store *)base;
+    size_t hit = s->nhits;
+    if (r_window_hit(base, k, e, trim_before_ms, ttl_ms, NULL, 0, NULL, NULL) < 0)
+        return -1;
+    flush_pushes(s);
+    if (run_now(s) < 0)
+        return -1;
+    *added = s->hits[hit].code == 0;
+    s->nhits = hit; /* answered here, not at sync */
+    clear_commands(s);
+    if (meta)
+        return base->ops->meta_get(base, k, meta, meta_found);
+    return 0;
+}
+
+static int r_window_scan(struct aw_store *base, const struct aw_wkey *k, int64_t from_excl, int64_t to_incl,
+                         aw_entry_fn fn, void *ctx)
+{
+    struct redis_store *s = (struct redis_store *)base;
+    if (ensure_fetched(s, k) < 0)
+        return -1;
+    return s->cache->ops->window_scan(s->cache, k, from_excl, to_incl, fn, ctx);
+}
+
+static int r_window_count(struct aw_store *base, const struct aw_wkey *k, int64_t from_excl, int64_t to_incl,
+                          uint64_t *count)
+{
+    struct redis_store *s = (struct redis_store *)base;
+    if (ensure_fetched(s, k) < 0)
+        return -1;
+    return s->cache->ops->window_count(s->cache, k, from_excl, to_incl, count);
+}
+
+static int r_meta_get(struct aw_store *base, const struct aw_wkey *k, struct aw_window_meta *m, bool *found)
+{
+    struct redis_store *s = (struct redis_store *)base;
+    if (ensure_fetched(s, k) < 0)
+        return -1;
+    return s->cache->ops->meta_get(s->cache, k, m, found);
+}
+
+static int r_meta_put(struct aw_store *base, const struct aw_wkey *k, const struct aw_window_meta *m,
+                      int64_t ttl_ms)
+{
+    struct redis_store *s = (struct redis_store *)base;
+    if (s->broken)
+        return -1;
+    encode_meta(&s->arg, m);
+    char ttl[24];
+    fmt_time(ttl, ttl_ms > 0 ? ttl_ms : DEFAULT_TTL_MS);
+    window_key_text(s, &s->key2, k, "h");
+    const char *argv[] = {"HSET", s->key2.data, "g", m->group_json ? m->group_json : "", "m", s->arg.data};
+    size_t lens[] = {4, s->key2.len, 1, m->group_json ? m->group_json_len : 0, 1, s->arg.len};
+    queue_argv(s, USE_CHECK, 0, 6, argv, lens);
+    const char *ex[] = {"PEXPIRE", s->key2.data, ttl};
+    size_t exl[] = {7, s->key2.len, strlen(ttl)};
+    queue_argv(s, USE_CHECK, 0, 3, ex, exl);
+    if (s->cache && aw_hashmap_get(&s->fetched, window_name(k)))
+        s->cache->ops->meta_put(s->cache, k, m, 0);
+    return 0;
+}
+
+static int r_pending_push(struct aw_store *base, const struct aw_wkey *k, int64_t time_ms)
+{
+    struct redis_store *s = (struct redis_store *)base;
+    struct rule_state *rs = rule_state_for(s, k->rule, rule_hash_of(k));
+    rs->pushed_since_pop = true;
+    uint64_t slot = aw_hashmap_key(k->group_hash);
+    uintptr_t at = (uintptr_t)aw_hashmap_get(&rs->push_index, slot);
+    if (at) {
+        if (time_ms < rs->pushes[at - 1].time)
+            rs->pushes[at - 1].time = time_ms;
+        return 0;
+    }
+    if (rs->npushes == rs->push_cap) {
+        rs->push_cap = rs->push_cap ? rs->push_cap * 2 : 64;
+        rs->pushes = xrealloc(rs->pushes, rs->push_cap * sizeof *rs->pushes);
+    }
+    rs->pushes[rs->npushes++] = (struct push){k->group_hash, time_ms};
+    aw_hashmap_put(&rs->push_index, slot, (void *)(uintptr_t)rs->npushes);
+    return 0;
+}
+
+static void claims_key(struct redis_store *s, struct aw_buf *b, const char *rule)
+{
+    rule_key_text(s, b, rule, "claims:");
+    aw_buf_append_str(b, s->instance);
+}
+
+static int r_pending_pop(struct aw_store *base, const struct aw_wkey *rule, int64_t up_to_ms,
+                         uint64_t *group_hash, int64_t *time_ms, bool *found)
+{
+    struct redis_store *s = (struct redis_store *)base;
+    struct rule_state *rs = rule_state_for(s, rule->rule, rule_hash_of(rule));
+    *found = false;
+    if (rs->due_valid && rs->due_next < rs->ndue && rs->due[rs->due_next].time <= up_to_ms) {
+        *group_hash = rs->due[rs->due_next].group_hash;
+        *time_ms = rs->due[rs->due_next].time;
+        rs->due_next++;
+        *found = true;
+        return 0;
+    }
+    /* Nothing new can be due when the last pop was complete and nothing
+     * was pushed since. */
+    if (rs->due_valid && !rs->due_more && !rs->pushed_since_pop && up_to_ms <= rs->due_up_to) {
+        *time_ms = rs->earliest;
+        return 0;
+    }
+    flush_pushes(s);
+    char up[24], lim[16], ttl[24];
+    fmt_time(up, up_to_ms);
+    snprintf(lim, sizeof lim, "%d", POP_LIMIT);
+    fmt_time(ttl, rs->ttl ? rs->ttl : DEFAULT_TTL_MS);
+    rule_key_text(s, &s->key, rule->rule, "pending");
+    claims_key(s, &s->key2, rule->rule);
+    const char *argv[] = {"EVALSHA", s->sha[S_POP], "2", s->key.data, s->key2.data, up, lim, ttl};
+    size_t lens[] = {7, 40, 1, s->key.len, s->key2.len, strlen(up), strlen(lim), strlen(ttl)};
+    size_t at = s->ncmds;
+    queue_argv(s, USE_KEEP, 0, 8, argv, lens);
+    rs->claimed = true;
+    if (run_now(s) < 0)
+        return -1;
+    const redisReply *r = s->cmds[at].reply;
+    rs->ndue = rs->due_next = 0;
+    rs->due_valid = true;
+    rs->due_up_to = up_to_ms;
+    rs->pushed_since_pop = false;
+    rs->earliest = AW_TIME_NONE;
+    if (r && r->type == REDIS_REPLY_ARRAY && r->elements >= 1) {
+        size_t pairs = (r->elements - 1) / 2;
+        if (pairs > rs->due_cap) {
+            rs->due_cap = pairs;
+            rs->due = xrealloc(rs->due, pairs * sizeof *rs->due);
+        }
+        for (size_t i = 0; i < pairs; i++) {
+            const redisReply *m = r->element[2 * i], *t = r->element[2 * i + 1];
+            rs->due[i].group_hash = parse_hex64(m->str, m->len);
+            rs->due[i].time = parse_time(t->str, t->len);
+        }
+        rs->ndue = pairs;
+        rs->due_more = pairs == POP_LIMIT;
+        const redisReply *e = r->element[r->elements - 1];
+        rs->earliest = e->len ? parse_time(e->str, e->len) : AW_TIME_NONE;
+    }
+    clear_commands(s);
+    /* Fetch every popped window in one more round trip. */
+    if (rs->ndue) {
+        for (size_t i = 0; i < rs->ndue; i++) {
+            struct aw_wkey wk = {rs->name, rs->due[i].group_hash, rs->rule_hash};
+            if (!aw_hashmap_get(&s->fetched, window_name(&wk)))
+                queue_snapshot(s, &wk);
+            else
+                queue_argv(s, USE_CHECK, 0, 1, (const char *[]){"PING"}, (size_t[]){4});
+        }
+        if (run_now(s) < 0)
+            return -1;
+        for (size_t i = 0; i < rs->ndue; i++) {
+            struct aw_wkey wk = {rs->name, rs->due[i].group_hash, rs->rule_hash};
+            if (s->cmds[i].use == USE_KEEP)
+                load_snapshot(s, &wk, s->cmds[i].reply);
+        }
+        clear_commands(s);
+        *group_hash = rs->due[0].group_hash;
+        *time_ms = rs->due[0].time;
+        rs->due_next = 1;
+        *found = true;
+        return 0;
+    }
+    *time_ms = rs->earliest;
+    return 0;
+}
+
+static int r_pending_done(struct aw_store *base, const struct aw_wkey *k)
+{
+    struct redis_store *s = (struct redis_store *)base;
+    char member[16];
+    aw_hex64(k->group_hash, member);
+    claims_key(s, &s->key2, k->rule);
+    const char *argv[] = {"ZREM", s->key2.data, member};
+    size_t lens[] = {4, s->key2.len, 16};
+    queue_argv(s, USE_CHECK, 0, 3, argv, lens);
+    return 0;
+}
+
+static int r_set_add(struct aw_store *base, const struct aw_wkey *k, const char *member, size_t len,
+                     int64_t time_ms, int64_t ttl_ms, bool *added)
+{
+    struct redis_store *s = (struct redis_store *)base;
+    char t[24], ttl[24];
+    fmt_time(t, time_ms);
+    fmt_time(ttl, ttl_ms > 0 ? ttl_ms : DEFAULT_TTL_MS);
+    window_key_text(s, &s->key, k, "s");
+    const char *argv[] = {"EVALSHA", s->sha[S_SET_ADD], "1", s->key.data, member, t, ttl};
+    size_t lens[] = {7, 40, 1, s->key.len, len, strlen(t), strlen(ttl)};
+    flush_pushes(s);
+    size_t at = s->ncmds;
+    queue_argv(s, USE_KEEP, 0, 7, argv, lens);
+    if (run_now(s) < 0)
+        return -1;
+    const redisReply *r = s->cmds[at].reply;
+    *added = r && r->type == REDIS_REPLY_INTEGER && r->integer == 1 && !s->resent;
+    clear_commands(s);
+    return 0;
+}
+
+static int r_set_contains(struct aw_store *base, const struct aw_wkey *k, const char *member, size_t len,
+                          bool *found)
+{
+    struct redis_store *s = (struct redis_store *)base;
+    window_key_text(s, &s->key, k, "s");
+    const char *argv[] = {"HEXISTS", s->key.data, member};
+    size_t lens[] = {7, s->key.len, len};
+    flush_pushes(s);
+    size_t at = s->ncmds;
+    queue_argv(s, USE_KEEP, 0, 3, argv, lens);
+    if (run_now(s) < 0)
+        return -1;
+    const redisReply *r = s->cmds[at].reply;
+    *found = r && r->type == REDIS_REPLY_INTEGER && r->integer == 1;
+    clear_commands(s);
+    return 0;
+}
+
+static void r_set_clock(struct aw_store *base, int64_t t)
+{
+    (void)base;
+    (void)t; /* Redis expires by key TTLs */
+}
+
+/* Hand the outcomes of this batch's hits to their detectors. */
+static int deliver_hits(struct redis_store *s)
+{
+    size_t n = s->nhits;
+    if (!n)
+        return 0;
+    struct hit_wait *h = s->hits;
+    bool resent = s->resent;
+    s->hits = NULL;
+    s->nhits = s->hit_cap = 0;
+    int rc = 0;
+    s->full_fetch = true;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        /* After a resend an entry we added ourselves reads as "already
+         * there": only a completed alert is worth acting on then. */
+        if (!h[i].fn || h[i].code == 0 || (resent && h[i].code == 1))
+            continue;
+        rc = h[i].fn(h[i].ctx, &h[i].key, h[i].time, h[i].id, h[i].code == 2);
+    }
+    s->full_fetch = false;
+    free(h);
+    return rc;
+}
+
+static int r_sync(struct aw_store *base)
+{
+    struct redis_store *s = (struct redis_store *)base;
+    flush_pushes(s);
+    if (run_now(s) < 0)
+        return -1;
+    clear_commands(s);
+    forget_snapshots(s);
+    for (size_t i = 0; i < s->rules.cap; i++)
+        if (s->rules.keys[i]) {
+            struct rule_state *rs = s->rules.values[i];
+            rs->due_valid = false;
+        }
+    int rc = deliver_hits(s);
+    s->resent = false;
+    if (rc < 0)
+        return -1;
+    /* Writes made while delivering (a re-emitted alert) go out now. */
+    flush_pushes(s);
+    if (s->ncmds && run_now(s) < 0)
+        return -1;
+    clear_commands(s);
+    forget_snapshots(s);
+    return 0;
+}
+
+static void r_stats(struct aw_store *base, struct aw_store_stats *out)
+{
+    struct redis_store *s = (struct redis_store *)base;
+    *out = s->st;
+}
+
+static void r_destroy(struct aw_store *base)
+{
+    struct redis_store *s = (struct redis_store *)base;
+    if (!s->broken && s->c && (s->ncmds || s->nhits))
+        r_sync(base);
+    clear_commands(s);
+    free(s->cmds);
+    free(s->hits);
+    for (size_t i = 0; i < s->rules.cap; i++)
+        if (s->rules.keys[i]) {
+            struct rule_state *rs = s->rules.values[i];
+            aw_hashmap_free(&rs->push_index);
+            free(rs->pushes);
+            free(rs->due);
+            free(rs->name);
+            free(rs);
+        }
+    aw_hashmap_free(&s->rules);
+    forget_snapshots(s);
+    aw_hashmap_free(&s->fetched);
+    aw_buf_free(&s->key);
+    aw_buf_free(&s->key2);
+    aw_buf_free(&s->arg);
+    aw_buf_free(&s->arg2);
+    if (s->c)
+        redisFree(s->c);
+    free(s->host);
+    free(s->unix_path);
+    free(s->user);
+    if (s->password) {
+        memset(s->password, 0, strlen(s->password));
+        free(s->password);
+    }
+    free(s->shown);
+    free(s->prefix);
+    free(s);
+}
+
+static const struct aw_store_ops redis_ops = {
+    .name = "redis",
+    .window_add = r_window_add,
+    .window_scan = r_window_scan,
+    .window_count = r_window_count,
+    .meta_get = r_meta_get,
+    .meta_put = r_meta_put,
+    .pending_push = r_pending_push,
+    .pending_pop = r_pending_pop,
+    .set_add = r_set_add,
+    .set_contains = r_set_contains,
+    .set_clock = r_set_clock,
+    .stats = r_stats,
+    .destroy = r_destroy,
+    .window_hit = r_window_hit,
+    .pending_done = r_pending_done,
+    .sync = r_sync,
+};
+
+/* ------------------------------------------------------------------ spec */
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Percent-decode [p, p+n) into a new string. */
+static char *pct_decode(const char *p, size_t n)
+{
+    char *out = xcalloc(n + 1, 1);
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] == '%' && i + 2 < n && hexval(p[i + 1]) >= 0 && hexval(p[i + 2]) >= 0) {
+            out[o++] = (char)(hexval(p[i + 1]) * 16 + hexval(p[i + 2]));
+            i += 2;
+        } else
+            out[o++] = p[i];
+    }
+    out[o] = '\0';
+    return out;
+}
+
+static int parse_spec(struct redis_store *s, const char *spec, char *err, size_t errlen)
+{
+    if (!strncmp(spec, "unix://", 7)) {
+        const char *path = spec + 7;
+        const char *q = strchr(path, '?');
+        size_t n = q ? (size_t)(q - path) : strlen(path);
+        if (!n || path[0] != '/') {
+            snprintf(err, errlen, "store '%s': unix:// needs an absolute socket path", s->shown);
+            return -1;
+        }
+        s->unix_path = pct_decode(path, n);
+        if (getenv("AUDITWATCH_REDIS_PASSWORD"))
+            s->password = xstrdup(getenv("AUDITWATCH_REDIS_PASSWORD"));
+        if (getenv("AUDITWATCH_REDIS_USER"))
+            s->user = xstrdup(getenv("AUDITWATCH_REDIS_USER"));
+        if (q) {
+            if (strncmp(q, "?db=", 4) || !q[4]) {
+                snprintf(err, errlen, "store '%s': the only unix:// option is ?db=N", s->shown);
+                return -1;
+            }
+            char *end;
+            long db = strtol(q + 4, &end, 10);
+            if (*end || db < 0 || db > 1000000) {
+                snprintf(err, errlen, "store '%s': bad database number", s->shown);
+                return -1;
+            }
+            s->db = (int)db;
+        }
+        return 0;
+    }
+    const char *p = spec + 8; /* after redis:// */
+    const char *at = strchr(p, '@');
+    const char *slash = strchr(p, '/');
+    if (at && (!slash || at < slash)) {
+        const char *colon = memchr(p, ':', (size_t)(at - p));
+        if (colon) {
+            if (colon > p)
+                s->user = pct_decode(p, (size_t)(colon - p));
+            s->password = pct_decode(colon + 1, (size_t)(at - colon - 1));
+        } else {
+            s->password = pct_decode(p, (size_t)(at - p));
+        }
+        p = at + 1;
+    }
+    /* A password kept out of the spec (and so out of `ps` and config
+     * files) comes from the environment. */
+    if (!s->password && getenv("AUDITWATCH_REDIS_PASSWORD"))
+        s->password = xstrdup(getenv("AUDITWATCH_REDIS_PASSWORD"));
+    slash = strchr(p, '/');
+    size_t hostport = slash ? (size_t)(slash - p) : strlen(p);
+    const char *hp_end = p + hostport;
+    const char *colon = NULL;
+    if (*p == '[') { /* [IPv6]:port */
+        const char *close = memchr(p, ']', hostport);
+        if (!close) {
+            snprintf(err, errlen, "store '%s': unterminated [IPv6 address]", s->shown);
+            return -1;
+        }
+        s->host = pct_decode(p + 1, (size_t)(close - p - 1));
+        colon = close + 1 < hp_end && close[1] == ':' ? close + 1 : NULL;
+    } else {
+        colon = memchr(p, ':', hostport);
+        size_t hl = colon ? (size_t)(colon - p) : hostport;
+        s->host = hl ? pct_decode(p, hl) : xstrdup("127.0.0.1");
+    }
+    s->port = 6379;
+    if (colon) {
+        char tmp[16];
+        size_t pl = (size_t)(hp_end - colon - 1);
+        if (!pl || pl >= sizeof tmp) {
+            snprintf(err, errlen, "store '%s': bad port", s->shown);
+            return -1;
+        }
+        memcpy(tmp, colon + 1, pl);
+        tmp[pl] = '\0';
+        char *end;
+        long port = strtol(tmp, &end, 10);
+        if (*end || port < 1 || port > 65535) {
+            snprintf(err, errlen, "store '%s': bad port", s->shown);
+            return -1;
+        }
+        s->port = (int)port;
+    }
+    if (slash && slash[1]) {
+        char *end;
+        long db = strtol(slash + 1, &end, 10);
+        if (*end || db < 0 || db > 1000000) {
+            snprintf(err, errlen, "store '%s': the path must be a database number", s->shown);
+            return -1;
+        }
+        s->db = (int)db;
+    }
+    return 0;
+}
+
+struct aw_store *aw_store_redis_new(const char *spec, const struct aw_store_options *opts, char *err,
+                                    size_t errlen)
+{
+    struct redis_store *s = xcalloc(1, sizeof *s);
+    s->base.ops = &redis_ops;
+    char shown[512];
+    aw_store_spec_redact(spec, shown, sizeof shown);
+    s->shown = xstrdup(shown);
+    s->connect_timeout_ms = opts && opts->connect_timeout_ms > 0 ? opts->connect_timeout_ms : 2000;
+    s->command_timeout_ms = opts && opts->command_timeout_ms > 0 ? opts->command_timeout_ms : 5000;
+    s->reconnect_wait_ms = opts && opts->reconnect_wait_ms > 0 ? opts->reconnect_wait_ms : 60000;
+    s->prefix = xstrdup(opts && opts->prefix && opts->prefix[0] ? opts->prefix : "auditwatch");
+    char host[64] = "host";
+    gethostname(host, sizeof host - 1);
+    host[sizeof host - 1] = '\0';
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    snprintf(s->instance, sizeof s->instance, "%s-%ld-%llx", host, (long)getpid(),
+             (unsigned long long)(ts.tv_nsec ^ ts.tv_sec));
+    aw_hashmap_init(&s->rules);
+    aw_hashmap_init(&s->fetched);
+    if (parse_spec(s, spec, err, errlen) < 0 || connect_once(s, err, errlen) < 0) {
+        r_destroy(&s->base);
+        return NULL;
+    }
+    return &s->base;
+}
