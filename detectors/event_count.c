@@ -42,5 +42,6 @@ const struct aw_detector_kind aw_detector_event_count = {
     .init = event_count_init,
     .on_hit = window_on_hit,
     .advance = window_advance,
+    .prefetch = window_prefetch,
     .fini = window_fini,
 };

@@ -65,6 +65,15 @@ struct fs_state {
     char **techniques; /* "T1078.004" from the entry's attack.tNNNN tags */
     size_t ntechniques;
     struct aw_buf group, message, evidence, fields;
+    /* Batched stores: alerts prepared at hit time, emitted when the
+     * store's answer arrives at the end of the batch (the event is gone
+     * by then).  Reused once every answer is in. */
+    struct fs_prepared {
+        struct aw_alert a;
+        struct aw_buf group, message, evidence, fields;
+    } *prep;
+    size_t nprep, prep_cap, answers_due;
+    const struct aw_detector_env *env;
 };
 
 /* One hit being processed (for the value visitor). */
@@ -137,37 +146,40 @@ static int in_learning(struct fs_state *st, const struct aw_detector_env *env, i
 
 /* ============================================================ the alert */
 
-static int emit_alert(struct fs_hit *h, const char *value, size_t len)
+/* The alert about value for h's entity, into a's buffers. */
+static void prepare_alert(struct fs_hit *h, const char *value, size_t len, struct aw_alert *out,
+                          struct aw_buf *group, struct aw_buf *message, struct aw_buf *evidence,
+                          struct aw_buf *fields)
 {
     struct fs_state *st = h->d->state;
     const struct aw_first_seen_cfg *cfg = st->cfg;
     const struct aw_event *ev = h->hit->event;
 
-    aw_buf_reset(&st->group);
-    aw_buf_append_char(&st->group, '{');
-    aw_buf_json_cstr(&st->group, cfg->entity_field);
-    aw_buf_append_char(&st->group, ':');
-    aw_buf_json_string(&st->group, h->entity.ptr, h->entity.len);
-    aw_buf_append_char(&st->group, ',');
-    aw_buf_json_cstr(&st->group, cfg->value_field);
-    aw_buf_append_char(&st->group, ':');
-    aw_buf_json_string(&st->group, value, len);
-    aw_buf_append_char(&st->group, '}');
+    aw_buf_reset(group);
+    aw_buf_append_char(group, '{');
+    aw_buf_json_cstr(group, cfg->entity_field);
+    aw_buf_append_char(group, ':');
+    aw_buf_json_string(group, h->entity.ptr, h->entity.len);
+    aw_buf_append_char(group, ',');
+    aw_buf_json_cstr(group, cfg->value_field);
+    aw_buf_append_char(group, ':');
+    aw_buf_json_string(group, value, len);
+    aw_buf_append_char(group, '}');
 
-    aw_buf_reset(&st->message);
+    aw_buf_reset(message);
     if (cfg->title) {
-        aw_buf_append_str(&st->message, cfg->title);
-        aw_buf_append_str(&st->message, ": ");
+        aw_buf_append_str(message, cfg->title);
+        aw_buf_append_str(message, ": ");
     }
-    aw_buf_append_str(&st->message, "new ");
-    aw_buf_append_str(&st->message, cfg->value_field);
-    aw_buf_append_char(&st->message, ' ');
-    aw_buf_append_printable(&st->message, value, len, MAX_TEXT);
-    aw_buf_append_str(&st->message, " for ");
-    aw_buf_append_str(&st->message, cfg->entity_field);
-    aw_buf_append_char(&st->message, ' ');
-    aw_buf_append_printable(&st->message, h->entity.ptr, h->entity.len, MAX_TEXT);
-    aw_buf_append_char(&st->message, '\0');
+    aw_buf_append_str(message, "new ");
+    aw_buf_append_str(message, cfg->value_field);
+    aw_buf_append_char(message, ' ');
+    aw_buf_append_printable(message, value, len, MAX_TEXT);
+    aw_buf_append_str(message, " for ");
+    aw_buf_append_str(message, cfg->entity_field);
+    aw_buf_append_char(message, ' ');
+    aw_buf_append_printable(message, h->entity.ptr, h->entity.len, MAX_TEXT);
+    aw_buf_append_char(message, '\0');
 
     struct aw_alert a;
     memset(&a, 0, sizeof a);
@@ -177,17 +189,85 @@ static int emit_alert(struct fs_hit *h, const char *value, size_t len)
     a.level = cfg->level;
     a.techniques = st->techniques;
     a.ntechniques = st->ntechniques;
-    aw_alert_about_event(&a, ev, h->hit->time_ms, st->group.data, st->group.len, h->event_id.ptr,
-                         h->event_id.len, &st->evidence, &st->fields);
-    a.message = st->message.data;
+    aw_alert_about_event(&a, ev, h->hit->time_ms, group->data, group->len, h->event_id.ptr,
+                         h->event_id.len, evidence, fields);
+    a.message = message->data;
+    *out = a;
+}
+
+static int emit_alert(struct fs_hit *h, const char *value, size_t len)
+{
+    struct fs_state *st = h->d->state;
+    struct aw_alert a;
+    prepare_alert(h, value, len, &a, &st->group, &st->message, &st->evidence, &st->fields);
     h->d->stats.alerts++;
     return h->env->emit(h->env->emit_ctx, h->d, &a);
 }
 
 /* ============================================================ one pair */
 
+/* The store's answer for prepared alert `token` (batched stores). */
+static int answer(void *ctx, size_t token, int outcome)
+{
+    struct aw_detector *d = ctx;
+    struct fs_state *st = d->state;
+    int rc = 0;
+    if (outcome && token < st->nprep) {
+        if (outcome == 2)
+            d->stats.duplicates++;
+        d->stats.alerts++;
+        rc = st->env->emit(st->env->emit_ctx, d, &st->prep[token].a);
+    }
+    if (st->answers_due && --st->answers_due == 0)
+        st->nprep = 0; /* every answer is in: the slots are free again */
+    return rc;
+}
+
+/* Batched store: prepare the alert, ask the store in one call. */
+static int see_pair_batched(struct fs_hit *h, const char *value, size_t len)
+{
+    struct fs_state *st = h->d->state;
+    const struct aw_first_seen_cfg *cfg = st->cfg;
+    struct aw_store *s = h->env->store;
+    int64_t t = h->hit->time_ms;
+    int64_t retention = cfg->retention_ms > 0 ? cfg->retention_ms : 0;
+    int64_t epoch = retention ? floor_div(t, retention) : 0;
+    if (st->nprep == st->prep_cap) {
+        size_t ncap = st->prep_cap ? st->prep_cap * 2 : 16;
+        struct fs_prepared *np = realloc(st->prep, ncap * sizeof *np);
+        if (!np)
+            return -1;
+        memset(np + st->prep_cap, 0, (ncap - st->prep_cap) * sizeof *np);
+        st->prep = np;
+        st->prep_cap = ncap;
+    }
+    struct fs_prepared *p = &st->prep[st->nprep];
+    prepare_alert(h, value, len, &p->a, &p->group, &p->message, &p->evidence, &p->fields);
+    struct aw_first_seen_op op = {
+        .name = cfg->name,
+        .learning_key = learning_hash(),
+        .values_key = entity_epoch_hash(&h->entity, epoch),
+        .prev_values_key = retention ? entity_epoch_hash(&h->entity, epoch - 1) : 0,
+        .intro_key = pair_hash(&h->entity, value, len),
+        .time_ms = t,
+        .learning_ms = cfg->learning_ms,
+        .ttl_ms = retention ? 2 * retention : 0,
+        .value = value,
+        .value_len = len,
+        .event_id = h->event_id.ptr,
+        .event_id_len = h->event_id.len,
+    };
+    if (s->ops->first_seen(s, &op, answer, h->d, st->nprep) < 0)
+        return -1;
+    st->nprep++;
+    st->answers_due++;
+    return 0;
+}
+
 static int see_pair(struct fs_hit *h, const char *value, size_t len)
 {
+    if (h->env->store->ops->first_seen)
+        return see_pair_batched(h, value, len);
     struct fs_state *st = h->d->state;
     const struct aw_first_seen_cfg *cfg = st->cfg;
     struct aw_store *s = h->env->store;
@@ -252,6 +332,13 @@ static void fs_fini(struct aw_detector *d)
     aw_buf_free(&st->message);
     aw_buf_free(&st->evidence);
     aw_buf_free(&st->fields);
+    for (size_t i = 0; i < st->prep_cap; i++) {
+        aw_buf_free(&st->prep[i].group);
+        aw_buf_free(&st->prep[i].message);
+        aw_buf_free(&st->prep[i].evidence);
+        aw_buf_free(&st->prep[i].fields);
+    }
+    free(st->prep);
     free(st);
     d->state = NULL;
 }
@@ -343,7 +430,8 @@ static int fs_on_hit(struct aw_detector *d, const struct aw_detector_env *env, c
     h.event_id = hit->event->fields[AW_F_AUDITWATCH_ID];
     if (!h.event_id.ptr)
         h.event_id = (struct aw_str){"", 0};
-    if (in_learning(st, env, hit->time_ms, &h.learning) < 0)
+    st->env = env;
+    if (!env->store->ops->first_seen && in_learning(st, env, hit->time_ms, &h.learning) < 0)
         return -1;
     /* The entity points into the event or into st->scratch; the value
      * visitor formats numbers into its own scratch so both stay valid. */

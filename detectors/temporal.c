@@ -78,5 +78,6 @@ const struct aw_detector_kind aw_detector_temporal = {
     .init = temporal_init,
     .on_hit = window_on_hit,
     .advance = window_advance,
+    .prefetch = window_prefetch,
     .fini = window_fini,
 };

@@ -103,5 +103,6 @@ const struct aw_detector_kind aw_detector_value_count = {
     .init = value_count_init,
     .on_hit = window_on_hit,
     .advance = window_advance,
+    .prefetch = window_prefetch,
     .fini = window_fini,
 };

@@ -516,6 +516,22 @@ static void prune_suppressed(struct window_state *ws, int64_t final)
     ws->suppressed_swept = ws->suppressed.n;
 }
 
+int window_prefetch(struct aw_detector *d, const struct aw_detector_env *env, int64_t watermark_ms, bool flush)
+{
+    struct window_state *ws = d->state;
+    struct aw_store *s = env->store;
+    if (!s->ops->pending_prefetch)
+        return 0;
+    int64_t wm = d->watermark_ms;
+    if (watermark_ms != AW_TIME_NONE && (wm == AW_TIME_NONE || watermark_ms > wm))
+        wm = watermark_ms;
+    int64_t final = flush ? INT64_MAX : sat_sub(wm, d->lateness_ms);
+    if (final == AW_TIME_NONE || ws->next_due == AW_TIME_NONE || ws->next_due > final)
+        return 0; /* advance will not ask */
+    struct aw_wkey rule_key = {ws->rule->name, 0, ws->rule_hash};
+    return s->ops->pending_prefetch(s, &rule_key, final);
+}
+
 int window_advance(struct aw_detector *d, const struct aw_detector_env *env, int64_t watermark_ms,
                    bool flush)
 {

@@ -78,6 +78,8 @@ int window_init(struct aw_detector *d, const struct aw_detector_env *env, const 
 int window_on_hit(struct aw_detector *d, const struct aw_detector_env *env, const struct aw_hit *hit);
 int window_advance(struct aw_detector *d, const struct aw_detector_env *env, int64_t watermark_ms,
                    bool flush);
+int window_prefetch(struct aw_detector *d, const struct aw_detector_env *env, int64_t watermark_ms,
+                    bool flush);
 void window_fini(struct aw_detector *d);
 
 /* "10m", "1h30m", "45s" */

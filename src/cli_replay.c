@@ -46,6 +46,17 @@ struct replay_run {
     double started, last_progress;
     struct aw_store *store;
     uint64_t peak_windows, peak_entries, peak_bytes; /* sampled before the final flush */
+    /* The alerts of the current batch, written in (time, rule, id) order
+     * when it ends: the order then depends on neither the store nor the
+     * order in which detectors finalized. */
+    struct aw_buf batch_text;
+    struct batch_alert {
+        int64_t time;
+        const char *rule;
+        char id[AW_ALERT_ID_LEN + 1];
+        size_t off, len;
+    } *batch;
+    size_t nbatch, batch_cap;
 };
 
 static double now_s(void)
@@ -58,17 +69,51 @@ static double now_s(void)
 static int on_alert(void *ctx, const struct aw_alert *a)
 {
     struct replay_run *run = ctx;
-    aw_buf_reset(&run->buf);
-    if (run->text)
-        aw_alert_render_text(a, &run->buf);
-    else
-        aw_alert_render_json(a, &run->buf);
-    aw_buf_append_char(&run->buf, '\n');
-    if (fwrite(run->buf.data, 1, run->buf.len, run->out) != run->buf.len) {
-        run->failed = true;
-        return -1;
+    if (run->nbatch == run->batch_cap) {
+        size_t ncap = run->batch_cap ? run->batch_cap * 2 : 64;
+        struct batch_alert *nb = realloc(run->batch, ncap * sizeof *nb);
+        if (!nb) {
+            run->failed = true;
+            return -1;
+        }
+        run->batch = nb;
+        run->batch_cap = ncap;
     }
+    struct batch_alert *b = &run->batch[run->nbatch++];
+    b->time = a->time_ms;
+    b->rule = a->rule_name;
+    memcpy(b->id, a->alert_id, sizeof b->id);
+    b->off = run->batch_text.len;
+    if (run->text)
+        aw_alert_render_text(a, &run->batch_text);
+    else
+        aw_alert_render_json(a, &run->batch_text);
+    aw_buf_append_char(&run->batch_text, '\n');
+    b->len = run->batch_text.len - b->off;
     run->alerts++;
+    return 0;
+}
+
+static int cmp_batch_alert(const void *x, const void *y)
+{
+    const struct batch_alert *a = x, *b = y;
+    if (a->time != b->time)
+        return a->time < b->time ? -1 : 1;
+    int c = strcmp(a->rule, b->rule);
+    return c ? c : strcmp(a->id, b->id);
+}
+
+static int on_batch(void *ctx)
+{
+    struct replay_run *run = ctx;
+    qsort(run->batch, run->nbatch, sizeof *run->batch, cmp_batch_alert);
+    for (size_t i = 0; i < run->nbatch; i++)
+        if (fwrite(run->batch_text.data + run->batch[i].off, 1, run->batch[i].len, run->out) != run->batch[i].len) {
+            run->failed = true;
+            return -1;
+        }
+    run->nbatch = 0;
+    aw_buf_reset(&run->batch_text);
     return 0;
 }
 
@@ -403,7 +448,7 @@ int aw_cli_replay(int argc, char **argv)
         fprintf(stderr, "auditwatch replay: %s\n", err);
         goto out;
     }
-    struct aw_pipeline_options po = {&rules, &cfg, store, on_alert, &run, nrule_paths > 0, cfg.batch_events};
+    struct aw_pipeline_options po = {&rules, &cfg, store, on_alert, &run, nrule_paths > 0, cfg.batch_events, on_batch};
     pipeline = aw_pipeline_new(&po, err, sizeof err);
     if (!pipeline) {
         fprintf(stderr, "auditwatch replay: %s\n", err);
@@ -452,6 +497,8 @@ int aw_cli_replay(int argc, char **argv)
     run.peak_bytes = live.bytes;
     if (aw_pipeline_flush(pipeline) < 0)
         status = AW_EXIT_FAILURE;
+    if (run.nbatch) /* stopped by a failure mid-batch: keep what was found */
+        on_batch(&run);
     if (fflush(run.out) != 0 || run.failed) {
         aw_log(AW_LOG_ERROR, "writing alerts failed");
         status = AW_EXIT_FAILURE;
@@ -472,6 +519,8 @@ out:
         fclose(run.dead_letter);
     aw_buf_free(&run.buf);
     aw_buf_free(&run.errbuf);
+    aw_buf_free(&run.batch_text);
+    free(run.batch);
     aw_pipeline_free(pipeline);
     aw_decoder_free(dec);
     aw_store_destroy(store);

@@ -262,14 +262,16 @@ struct aw_pipeline *aw_pipeline_new(const struct aw_pipeline_options *o, char *e
     for (size_t i = 0; i < p->ndets; i++)
         if (p->dets[i]->kind->on_event)
             p->watchers[p->nwatchers++] = p->dets[i];
-    /* Batching must not let a chained alert arrive late downstream: the
+    /* Batching must not let a chained alert arrive late downstream (its
+     * lateness covers the upstream's plus its own): with chains, the
      * pipeline also advances whenever event time has moved by half the
-     * smallest lateness since the last advance. */
+     * smallest own lateness of a downstream correlation. */
     p->advance_step = INT64_MAX;
-    for (size_t i = 0; i < p->ndets; i++)
-        if (p->dets[i]->kind->advance && p->dets[i]->lateness_ms >= 0 &&
-            p->dets[i]->lateness_ms / 2 < p->advance_step)
-            p->advance_step = p->dets[i]->lateness_ms / 2;
+    for (size_t i = 0; i < p->ndets; i++) {
+        const struct aw_rule *r = p->dets[i]->rule;
+        if (r && r->correlation && chain_depth(r, 0) > 1 && rule_lateness(p, r) / 2 < p->advance_step)
+            p->advance_step = rule_lateness(p, r) / 2;
+    }
     return p;
 oom:
     snprintf(err, errlen, "out of memory");
@@ -356,6 +358,21 @@ static int store_sync(struct aw_pipeline *p)
     return s && s->ops->sync ? s->ops->sync(s) : 0;
 }
 
+/* Batched store: the detectors' questions for the coming advance go out
+ * with the batch's writes, then the batch is synced. */
+static int prefetch_and_sync(struct aw_pipeline *p, bool flush)
+{
+    struct aw_store *s = p->env.store;
+    if (!s || !s->ops->sync)
+        return 0;
+    for (size_t i = 0; i < p->ndets; i++) {
+        struct aw_detector *d = p->dets[i];
+        if (d->kind->prefetch && d->kind->prefetch(d, &p->env, p->watermark, flush) < 0)
+            return -1;
+    }
+    return s->ops->sync(s);
+}
+
 static int advance_all(struct aw_pipeline *p, bool flush)
 {
     /* Called after every event: only when event time moved (or on flush)
@@ -415,12 +432,17 @@ int aw_pipeline_stream_close(struct aw_pipeline *p, int stream)
     return aw_pipeline_end_batch(p);
 }
 
+static int batch_done(struct aw_pipeline *p)
+{
+    return p->opt.on_batch ? p->opt.on_batch(p->opt.ctx) : 0;
+}
+
 int aw_pipeline_end_batch(struct aw_pipeline *p)
 {
     p->batch_fill = 0;
-    if (store_sync(p) < 0)
+    if (prefetch_and_sync(p, false) < 0 || advance_all(p, false) < 0)
         return -1;
-    return advance_all(p, false);
+    return batch_done(p);
 }
 
 int aw_pipeline_process(struct aw_pipeline *p, const struct aw_event *ev)
@@ -508,9 +530,9 @@ int aw_pipeline_process_stream(struct aw_pipeline *p, int stream, const struct a
 int aw_pipeline_flush(struct aw_pipeline *p)
 {
     p->batch_fill = 0;
-    if (store_sync(p) < 0 || advance_all(p, true) < 0)
+    if (prefetch_and_sync(p, true) < 0 || advance_all(p, true) < 0 || store_sync(p) < 0)
         return -1;
-    return store_sync(p);
+    return batch_done(p);
 }
 
 uint64_t aw_pipeline_alert_count(const struct aw_pipeline *p) { return p->alerts; }

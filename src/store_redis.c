@@ -61,58 +61,97 @@
 
 /* ---------------------------------------------------------------- scripts */
 
-/* KEYS: w h; ARGV: id time payload trim ttl group.  Returns 0 added, 1
- * already there, 2 already there and it completed the suppressing alert. */
+/* KEYS: w1 h1 w2 h2 ... (the windows of a batch); ARGV per window:
+ * trim ttl group n, then n times (id time payload).  Returns one code per
+ * entry, in order: 0 added, 1 already there, 2 already there and it
+ * completed the alert that suppresses its group. */
 static const char HIT_LUA[] =
-    "local added = redis.call('ZADD', KEYS[1], 'NX', ARGV[2], ARGV[1])\n"
-    "if added == 1 then redis.call('HSET', KEYS[2], ARGV[1], ARGV[3]) end\n"
-    "redis.call('HSETNX', KEYS[2], 'g', ARGV[6])\n"
-    "if ARGV[4] ~= '' then\n"
-    "  local bound = '(' .. ARGV[4]\n"
-    "  local old = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', bound, 'LIMIT', 0, 1000)\n"
-    "  while #old > 0 do\n"
-    "    redis.call('ZREM', KEYS[1], unpack(old))\n"
-    "    redis.call('HDEL', KEYS[2], unpack(old))\n"
-    "    old = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', bound, 'LIMIT', 0, 1000)\n"
+    "local res = {}\n"
+    "local a = 1\n"
+    "for k = 1, #KEYS, 2 do\n"
+    "  local w, h = KEYS[k], KEYS[k + 1]\n"
+    "  local trim, ttl, group, n = ARGV[a], ARGV[a + 1], ARGV[a + 2], tonumber(ARGV[a + 3])\n"
+    "  a = a + 4\n"
+    "  local m, mread = nil, false\n"
+    "  for i = 1, n do\n"
+    "    local id = ARGV[a]\n"
+    "    if redis.call('ZADD', w, 'NX', ARGV[a + 1], id) == 1 then\n"
+    "      redis.call('HSET', h, id, ARGV[a + 2])\n"
+    "      res[#res + 1] = 0\n"
+    "    else\n"
+    "      if not mread then m = redis.call('HGET', h, 'm'); mread = true end\n"
+    "      local code = 1\n"
+    "      if m then\n"
+    "        local se, aid = string.match(m, '^%S+ %S+ %S+ (%S+) (%S+)$')\n"
+    "        if se == id and aid ~= '-' then code = 2 end\n"
+    "      end\n"
+    "      res[#res + 1] = code\n"
+    "    end\n"
+    "    a = a + 3\n"
     "  end\n"
+    "  redis.call('HSETNX', h, 'g', group)\n"
+    "  if trim ~= '' then\n"
+    "    local bound = '(' .. trim\n"
+    "    local old = redis.call('ZRANGEBYSCORE', w, '-inf', bound, 'LIMIT', 0, 1000)\n"
+    "    while #old > 0 do\n"
+    "      redis.call('ZREM', w, unpack(old))\n"
+    "      redis.call('HDEL', h, unpack(old))\n"
+    "      old = redis.call('ZRANGEBYSCORE', w, '-inf', bound, 'LIMIT', 0, 1000)\n"
+    "    end\n"
+    "  end\n"
+    "  redis.call('PEXPIRE', w, ttl)\n"
+    "  redis.call('PEXPIRE', h, ttl)\n"
     "end\n"
-    "redis.call('PEXPIRE', KEYS[1], ARGV[5])\n"
-    "redis.call('PEXPIRE', KEYS[2], ARGV[5])\n"
-    "if added == 1 then return 0 end\n"
-    "local m = redis.call('HGET', KEYS[2], 'm')\n"
-    "if m then\n"
-    "  local se, aid = string.match(m, '^%S+ %S+ %S+ (%S+) (%S+)$')\n"
-    "  if se == ARGV[1] and aid ~= '-' then return 2 end\n"
-    "end\n"
-    "return 1\n";
+    "return res\n";
 
-/* KEYS: w h; ARGV: keep (ms before the cursor still needed, '' = all).
- * Returns {} when the window has no meta, else {g, m, id, time, payload...}. */
+/* KEYS: w1 h1 w2 h2 ...; ARGV: keep per window (ms before the cursor
+ * still needed, '' = all).  Returns per window {} when it has no meta,
+ * else {g, m, id, time, payload, ...}. */
 static const char SNAPSHOT_LUA[] =
-    "local g = redis.call('HGET', KEYS[2], 'g')\n"
-    "if not g then return {} end\n"
-    "local m = redis.call('HGET', KEYS[2], 'm') or ''\n"
-    "local from = '-inf'\n"
-    "local ct = string.match(m, '^(%S+) ')\n"
-    "if ARGV[1] ~= '' and ct and ct ~= 'n' then from = '(' .. (tonumber(ct) - tonumber(ARGV[1])) end\n"
-    "local r = {g, m}\n"
-    "local ents = redis.call('ZRANGEBYSCORE', KEYS[1], from, '+inf', 'WITHSCORES')\n"
-    "for i = 1, #ents, 2 do\n"
-    "  r[#r + 1] = ents[i]\n"
-    "  r[#r + 1] = ents[i + 1]\n"
-    "  r[#r + 1] = redis.call('HGET', KEYS[2], ents[i]) or ''\n"
+    "local out = {}\n"
+    "for k = 1, #KEYS, 2 do\n"
+    "  local w, h, keep = KEYS[k], KEYS[k + 1], ARGV[(k + 1) / 2]\n"
+    "  local g = redis.call('HGET', h, 'g')\n"
+    "  local r = {}\n"
+    "  if g then\n"
+    "    local m = redis.call('HGET', h, 'm') or ''\n"
+    "    local from = '-inf'\n"
+    "    local ct = string.match(m, '^(%S+) ')\n"
+    "    if keep ~= '' and ct and ct ~= 'n' then from = '(' .. (tonumber(ct) - tonumber(keep)) end\n"
+    "    r = {g, m}\n"
+    "    local ents = redis.call('ZRANGEBYSCORE', w, from, '+inf', 'WITHSCORES')\n"
+    "    local n = #ents / 2\n"
+    "    for i = 1, n, 1000 do\n"
+    "      local ids = {}\n"
+    "      for j = i, math.min(n, i + 999) do ids[#ids + 1] = ents[2 * j - 1] end\n"
+    "      local pl = redis.call('HMGET', h, unpack(ids))\n"
+    "      for j = 1, #ids do\n"
+    "        local x = i + j - 1\n"
+    "        r[#r + 1] = ents[2 * x - 1]\n"
+    "        r[#r + 1] = ents[2 * x]\n"
+    "        r[#r + 1] = pl[j] or ''\n"
+    "      end\n"
+    "    end\n"
+    "  end\n"
+    "  out[#out + 1] = r\n"
     "end\n"
-    "return r\n";
+    "return out\n";
 
 /* KEYS: pending claims; ARGV: up_to limit ttl.  Moves the due groups to
  * the claims and returns {group, time, ..., earliest time left or ''}. */
 static const char POP_LUA[] =
     "local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'WITHSCORES', 'LIMIT', 0, tonumber(ARGV[2]))\n"
-    "for i = 1, #due, 2 do\n"
-    "  redis.call('ZREM', KEYS[1], due[i])\n"
-    "  redis.call('ZADD', KEYS[2], due[i + 1], due[i])\n"
+    "if #due > 0 then\n"
+    "  local members, pairs = {}, {}\n"
+    "  for i = 1, #due, 2 do\n"
+    "    members[#members + 1] = due[i]\n"
+    "    pairs[#pairs + 1] = due[i + 1]\n"
+    "    pairs[#pairs + 1] = due[i]\n"
+    "  end\n"
+    "  redis.call('ZREM', KEYS[1], unpack(members))\n"
+    "  redis.call('ZADD', KEYS[2], unpack(pairs))\n"
+    "  redis.call('PEXPIRE', KEYS[2], ARGV[3])\n"
     "end\n"
-    "if #due > 0 then redis.call('PEXPIRE', KEYS[2], ARGV[3]) end\n"
     "local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')\n"
     "due[#due + 1] = first[2] or ''\n"
     "return due\n";
@@ -131,8 +170,41 @@ static const char SET_ADD_LUA[] =
     "redis.call('PEXPIRE', KEYS[1], ARGV[3])\n"
     "return a\n";
 
-enum script_id { S_HIT, S_SNAPSHOT, S_POP, S_REQUEUE, S_SET_ADD, S_COUNT };
-static const char *const script_text[S_COUNT] = {HIT_LUA, SNAPSHOT_LUA, POP_LUA, REQUEUE_LUA, SET_ADD_LUA};
+/* KEYS: learning cur prev intro (prev = cur without retention); ARGV:
+ * time learning_ms ttl value event_id has_prev.  first_seen.c's logic
+ * in one step: 0 silent, 1 new pair, 2 introduced by this event. */
+static const char FIRST_SEEN_LUA[] =
+    "local t = tonumber(ARGV[1])\n"
+    "local start = tonumber(redis.call('HGET', KEYS[1], 'start') or '')\n"
+    "if not start or t < start then\n"
+    "  start = t\n"
+    "  redis.call('HSET', KEYS[1], 'start', ARGV[1])\n"
+    "end\n"
+    "redis.call('PEXPIRE', KEYS[1], ARGV[3])\n"
+    "if t - start < tonumber(ARGV[2]) then\n"
+    "  redis.call('HSETNX', KEYS[2], ARGV[4], ARGV[1])\n"
+    "  redis.call('PEXPIRE', KEYS[2], ARGV[3])\n"
+    "  return 0\n"
+    "end\n"
+    "local found = redis.call('HEXISTS', KEYS[2], ARGV[4]) == 1\n"
+    "if not found and ARGV[6] == '1' and redis.call('HEXISTS', KEYS[3], ARGV[4]) == 1 then\n"
+    "  found = true\n"
+    "  redis.call('HSETNX', KEYS[2], ARGV[4], ARGV[1])\n"
+    "  redis.call('PEXPIRE', KEYS[2], ARGV[3])\n"
+    "end\n"
+    "if found then\n"
+    "  if redis.call('HEXISTS', KEYS[4], ARGV[5]) == 1 then return 2 end\n"
+    "  return 0\n"
+    "end\n"
+    "redis.call('HSETNX', KEYS[4], ARGV[5], ARGV[1])\n"
+    "redis.call('PEXPIRE', KEYS[4], ARGV[3])\n"
+    "local added = redis.call('HSETNX', KEYS[2], ARGV[4], ARGV[1])\n"
+    "redis.call('PEXPIRE', KEYS[2], ARGV[3])\n"
+    "return added\n";
+
+enum script_id { S_HIT, S_SNAPSHOT, S_POP, S_REQUEUE, S_SET_ADD, S_FIRST_SEEN, S_COUNT };
+static const char *const script_text[S_COUNT] = {HIT_LUA,     SNAPSHOT_LUA, POP_LUA,
+                                                 REQUEUE_LUA, SET_ADD_LUA,  FIRST_SEEN_LUA};
 
 /* ------------------------------------------------------------------ state */
 
@@ -140,18 +212,38 @@ enum reply_use {
     USE_CHECK, /* only an error matters */
     USE_HIT,   /* a window_hit outcome */
     USE_KEEP,  /* the caller reads the reply after the exchange */
+    USE_POP,   /* due groups of a rule: parsed right after the exchange */
 };
 
 struct command {
     char *text; /* RESP, formatted by hiredis */
     int len;
     enum reply_use use;
-    size_t hit; /* USE_HIT: index into hits */
+    size_t *hits; /* USE_HIT: the hits (indexes into hits[]) in reply order */
+    size_t nhits;
+    struct rule_state *rule; /* USE_POP */
     redisReply *reply;
+};
+
+/* The hits of one window in the current batch: sent as one EVALSHA. */
+struct win_entry {
+    char id[17], time[24];
+    size_t off, len; /* payload in win_batch.payloads */
+    size_t hit;
+};
+
+struct win_batch {
+    struct aw_wkey key;
+    int64_t trim, ttl;
+    struct aw_buf group, payloads;
+    struct win_entry *e;
+    size_t n, cap;
 };
 
 struct hit_wait {
     aw_hit_done_fn fn;
+    aw_first_seen_done_fn fs_fn; /* a first_seen decision instead */
+    size_t token;
     void *ctx;
     struct aw_wkey key;
     int64_t time;
@@ -173,12 +265,16 @@ struct rule_state {
     size_t npushes, push_cap;
     struct aw_hashmap push_index; /* group hash -> index + 1 */
     bool claimed;                 /* has groups in its claims key */
+    uint64_t *done;               /* finished groups: one ZREM of the claims per batch */
+    size_t ndone, done_cap;
     bool pushed_since_pop;
     /* popped, not yet handed out */
     struct push *due;
     size_t ndue, due_next, due_cap;
     int64_t due_up_to, earliest;
     bool due_valid, due_more;
+    bool pop_queued;     /* a POP is in the pipeline, not answered yet */
+    bool need_snapshots; /* popped groups whose windows are not fetched yet */
 };
 
 struct redis_store {
@@ -196,6 +292,9 @@ struct redis_store {
     size_t ncmds, cmd_cap;
     struct hit_wait *hits;
     size_t nhits, hit_cap;
+    struct win_batch **wb; /* [0, nwb) in use; the rest kept for reuse */
+    size_t nwb, wb_alloc;
+    struct aw_hashmap wb_index; /* window name -> index + 1 */
     bool resent;
     struct aw_hashmap rules; /* rule hash -> rule_state */
     /* snapshots of windows read during a finalization pass */
@@ -343,8 +442,7 @@ static uint64_t parse_hex64(const char *p, size_t n)
 
 /* ---------------------------------------------------------------- pipeline */
 
-static void queue_argv(struct redis_store *s, enum reply_use use, size_t hit, int argc, const char **argv,
-                       const size_t *lens)
+static void queue_argv(struct redis_store *s, enum reply_use use, int argc, const char **argv, const size_t *lens)
 {
     if (s->ncmds == s->cmd_cap) {
         s->cmd_cap = s->cmd_cap ? s->cmd_cap * 2 : 256;
@@ -358,7 +456,6 @@ static void queue_argv(struct redis_store *s, enum reply_use use, size_t hit, in
         abort();
     }
     c->use = use;
-    c->hit = hit;
     s->ncmds++;
 }
 
@@ -374,8 +471,10 @@ static void free_replies(struct redis_store *s)
 static void clear_commands(struct redis_store *s)
 {
     free_replies(s);
-    for (size_t i = 0; i < s->ncmds; i++)
+    for (size_t i = 0; i < s->ncmds; i++) {
         free(s->cmds[i].text);
+        free(s->cmds[i].hits);
+    }
     s->ncmds = 0;
 }
 
@@ -560,9 +659,130 @@ static int exchange(struct redis_store *s)
     }
 }
 
-/* Merged pending pushes go out as one ZADD LT per rule. */
+/* The batch's hits: one EVALSHA for up to HIT_WINDOWS windows.  (On a
+ * Redis Cluster every window would need a call of its own - its keys
+ * share a slot, different windows do not; see README.) */
+#define HIT_WINDOWS 256
+static void flush_hits(struct redis_store *s)
+{
+    for (size_t first = 0; first < s->nwb; first += HIT_WINDOWS) {
+        size_t last = first + HIT_WINDOWS < s->nwb ? first + HIT_WINDOWS : s->nwb;
+        size_t nkeys = 2 * (last - first), nentries = 0;
+        for (size_t w = first; w < last; w++)
+            nentries += s->wb[w]->n;
+        size_t argc = 3 + nkeys + 4 * (last - first) + 3 * nentries;
+        const char **argv = xcalloc(argc, sizeof *argv);
+        size_t *lens = xcalloc(argc, sizeof *lens);
+        size_t *hits = xcalloc(nentries, sizeof *hits);
+        /* key texts and small numbers live in one buffer; pointers are
+         * taken once it stops growing */
+        struct aw_buf *text = &s->arg2;
+        aw_buf_reset(text);
+        size_t *off = xcalloc(nkeys + 3 * (last - first), sizeof *off);
+        size_t no = 0;
+        for (size_t w = first; w < last; w++) {
+            struct win_batch *b = s->wb[w];
+            window_key_text(s, &s->key, &b->key, "w");
+            off[no++] = text->len;
+            aw_buf_append(text, s->key.data, s->key.len);
+            aw_buf_append_char(text, '\0');
+            window_key_text(s, &s->key, &b->key, "h");
+            off[no++] = text->len;
+            aw_buf_append(text, s->key.data, s->key.len);
+            aw_buf_append_char(text, '\0');
+        }
+        for (size_t w = first; w < last; w++) {
+            struct win_batch *b = s->wb[w];
+            char num[24];
+            num[0] = '\0';
+            if (b->trim != AW_TIME_NONE)
+                fmt_time(num, b->trim);
+            off[no++] = text->len;
+            aw_buf_append(text, num, strlen(num) + 1);
+            fmt_time(num, b->ttl > 0 ? b->ttl : DEFAULT_TTL_MS);
+            off[no++] = text->len;
+            aw_buf_append(text, num, strlen(num) + 1);
+            snprintf(num, sizeof num, "%zu", b->n);
+            off[no++] = text->len;
+            aw_buf_append(text, num, strlen(num) + 1);
+        }
+        char nk[24];
+        snprintf(nk, sizeof nk, "%zu", nkeys);
+        size_t a = 0, h = 0, o = 0;
+        argv[a] = "EVALSHA", lens[a++] = 7;
+        argv[a] = s->sha[S_HIT], lens[a++] = 40;
+        argv[a] = nk, lens[a++] = strlen(nk);
+        for (size_t k = 0; k < nkeys; k++, o++)
+            argv[a] = text->data + off[o], lens[a++] = strlen(text->data + off[o]);
+        for (size_t w = first; w < last; w++) {
+            struct win_batch *b = s->wb[w];
+            for (int j = 0; j < 3; j++, o++) {
+                if (j == 2) { /* the group goes between ttl and n */
+                    argv[a] = b->group.data ? b->group.data : "{}";
+                    lens[a++] = b->group.data ? b->group.len : 2;
+                }
+                argv[a] = text->data + off[o], lens[a++] = strlen(text->data + off[o]);
+            }
+            for (size_t i = 0; i < b->n; i++) {
+                struct win_entry *e = &b->e[i];
+                argv[a] = e->id, lens[a++] = 16;
+                argv[a] = e->time, lens[a++] = strlen(e->time);
+                argv[a] = b->payloads.data + e->off, lens[a++] = e->len;
+                hits[h++] = e->hit;
+            }
+        }
+        queue_argv(s, USE_HIT, (int)a, argv, lens);
+        s->cmds[s->ncmds - 1].hits = hits;
+        s->cmds[s->ncmds - 1].nhits = h;
+        free(argv);
+        free(lens);
+        free(off);
+    }
+    for (size_t w = 0; w < s->nwb; w++) {
+        s->wb[w]->n = 0;
+        aw_buf_reset(&s->wb[w]->payloads);
+    }
+    s->nwb = 0;
+    if (s->wb_index.n) {
+        aw_hashmap_free(&s->wb_index);
+        aw_hashmap_init(&s->wb_index);
+    }
+}
+
+/* Finished claims go out as one ZREM per rule. */
+static void flush_done(struct redis_store *s, struct rule_state *rs)
+{
+    if (!rs->ndone)
+        return;
+    size_t argc = 2 + rs->ndone;
+    const char **argv = xcalloc(argc, sizeof *argv);
+    size_t *lens = xcalloc(argc, sizeof *lens);
+    char *text = xcalloc(rs->ndone, 16);
+    rule_key_text(s, &s->key2, rs->name, "claims:");
+    aw_buf_append_str(&s->key2, s->instance);
+    argv[0] = "ZREM", lens[0] = 4;
+    argv[1] = s->key2.data, lens[1] = s->key2.len;
+    for (size_t j = 0; j < rs->ndone; j++) {
+        aw_hex64(rs->done[j], text + 16 * j);
+        argv[2 + j] = text + 16 * j;
+        lens[2 + j] = 16;
+    }
+    queue_argv(s, USE_CHECK, (int)argc, argv, lens);
+    free(argv);
+    free(lens);
+    free(text);
+    rs->ndone = 0;
+}
+
+/* Everything merged so far goes into the pipeline: the hits, then one
+ * ZADD LT of pending pushes and one ZREM of finished claims per rule. */
 static void flush_pushes(struct redis_store *s)
 {
+    flush_hits(s);
+    for (size_t i = 0; i < s->rules.cap; i++) {
+        if (s->rules.keys[i])
+            flush_done(s, s->rules.values[i]);
+    }
     for (size_t i = 0; i < s->rules.cap; i++) {
         if (!s->rules.keys[i])
             continue;
@@ -589,12 +809,12 @@ static void flush_pushes(struct redis_store *s)
             argv[4 + 2 * j] = member;
             lens[4 + 2 * j] = 16;
         }
-        queue_argv(s, USE_CHECK, 0, (int)argc, argv, lens);
+        queue_argv(s, USE_CHECK, (int)argc, argv, lens);
         char ttl[24];
         fmt_time(ttl, rs->ttl ? rs->ttl : DEFAULT_TTL_MS);
         const char *ex[] = {"PEXPIRE", s->key.data, ttl};
         size_t exl[] = {7, s->key.len, strlen(ttl)};
-        queue_argv(s, USE_CHECK, 0, 3, ex, exl);
+        queue_argv(s, USE_CHECK, 3, ex, exl);
         free(argv);
         free(lens);
         free(text);
@@ -733,19 +953,47 @@ static void forget_snapshots(struct redis_store *s)
     aw_hashmap_init(&s->fetched);
 }
 
-static void queue_snapshot(struct redis_store *s, const struct aw_wkey *k)
+/* One call fetching the windows keys[0..n). */
+static void queue_snapshots(struct redis_store *s, const struct aw_wkey *keys, size_t n)
 {
-    char keep[24] = "";
-    if (!s->full_fetch) {
-        struct rule_state *rs = rule_state_for(s, k->rule, rule_hash_of(k));
-        if (rs->ttl)
-            fmt_time(keep, rs->ttl);
+    size_t argc = 3 + 3 * n;
+    const char **argv = xcalloc(argc, sizeof *argv);
+    size_t *lens = xcalloc(argc, sizeof *lens);
+    struct aw_buf *text = &s->arg2;
+    aw_buf_reset(text);
+    size_t *off = xcalloc(3 * n, sizeof *off);
+    for (size_t i = 0; i < n; i++) {
+        window_key_text(s, &s->key, &keys[i], "w");
+        off[2 * i] = text->len;
+        aw_buf_append(text, s->key.data, s->key.len);
+        aw_buf_append_char(text, '\0');
+        window_key_text(s, &s->key, &keys[i], "h");
+        off[2 * i + 1] = text->len;
+        aw_buf_append(text, s->key.data, s->key.len);
+        aw_buf_append_char(text, '\0');
     }
-    window_key_text(s, &s->key, k, "w");
-    window_key_text(s, &s->key2, k, "h");
-    const char *argv[] = {"EVALSHA", s->sha[S_SNAPSHOT], "2", s->key.data, s->key2.data, keep};
-    size_t lens[] = {7, 40, 1, s->key.len, s->key2.len, strlen(keep)};
-    queue_argv(s, USE_KEEP, 0, 6, argv, lens);
+    for (size_t i = 0; i < n; i++) {
+        char keep[24] = "";
+        struct rule_state *rs = rule_state_for(s, keys[i].rule, rule_hash_of(&keys[i]));
+        if (!s->full_fetch && rs->ttl)
+            fmt_time(keep, rs->ttl);
+        off[2 * n + i] = text->len;
+        aw_buf_append(text, keep, strlen(keep));
+        aw_buf_append_char(text, '\0');
+    }
+    char nk[24];
+    snprintf(nk, sizeof nk, "%zu", 2 * n);
+    argv[0] = "EVALSHA", lens[0] = 7;
+    argv[1] = s->sha[S_SNAPSHOT], lens[1] = 40;
+    argv[2] = nk, lens[2] = strlen(nk);
+    for (size_t i = 0; i < 3 * n; i++) {
+        argv[3 + i] = text->data + off[i];
+        lens[3 + i] = strlen(argv[3 + i]);
+    }
+    queue_argv(s, USE_KEEP, (int)argc, argv, lens);
+    free(argv);
+    free(lens);
+    free(off);
 }
 
 /* Load a SNAPSHOT reply into the cache. */
@@ -774,16 +1022,21 @@ static void load_snapshot(struct redis_store *s, const struct aw_wkey *k, const 
     c->ops->meta_put(c, k, &m, 0);
 }
 
+static const redisReply *snapshot_part(const redisReply *r, size_t i)
+{
+    return r && r->type == REDIS_REPLY_ARRAY && i < r->elements ? r->element[i] : NULL;
+}
+
 static int ensure_fetched(struct redis_store *s, const struct aw_wkey *k)
 {
     if (aw_hashmap_get(&s->fetched, window_name(k)))
         return 0;
     flush_pushes(s);
     size_t at = s->ncmds;
-    queue_snapshot(s, k);
+    queue_snapshots(s, k, 1);
     if (run_now(s) < 0)
         return -1;
-    load_snapshot(s, k, s->cmds[at].reply);
+    load_snapshot(s, k, snapshot_part(s->cmds[at].reply, 0));
     clear_commands(s);
     return 0;
 }
@@ -792,21 +1045,65 @@ static int ensure_fetched(struct redis_store *s, const struct aw_wkey *k)
 
 static int deliver_hits(struct redis_store *s);
 
+/* A POP reply: the rule's due groups, in time order. */
+static void parse_pop(struct rule_state *rs, const redisReply *r)
+{
+    rs->pop_queued = false;
+    rs->ndue = rs->due_next = 0;
+    rs->due_valid = true;
+    rs->pushed_since_pop = false;
+    rs->due_more = false;
+    rs->earliest = AW_TIME_NONE;
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 1)
+        return;
+    size_t pairs = (r->elements - 1) / 2;
+    if (pairs > rs->due_cap) {
+        rs->due_cap = pairs;
+        rs->due = xrealloc(rs->due, pairs * sizeof *rs->due);
+    }
+    for (size_t i = 0; i < pairs; i++) {
+        const redisReply *m = r->element[2 * i], *t = r->element[2 * i + 1];
+        rs->due[i].group_hash = parse_hex64(m->str, m->len);
+        rs->due[i].time = parse_time(t->str, t->len);
+    }
+    rs->ndue = pairs;
+    rs->due_more = pairs == POP_LIMIT;
+    rs->need_snapshots = pairs > 0;
+    const redisReply *e = r->element[r->elements - 1];
+    rs->earliest = e->len ? parse_time(e->str, e->len) : AW_TIME_NONE;
+}
+
 static int run_now(struct redis_store *s)
 {
     int rc = exchange(s);
     if (rc < 0) {
+        for (size_t i = 0; i < s->ncmds; i++)
+            if (s->cmds[i].use == USE_POP)
+                s->cmds[i].rule->pop_queued = false;
         clear_commands(s);
         s->nhits = 0;
         return -1;
     }
-    /* Hit outcomes: note them now, deliver at sync. */
+    /* Hit outcomes: note them now, deliver at sync.  Popped groups:
+     * into their rule's due list. */
     for (size_t i = 0; i < s->ncmds; i++) {
         struct command *c = &s->cmds[i];
-        if (c->use != USE_HIT)
+        if (c->use == USE_POP) {
+            parse_pop(c->rule, c->reply);
             continue;
-        long long code = c->reply && c->reply->type == REDIS_REPLY_INTEGER ? c->reply->integer : 0;
-        s->hits[c->hit].code = (int)code;
+        }
+        if (c->use != USE_HIT || !c->reply)
+            continue;
+        if (c->reply->type == REDIS_REPLY_INTEGER && c->nhits == 1) {
+            s->hits[c->hits[0]].code = (int)c->reply->integer;
+            continue;
+        }
+        if (c->reply->type != REDIS_REPLY_ARRAY)
+            continue;
+        for (size_t j = 0; j < c->nhits && j < c->reply->elements; j++) {
+            const redisReply *code = c->reply->element[j];
+            s->hits[c->hits[j]].code = code->type == REDIS_REPLY_INTEGER ? (int)code->integer : 0;
+        }
     }
     return 0;
 }
@@ -821,26 +1118,46 @@ static int r_window_hit(struct aw_store *base, const struct aw_wkey *k, const st
     struct rule_state *rs = rule_state_for(s, k->rule, rule_hash_of(k));
     if (ttl_ms > rs->ttl)
         rs->ttl = ttl_ms;
-    char id[17], t[24], trim[24] = "", ttl[24];
-    aw_hex64(e->id_hash, id);
-    id[16] = '\0';
-    fmt_time(t, e->time_ms);
-    if (trim_before_ms != AW_TIME_NONE)
-        fmt_time(trim, trim_before_ms);
-    fmt_time(ttl, ttl_ms > 0 ? ttl_ms : DEFAULT_TTL_MS);
+    uint64_t name = window_name(k);
+    uintptr_t at = (uintptr_t)aw_hashmap_get(&s->wb_index, name);
+    struct win_batch *b;
+    if (at) {
+        b = s->wb[at - 1];
+    } else {
+        if (s->nwb == s->wb_alloc) {
+            s->wb = xrealloc(s->wb, (s->wb_alloc + 1) * sizeof *s->wb);
+            s->wb[s->wb_alloc++] = xcalloc(1, sizeof **s->wb);
+        }
+        b = s->wb[s->nwb++];
+        aw_hashmap_put(&s->wb_index, name, (void *)(uintptr_t)s->nwb);
+        b->key = (struct aw_wkey){rs->name, k->group_hash, rs->rule_hash};
+        b->trim = AW_TIME_NONE;
+        b->ttl = 0;
+        aw_buf_reset(&b->group);
+        aw_buf_append(&b->group, group_json ? group_json : "{}", group_json ? group_len : 2);
+    }
+    if (trim_before_ms != AW_TIME_NONE && (b->trim == AW_TIME_NONE || trim_before_ms > b->trim))
+        b->trim = trim_before_ms;
+    if (ttl_ms > b->ttl)
+        b->ttl = ttl_ms;
+    if (b->n == b->cap) {
+        b->cap = b->cap ? b->cap * 2 : 8;
+        b->e = xrealloc(b->e, b->cap * sizeof *b->e);
+    }
+    struct win_entry *we = &b->e[b->n++];
+    aw_hex64(e->id_hash, we->id);
+    we->id[16] = '\0';
+    fmt_time(we->time, e->time_ms);
     encode_payload(&s->arg, e);
-    window_key_text(s, &s->key, k, "w");
-    window_key_text(s, &s->key2, k, "h");
-    const char *argv[] = {"EVALSHA", s->sha[S_HIT], "2", s->key.data, s->key2.data, id, t, s->arg.data,
-                          trim, ttl, group_json ? group_json : "{}"};
-    size_t lens[] = {7, 40, 1, s->key.len, s->key2.len, 16, strlen(t), s->arg.len, strlen(trim),
-                     strlen(ttl), group_json ? group_len : 2};
+    we->off = b->payloads.len;
+    we->len = s->arg.len;
+    aw_buf_append(&b->payloads, s->arg.data, s->arg.len);
     if (s->nhits == s->hit_cap) {
         s->hit_cap = s->hit_cap ? s->hit_cap * 2 : 256;
         s->hits = xrealloc(s->hits, s->hit_cap * sizeof *s->hits);
     }
-    s->hits[s->nhits] = (struct hit_wait){done, done_ctx, *k, e->time_ms, e->id_hash, 0};
-    queue_argv(s, USE_HIT, s->nhits++, 11, argv, lens);
+    we->hit = s->nhits;
+    s->hits[s->nhits++] = (struct hit_wait){done, NULL, 0, done_ctx, *k, e->time_ms, e->id_hash, 0};
     /* Keep a snapshot of this window coherent with what we just wrote. */
     if (s->cache && aw_hashmap_get(&s->fetched, window_name(k))) {
         bool added, found;
@@ -909,16 +1226,18 @@ static int r_meta_put(struct aw_store *base, const struct aw_wkey *k, const stru
     struct redis_store *s = (struct redis_store *)base;
     if (s->broken)
         return -1;
+    if (aw_hashmap_get(&s->wb_index, window_name(k)))
+        flush_hits(s); /* the window's own hits go first */
     encode_meta(&s->arg, m);
     char ttl[24];
     fmt_time(ttl, ttl_ms > 0 ? ttl_ms : DEFAULT_TTL_MS);
     window_key_text(s, &s->key2, k, "h");
     const char *argv[] = {"HSET", s->key2.data, "g", m->group_json ? m->group_json : "", "m", s->arg.data};
     size_t lens[] = {4, s->key2.len, 1, m->group_json ? m->group_json_len : 0, 1, s->arg.len};
-    queue_argv(s, USE_CHECK, 0, 6, argv, lens);
+    queue_argv(s, USE_CHECK, 6, argv, lens);
     const char *ex[] = {"PEXPIRE", s->key2.data, ttl};
     size_t exl[] = {7, s->key2.len, strlen(ttl)};
-    queue_argv(s, USE_CHECK, 0, 3, ex, exl);
+    queue_argv(s, USE_CHECK, 3, ex, exl);
     if (s->cache && aw_hashmap_get(&s->fetched, window_name(k)))
         s->cache->ops->meta_put(s->cache, k, m, 0);
     return 0;
@@ -928,7 +1247,8 @@ static int r_pending_push(struct aw_store *base, const struct aw_wkey *k, int64_
 {
     struct redis_store *s = (struct redis_store *)base;
     struct rule_state *rs = rule_state_for(s, k->rule, rule_hash_of(k));
-    rs->pushed_since_pop = true;
+    if (rs->due_valid && time_ms <= rs->due_up_to)
+        rs->pushed_since_pop = true;
     uint64_t slot = aw_hashmap_key(k->group_hash);
     uintptr_t at = (uintptr_t)aw_hashmap_get(&rs->push_index, slot);
     if (at) {
@@ -951,82 +1271,97 @@ static void claims_key(struct redis_store *s, struct aw_buf *b, const char *rule
     aw_buf_append_str(b, s->instance);
 }
 
+static void queue_pop(struct redis_store *s, struct rule_state *rs, int64_t up_to_ms)
+{
+    char up[24], lim[16], ttl[24];
+    fmt_time(up, up_to_ms);
+    snprintf(lim, sizeof lim, "%d", POP_LIMIT);
+    fmt_time(ttl, rs->ttl ? rs->ttl : DEFAULT_TTL_MS);
+    rule_key_text(s, &s->key, rs->name, "pending");
+    claims_key(s, &s->key2, rs->name);
+    const char *argv[] = {"EVALSHA", s->sha[S_POP], "2", s->key.data, s->key2.data, up, lim, ttl};
+    size_t lens[] = {7, 40, 1, s->key.len, s->key2.len, strlen(up), strlen(lim), strlen(ttl)};
+    queue_argv(s, USE_POP, 8, argv, lens);
+    s->cmds[s->ncmds - 1].rule = rs;
+    rs->pop_queued = true;
+    rs->claimed = true;
+    rs->due_up_to = up_to_ms;
+}
+
+/* Fetch the windows of every rule's newly popped groups in one round trip. */
+#define SNAPSHOT_WINDOWS 256
+static int fetch_due_snapshots(struct redis_store *s)
+{
+    size_t n = 0, cap = 0;
+    struct aw_wkey *keys = NULL;
+    for (size_t i = 0; i < s->rules.cap; i++) {
+        struct rule_state *rs = s->rules.keys[i] ? s->rules.values[i] : NULL;
+        if (!rs || !rs->need_snapshots)
+            continue;
+        rs->need_snapshots = false;
+        for (size_t j = 0; j < rs->ndue; j++) {
+            struct aw_wkey wk = {rs->name, rs->due[j].group_hash, rs->rule_hash};
+            if (aw_hashmap_get(&s->fetched, window_name(&wk)))
+                continue;
+            aw_hashmap_put(&s->fetched, window_name(&wk), (void *)1);
+            if (n == cap) {
+                cap = cap ? cap * 2 : 64;
+                keys = xrealloc(keys, cap * sizeof *keys);
+            }
+            keys[n++] = wk;
+        }
+    }
+    if (!n)
+        return 0;
+    flush_pushes(s);
+    size_t at = s->ncmds;
+    for (size_t i = 0; i < n; i += SNAPSHOT_WINDOWS)
+        queue_snapshots(s, keys + i, n - i < SNAPSHOT_WINDOWS ? n - i : SNAPSHOT_WINDOWS);
+    if (run_now(s) < 0) {
+        free(keys);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++)
+        load_snapshot(s, &keys[i], snapshot_part(s->cmds[at + i / SNAPSHOT_WINDOWS].reply, i % SNAPSHOT_WINDOWS));
+    clear_commands(s);
+    free(keys);
+    return 0;
+}
+
+static int r_pending_prefetch(struct aw_store *base, const struct aw_wkey *rule, int64_t up_to_ms)
+{
+    struct redis_store *s = (struct redis_store *)base;
+    struct rule_state *rs = rule_state_for(s, rule->rule, rule_hash_of(rule));
+    if (rs->pop_queued)
+        return 0;
+    flush_pushes(s); /* the batch's writes go before the pop */
+    queue_pop(s, rs, up_to_ms);
+    return 0;
+}
+
 static int r_pending_pop(struct aw_store *base, const struct aw_wkey *rule, int64_t up_to_ms,
                          uint64_t *group_hash, int64_t *time_ms, bool *found)
 {
     struct redis_store *s = (struct redis_store *)base;
     struct rule_state *rs = rule_state_for(s, rule->rule, rule_hash_of(rule));
     *found = false;
-    if (rs->due_valid && rs->due_next < rs->ndue && rs->due[rs->due_next].time <= up_to_ms) {
-        *group_hash = rs->due[rs->due_next].group_hash;
-        *time_ms = rs->due[rs->due_next].time;
-        rs->due_next++;
-        *found = true;
-        return 0;
-    }
-    /* Nothing new can be due when the last pop was complete and nothing
-     * was pushed since. */
-    if (rs->due_valid && !rs->due_more && !rs->pushed_since_pop && up_to_ms <= rs->due_up_to) {
-        *time_ms = rs->earliest;
-        return 0;
-    }
-    flush_pushes(s);
-    char up[24], lim[16], ttl[24];
-    fmt_time(up, up_to_ms);
-    snprintf(lim, sizeof lim, "%d", POP_LIMIT);
-    fmt_time(ttl, rs->ttl ? rs->ttl : DEFAULT_TTL_MS);
-    rule_key_text(s, &s->key, rule->rule, "pending");
-    claims_key(s, &s->key2, rule->rule);
-    const char *argv[] = {"EVALSHA", s->sha[S_POP], "2", s->key.data, s->key2.data, up, lim, ttl};
-    size_t lens[] = {7, 40, 1, s->key.len, s->key2.len, strlen(up), strlen(lim), strlen(ttl)};
-    size_t at = s->ncmds;
-    queue_argv(s, USE_KEEP, 0, 8, argv, lens);
-    rs->claimed = true;
-    if (run_now(s) < 0)
-        return -1;
-    const redisReply *r = s->cmds[at].reply;
-    rs->ndue = rs->due_next = 0;
-    rs->due_valid = true;
-    rs->due_up_to = up_to_ms;
-    rs->pushed_since_pop = false;
-    rs->earliest = AW_TIME_NONE;
-    if (r && r->type == REDIS_REPLY_ARRAY && r->elements >= 1) {
-        size_t pairs = (r->elements - 1) / 2;
-        if (pairs > rs->due_cap) {
-            rs->due_cap = pairs;
-            rs->due = xrealloc(rs->due, pairs * sizeof *rs->due);
-        }
-        for (size_t i = 0; i < pairs; i++) {
-            const redisReply *m = r->element[2 * i], *t = r->element[2 * i + 1];
-            rs->due[i].group_hash = parse_hex64(m->str, m->len);
-            rs->due[i].time = parse_time(t->str, t->len);
-        }
-        rs->ndue = pairs;
-        rs->due_more = pairs == POP_LIMIT;
-        const redisReply *e = r->element[r->elements - 1];
-        rs->earliest = e->len ? parse_time(e->str, e->len) : AW_TIME_NONE;
-    }
-    clear_commands(s);
-    /* Fetch every popped window in one more round trip. */
-    if (rs->ndue) {
-        for (size_t i = 0; i < rs->ndue; i++) {
-            struct aw_wkey wk = {rs->name, rs->due[i].group_hash, rs->rule_hash};
-            if (!aw_hashmap_get(&s->fetched, window_name(&wk)))
-                queue_snapshot(s, &wk);
-            else
-                queue_argv(s, USE_CHECK, 0, 1, (const char *[]){"PING"}, (size_t[]){4});
+    bool stale = !rs->due_valid || up_to_ms > rs->due_up_to ||
+                 (rs->due_next >= rs->ndue && (rs->due_more || rs->pushed_since_pop));
+    if (rs->pop_queued || stale) {
+        if (!rs->pop_queued) {
+            flush_pushes(s);
+            queue_pop(s, rs, up_to_ms);
         }
         if (run_now(s) < 0)
             return -1;
-        for (size_t i = 0; i < rs->ndue; i++) {
-            struct aw_wkey wk = {rs->name, rs->due[i].group_hash, rs->rule_hash};
-            if (s->cmds[i].use == USE_KEEP)
-                load_snapshot(s, &wk, s->cmds[i].reply);
-        }
         clear_commands(s);
-        *group_hash = rs->due[0].group_hash;
-        *time_ms = rs->due[0].time;
-        rs->due_next = 1;
+    }
+    if (fetch_due_snapshots(s) < 0)
+        return -1;
+    if (rs->due_next < rs->ndue && rs->due[rs->due_next].time <= up_to_ms) {
+        *group_hash = rs->due[rs->due_next].group_hash;
+        *time_ms = rs->due[rs->due_next].time;
+        rs->due_next++;
         *found = true;
         return 0;
     }
@@ -1037,12 +1372,48 @@ static int r_pending_pop(struct aw_store *base, const struct aw_wkey *rule, int6
 static int r_pending_done(struct aw_store *base, const struct aw_wkey *k)
 {
     struct redis_store *s = (struct redis_store *)base;
-    char member[16];
-    aw_hex64(k->group_hash, member);
-    claims_key(s, &s->key2, k->rule);
-    const char *argv[] = {"ZREM", s->key2.data, member};
-    size_t lens[] = {4, s->key2.len, 16};
-    queue_argv(s, USE_CHECK, 0, 3, argv, lens);
+    struct rule_state *rs = rule_state_for(s, k->rule, rule_hash_of(k));
+    if (rs->ndone == rs->done_cap) {
+        rs->done_cap = rs->done_cap ? rs->done_cap * 2 : 64;
+        rs->done = xrealloc(rs->done, rs->done_cap * sizeof *rs->done);
+    }
+    rs->done[rs->ndone++] = k->group_hash;
+    return 0;
+}
+
+static int r_first_seen(struct aw_store *base, const struct aw_first_seen_op *op, aw_first_seen_done_fn done,
+                        void *done_ctx, size_t token)
+{
+    struct redis_store *s = (struct redis_store *)base;
+    if (s->broken)
+        return -1;
+    struct aw_wkey lk = {op->name, op->learning_key, 0}, ck = {op->name, op->values_key, 0},
+                   pk = {op->name, op->prev_values_key ? op->prev_values_key : op->values_key, 0},
+                   ik = {op->name, op->intro_key, 0};
+    struct aw_buf *keys[4] = {&s->key, &s->key2, &s->arg, &s->arg2};
+    window_key_text(s, keys[0], &lk, "h");
+    window_key_text(s, keys[1], &ck, "s");
+    window_key_text(s, keys[2], &pk, "s");
+    window_key_text(s, keys[3], &ik, "s");
+    char t[24], learn[24], ttl[24];
+    fmt_time(t, op->time_ms);
+    fmt_time(learn, op->learning_ms);
+    fmt_time(ttl, op->ttl_ms > 0 ? op->ttl_ms : DEFAULT_TTL_MS);
+    const char *argv[] = {"EVALSHA", s->sha[S_FIRST_SEEN], "4", keys[0]->data, keys[1]->data, keys[2]->data,
+                          keys[3]->data, t, learn, ttl, op->value, op->event_id,
+                          op->prev_values_key ? "1" : "0"};
+    size_t lens[] = {7, 40, 1, keys[0]->len, keys[1]->len, keys[2]->len, keys[3]->len, strlen(t),
+                     strlen(learn), strlen(ttl), op->value_len, op->event_id_len, 1};
+    if (s->nhits == s->hit_cap) {
+        s->hit_cap = s->hit_cap ? s->hit_cap * 2 : 256;
+        s->hits = xrealloc(s->hits, s->hit_cap * sizeof *s->hits);
+    }
+    s->hits[s->nhits] = (struct hit_wait){NULL, done, token, done_ctx, lk, op->time_ms, 0, 0};
+    queue_argv(s, USE_HIT, 13, argv, lens);
+    size_t *one = xcalloc(1, sizeof *one);
+    *one = s->nhits++;
+    s->cmds[s->ncmds - 1].hits = one;
+    s->cmds[s->ncmds - 1].nhits = 1;
     return 0;
 }
 
@@ -1058,7 +1429,7 @@ static int r_set_add(struct aw_store *base, const struct aw_wkey *k, const char 
     size_t lens[] = {7, 40, 1, s->key.len, len, strlen(t), strlen(ttl)};
     flush_pushes(s);
     size_t at = s->ncmds;
-    queue_argv(s, USE_KEEP, 0, 7, argv, lens);
+    queue_argv(s, USE_KEEP, 7, argv, lens);
     if (run_now(s) < 0)
         return -1;
     const redisReply *r = s->cmds[at].reply;
@@ -1076,7 +1447,7 @@ static int r_set_contains(struct aw_store *base, const struct aw_wkey *k, const 
     size_t lens[] = {7, s->key.len, len};
     flush_pushes(s);
     size_t at = s->ncmds;
-    queue_argv(s, USE_KEEP, 0, 3, argv, lens);
+    queue_argv(s, USE_KEEP, 3, argv, lens);
     if (run_now(s) < 0)
         return -1;
     const redisReply *r = s->cmds[at].reply;
@@ -1104,6 +1475,10 @@ static int deliver_hits(struct redis_store *s)
     int rc = 0;
     s->full_fetch = true;
     for (size_t i = 0; i < n && rc == 0; i++) {
+        if (h[i].fs_fn) {
+            rc = h[i].fs_fn(h[i].ctx, h[i].token, h[i].code);
+            continue;
+        }
         /* After a resend an entry we added ourselves reads as "already
          * there": only a completed alert is worth acting on then. */
         if (!h[i].fn || h[i].code == 0 || (resent && h[i].code == 1))
@@ -1118,16 +1493,19 @@ static int deliver_hits(struct redis_store *s)
 static int r_sync(struct aw_store *base)
 {
     struct redis_store *s = (struct redis_store *)base;
-    flush_pushes(s);
-    if (run_now(s) < 0)
-        return -1;
-    clear_commands(s);
+    /* What the last pass read may be stale now (other instances); the
+     * pops queued for the coming pass are answered by this exchange. */
     forget_snapshots(s);
     for (size_t i = 0; i < s->rules.cap; i++)
         if (s->rules.keys[i]) {
             struct rule_state *rs = s->rules.values[i];
-            rs->due_valid = false;
+            if (!rs->pop_queued)
+                rs->due_valid = false;
         }
+    flush_pushes(s);
+    if (run_now(s) < 0)
+        return -1;
+    clear_commands(s);
     int rc = deliver_hits(s);
     s->resent = false;
     if (rc < 0)
@@ -1137,7 +1515,6 @@ static int r_sync(struct aw_store *base)
     if (s->ncmds && run_now(s) < 0)
         return -1;
     clear_commands(s);
-    forget_snapshots(s);
     return 0;
 }
 
@@ -1155,11 +1532,20 @@ static void r_destroy(struct aw_store *base)
     clear_commands(s);
     free(s->cmds);
     free(s->hits);
+    for (size_t i = 0; i < s->wb_alloc; i++) {
+        aw_buf_free(&s->wb[i]->group);
+        aw_buf_free(&s->wb[i]->payloads);
+        free(s->wb[i]->e);
+        free(s->wb[i]);
+    }
+    free(s->wb);
+    aw_hashmap_free(&s->wb_index);
     for (size_t i = 0; i < s->rules.cap; i++)
         if (s->rules.keys[i]) {
             struct rule_state *rs = s->rules.values[i];
             aw_hashmap_free(&rs->push_index);
             free(rs->pushes);
+            free(rs->done);
             free(rs->due);
             free(rs->name);
             free(rs);
@@ -1201,6 +1587,8 @@ static const struct aw_store_ops redis_ops = {
     .destroy = r_destroy,
     .window_hit = r_window_hit,
     .pending_done = r_pending_done,
+    .pending_prefetch = r_pending_prefetch,
+    .first_seen = r_first_seen,
     .sync = r_sync,
 };
 
@@ -1349,6 +1737,7 @@ struct aw_store *aw_store_redis_new(const char *spec, const struct aw_store_opti
              (unsigned long long)(ts.tv_nsec ^ ts.tv_sec));
     aw_hashmap_init(&s->rules);
     aw_hashmap_init(&s->fetched);
+    aw_hashmap_init(&s->wb_index);
     if (parse_spec(s, spec, err, errlen) < 0 || connect_once(s, err, errlen) < 0) {
         r_destroy(&s->base);
         return NULL;

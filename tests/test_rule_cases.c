@@ -430,7 +430,7 @@ static void shipped_open(struct shipped *s)
         aw_diag_print(&s->diags, stderr);
     cr_assert_eq(s->diags.n, 0, "the shipped configuration or rules have problems (see above)");
 
-    struct aw_store_options so = {s->cfg.memory_cap, s->cfg.replay_prefix};
+    struct aw_store_options so = {.memory_cap = s->cfg.memory_cap, .prefix = s->cfg.replay_prefix};
     s->store = aw_store_memory_new(&so);
     for (size_t i = 0; i < s->cfg.envelope_fields.n && i < AW_MAX_ENVELOPE_FIELDS; i++)
         s->envelope[i] = s->cfg.envelope_fields.items[i];
@@ -445,7 +445,7 @@ static void shipped_open(struct shipped *s)
     char err[512];
     s->dec = aw_decoder_new(&opts, err, sizeof err);
     cr_assert_not_null(s->dec, "decoder: %s", err);
-    struct aw_pipeline_options po = {&s->rules, &s->cfg, s->store, collect_alert, s, false};
+    struct aw_pipeline_options po = {&s->rules, &s->cfg, s->store, collect_alert, s, false, 0};
     s->p = aw_pipeline_new(&po, err, sizeof err);
     cr_assert_not_null(s->p, "pipeline: %s", err);
 }

@@ -79,6 +79,11 @@ struct aw_detector_kind {
     int (*on_event)(struct aw_detector *d, const struct aw_detector_env *env, const struct aw_event *ev);
     int (*advance)(struct aw_detector *d, const struct aw_detector_env *env, int64_t watermark_ms,
                    bool flush);
+    /* Optional: a batch ends and advance(watermark_ms, flush) follows
+     * after the store's sync: ask the store now for what advance will
+     * read, so it travels with the batch's writes. */
+    int (*prefetch)(struct aw_detector *d, const struct aw_detector_env *env, int64_t watermark_ms,
+                    bool flush);
     void (*fini)(struct aw_detector *d);
 };
 

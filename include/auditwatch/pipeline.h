@@ -33,6 +33,9 @@
 #include "auditwatch/store.h"
 
 typedef int (*aw_pipeline_alert_fn)(void *ctx, const struct aw_alert *a);
+/* A batch ended (batched pipelines): the alerts given since the last call
+ * are all there is for it, and the caller may write them out. */
+typedef int (*aw_pipeline_batch_fn)(void *ctx);
 
 struct aw_pipeline_options {
     struct aw_ruleset *rules;
@@ -47,6 +50,7 @@ struct aw_pipeline_options {
      * batch.  The alerts are the same; their order within a batch may
      * differ from per-event finalization. */
     size_t batch_events;
+    aw_pipeline_batch_fn on_batch; /* optional */
 };
 
 struct aw_rule_stats {

@@ -80,6 +80,18 @@ struct aw_store;
 typedef int (*aw_hit_done_fn)(void *ctx, const struct aw_wkey *k, int64_t time_ms, uint64_t id_hash,
                               bool completed);
 
+/* One first_seen decision (see first_seen in the ops). */
+struct aw_first_seen_op {
+    const char *name;      /* the first_seen entry */
+    uint64_t learning_key; /* group hashes of the entry's keys */
+    uint64_t values_key, prev_values_key; /* prev: 0 without retention */
+    uint64_t intro_key;
+    int64_t time_ms, learning_ms, ttl_ms;
+    const char *value, *event_id;
+    size_t value_len, event_id_len;
+};
+typedef int (*aw_first_seen_done_fn)(void *ctx, size_t token, int outcome);
+
 struct aw_store_ops {
     const char *name;
     /* Add e to the window; *added is set to false when an entry with the same
@@ -136,6 +148,18 @@ struct aw_store_ops {
     int (*window_hit)(struct aw_store *s, const struct aw_wkey *k, const struct aw_window_entry *e,
                       int64_t trim_before_ms, int64_t ttl_ms, const char *group_json, size_t group_len,
                       aw_hit_done_fn done, void *done_ctx);
+    /* first_seen's decision for one (entity, value) as one atomic call,
+     * answered at the next sync by done(done_ctx, token, outcome):
+     * 0 nothing to report (learning, or a known pair), 1 a new pair,
+     * 2 a known pair that this same event introduced (a redelivery:
+     * alert again).  Same semantics as first_seen.c's sequence of
+     * meta/set calls on the memory store. */
+    int (*first_seen)(struct aw_store *s, const struct aw_first_seen_op *op, aw_first_seen_done_fn done,
+                      void *done_ctx, size_t token);
+    /* Ask now for the groups of a rule due up to up_to_ms, so that the
+     * question travels with the batch's writes (the next sync) and the
+     * pending_pop calls that follow are answered from it. */
+    int (*pending_prefetch)(struct aw_store *s, const struct aw_wkey *rule, int64_t up_to_ms);
     /* The caller has finished finalizing a group it popped. */
     int (*pending_done)(struct aw_store *s, const struct aw_wkey *k);
     /* Send everything buffered, deliver window_hit outcomes and forget
