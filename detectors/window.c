@@ -526,10 +526,12 @@ int window_prefetch(struct aw_detector *d, const struct aw_detector_env *env, in
     if (watermark_ms != AW_TIME_NONE && (wm == AW_TIME_NONE || watermark_ms > wm))
         wm = watermark_ms;
     int64_t final = flush ? INT64_MAX : sat_sub(wm, d->lateness_ms);
-    if (final == AW_TIME_NONE || ws->next_due == AW_TIME_NONE || ws->next_due > final)
+    /* A shared store's queue holds other instances' groups too: at the
+     * end, look even when this process queued nothing. */
+    if (final == AW_TIME_NONE || (!flush && (ws->next_due == AW_TIME_NONE || ws->next_due > final)))
         return 0; /* advance will not ask */
     struct aw_wkey rule_key = {ws->rule->name, 0, ws->rule_hash};
-    return s->ops->pending_prefetch(s, &rule_key, final);
+    return s->ops->pending_prefetch(s, &rule_key, final, d->lateness_ms);
 }
 
 int window_advance(struct aw_detector *d, const struct aw_detector_env *env, int64_t watermark_ms,
@@ -542,8 +544,9 @@ int window_advance(struct aw_detector *d, const struct aw_detector_env *env, int
     if (final == AW_TIME_NONE)
         return 0;
     /* Nothing this process queued is due yet: no store call needed.  (With
-     * a shared store, each instance finalizes what it queued.) */
-    if (ws->next_due == AW_TIME_NONE || ws->next_due > final)
+     * a shared store, the other instances' groups are looked for at each
+     * of their own advances and at the end.) */
+    if (!(flush && env->store->ops->sync) && (ws->next_due == AW_TIME_NONE || ws->next_due > final))
         return 0;
     prune_suppressed(ws, final);
     struct aw_wkey rule_key = {ws->rule->name, 0, ws->rule_hash};

@@ -114,6 +114,8 @@ static int on_batch(void *ctx)
         }
     run->nbatch = 0;
     aw_buf_reset(&run->batch_text);
+    if (getenv("AW_DEBUG_BATCH"))
+        fprintf(run->out, "--- batch %llu\n", (unsigned long long)run->events);
     return 0;
 }
 
@@ -252,6 +254,10 @@ static void usage(FILE *out)
             "                           AUDITWATCH_REDIS_PASSWORD (or user:password@ in SPEC)\n"
             "      --prefix PREFIX      Redis key prefix (default: store.replay_prefix plus a\n"
             "                           run id, so a replay never touches live state)\n"
+            "      --peers N            N replays share --prefix, each reading part of one\n"
+            "                           stream: wait (up to a minute) until all N have\n"
+            "                           started; windows then finalize at the slowest one's\n"
+            "                           event time\n"
             "  -s, --source KIND        auth, k8s or auto (default: auto, per record)\n"
             "  -y, --year YEAR          year of RFC 3164 stamps (default: from config, or\n"
             "                           inferred)\n"
@@ -316,10 +322,12 @@ int aw_cli_replay(int argc, char **argv)
         {"output", required_argument, NULL, 'o'},   {"format", required_argument, NULL, 'f'},
         {"dead-letter", required_argument, NULL, 'D'}, {"quiet", no_argument, NULL, 'q'},
         {"prefix", required_argument, NULL, 'P'},   {"help", no_argument, NULL, 'h'},
+        {"peers", required_argument, NULL, 'N'},
         {NULL, 0, NULL, 0},
     };
     const char *config_path = NULL, *store_spec = NULL, *output = NULL, *dead_letter = NULL;
     const char *prefix = NULL;
+    int peers = 0;
     const char *rule_paths[MAX_RULE_PATHS];
     size_t nrule_paths = 0;
     int year = -1;
@@ -340,6 +348,16 @@ int aw_cli_replay(int argc, char **argv)
             break;
         case 'S': store_spec = optarg; break;
         case 'P': prefix = optarg; break;
+        case 'N': {
+            char *end;
+            long n = strtol(optarg, &end, 10);
+            if (*end || n < 1 || n > 1000) {
+                fprintf(stderr, "auditwatch replay: --peers must be from 1 to 1000\n");
+                return AW_EXIT_USAGE;
+            }
+            peers = (int)n;
+            break;
+        }
         case 's':
             if (!strcmp(optarg, "auth"))
                 source = AW_SOURCE_AUTH;
@@ -427,9 +445,17 @@ int aw_cli_replay(int argc, char **argv)
                  (long long)time(NULL));
     struct aw_store_options so = {cfg.memory_cap, run_prefix, cfg.connect_timeout_ms, cfg.command_timeout_ms,
                                   cfg.reconnect_wait_ms};
+    if (peers && (!prefix || !store_spec || !strcmp(store_spec, "memory"))) {
+        fprintf(stderr, "auditwatch replay: --peers needs --store redis://... and --prefix\n");
+        goto out;
+    }
     store = aw_store_open(store_spec ? store_spec : "memory", &so, err, sizeof err);
     if (!store) {
         fprintf(stderr, "auditwatch replay: %s\n", err);
+        goto out;
+    }
+    if (peers > 1 && store->ops->join(store, peers, 60000) < 0) {
+        status = AW_EXIT_FAILURE;
         goto out;
     }
     const char *envelope[AW_MAX_ENVELOPE_FIELDS + 1] = {NULL};

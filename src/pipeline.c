@@ -365,7 +365,11 @@ static int prefetch_and_sync(struct aw_pipeline *p, bool flush)
     struct aw_store *s = p->env.store;
     if (!s || !s->ops->sync)
         return 0;
-    for (size_t i = 0; i < p->ndets; i++) {
+    /* The watermark others may finalize up to; "finished" at the end. */
+    if (s->ops->set_clock && (flush || p->watermark != AW_TIME_NONE))
+        s->ops->set_clock(s, flush ? INT64_MAX : p->watermark);
+    bool will_advance = flush || p->watermark != p->advanced_to; /* as advance_all decides */
+    for (size_t i = 0; will_advance && i < p->ndets; i++) {
         struct aw_detector *d = p->dets[i];
         if (d->kind->prefetch && d->kind->prefetch(d, &p->env, p->watermark, flush) < 0)
             return -1;

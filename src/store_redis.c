@@ -137,32 +137,97 @@ static const char SNAPSHOT_LUA[] =
     "end\n"
     "return out\n";
 
-/* KEYS: pending claims; ARGV: up_to limit ttl.  Moves the due groups to
- * the claims and returns {group, time, ..., earliest time left or ''}. */
+/* KEYS: pending claims members; ARGV: up_to limit ttl lateness me
+ * stale_ms.  The groups due up to min(up_to, the slowest live instance's
+ * watermark - lateness) move from pending to the claims (field: group,
+ * value "instance time claimed_at"), skipping groups another live
+ * instance holds; claims of instances silent for stale_ms go back to
+ * pending first.  Returns {group, time, ..., earliest time left or ''}. */
 static const char POP_LUA[] =
-    "local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'WITHSCORES', 'LIMIT', 0, tonumber(ARGV[2]))\n"
-    "if #due > 0 then\n"
-    "  local members, pairs = {}, {}\n"
-    "  for i = 1, #due, 2 do\n"
-    "    members[#members + 1] = due[i]\n"
-    "    pairs[#pairs + 1] = due[i + 1]\n"
-    "    pairs[#pairs + 1] = due[i]\n"
+    "local tm = redis.call('TIME')\n"
+    "local now = tonumber(tm[1]) * 1000 + math.floor(tonumber(tm[2]) / 1000)\n"
+    "local stale = tonumber(ARGV[6])\n"
+    "local function num(x)\n"
+    "  if x == '+inf' then return math.huge elseif x == '-inf' then return -math.huge end\n"
+    "  return tonumber(x)\n"
+    "end\n"
+    "local up = num(ARGV[1])\n"
+    "local live = {}\n"
+    "local mem = redis.call('HGETALL', KEYS[3])\n"
+    "for i = 1, #mem, 2 do\n"
+    "  local wm, beat = string.match(mem[i + 1], '^(%S+) (%S+)$')\n"
+    "  if wm and now - tonumber(beat) <= stale then\n"
+    "    live[mem[i]] = true\n"
+    "    if mem[i] ~= ARGV[5] then\n"
+    "      local lim = num(wm) - tonumber(ARGV[4])\n"
+    "      if lim < up then up = lim end\n"
+    "    end\n"
     "  end\n"
-    "  redis.call('ZREM', KEYS[1], unpack(members))\n"
-    "  redis.call('ZADD', KEYS[2], unpack(pairs))\n"
-    "  redis.call('PEXPIRE', KEYS[2], ARGV[3])\n"
+    "end\n"
+    "local cl = redis.call('HGETALL', KEYS[2])\n"
+    "local held = {}\n"
+    "for i = 1, #cl, 2 do\n"
+    "  local owner, t = string.match(cl[i + 1], '^(%S+) (%S+)')\n"
+    "  if owner == ARGV[5] or live[owner] then held[cl[i]] = true\n"
+    "  else\n"
+    "    redis.call('ZADD', KEYS[1], 'LT', t, cl[i])\n"
+    "    redis.call('HDEL', KEYS[2], cl[i])\n"
+    "  end\n"
+    "end\n"
+    "local out = {}\n"
+    "if up > -math.huge then\n"
+    "  local bound = up == math.huge and '+inf' or string.format('%d', up)\n"
+    "  local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', bound, 'WITHSCORES', 'LIMIT', 0, 4 * tonumber(ARGV[2]))\n"
+    "  local taken = {}\n"
+    "  for i = 1, #due, 2 do\n"
+    "    if #out >= 2 * tonumber(ARGV[2]) then break end\n"
+    "    if not held[due[i]] then\n"
+    "      out[#out + 1] = due[i]\n"
+    "      out[#out + 1] = due[i + 1]\n"
+    "      taken[#taken + 1] = due[i]\n"
+    "      redis.call('HSET', KEYS[2], due[i], ARGV[5] .. ' ' .. due[i + 1])\n"
+    "    end\n"
+    "  end\n"
+    "  if #taken > 0 then\n"
+    "    redis.call('ZREM', KEYS[1], unpack(taken))\n"
+    "    redis.call('PEXPIRE', KEYS[2], ARGV[3])\n"
+    "  end\n"
     "end\n"
     "local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')\n"
-    "due[#due + 1] = first[2] or ''\n"
-    "return due\n";
+    "out[#out + 1] = first[2] or ''\n"
+    "return out\n";
 
-/* KEYS: pending claims; ARGV: ttl.  Puts claimed groups back. */
+/* KEYS: pending claims; ARGV: ttl me.  Puts this instance's claims back
+ * (after a reconnect: their finalization may not have reached Redis). */
 static const char REQUEUE_LUA[] =
-    "local c = redis.call('ZRANGE', KEYS[2], 0, -1, 'WITHSCORES')\n"
-    "for i = 1, #c, 2 do redis.call('ZADD', KEYS[1], 'LT', c[i + 1], c[i]) end\n"
-    "if #c > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end\n"
-    "redis.call('DEL', KEYS[2])\n"
-    "return #c / 2\n";
+    "local cl = redis.call('HGETALL', KEYS[2])\n"
+    "local n = 0\n"
+    "for i = 1, #cl, 2 do\n"
+    "  local owner, t = string.match(cl[i + 1], '^(%S+) (%S+)')\n"
+    "  if owner == ARGV[2] then\n"
+    "    redis.call('ZADD', KEYS[1], 'LT', t, cl[i])\n"
+    "    redis.call('HDEL', KEYS[2], cl[i])\n"
+    "    n = n + 1\n"
+    "  end\n"
+    "end\n"
+    "if n > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end\n"
+    "return n\n";
+
+/* KEYS: members; ARGV: me watermark ttl.  Publishes this instance's
+ * watermark with the server's time as its heartbeat; returns how many
+ * instances are live (heard from within ARGV[4] ms). */
+static const char MEMBER_LUA[] =
+    "local tm = redis.call('TIME')\n"
+    "local now = tonumber(tm[1]) * 1000 + math.floor(tonumber(tm[2]) / 1000)\n"
+    "redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. ' ' .. now)\n"
+    "redis.call('PEXPIRE', KEYS[1], ARGV[3])\n"
+    "local n = 0\n"
+    "local mem = redis.call('HGETALL', KEYS[1])\n"
+    "for i = 1, #mem, 2 do\n"
+    "  local beat = string.match(mem[i + 1], ' (%S+)$')\n"
+    "  if beat and now - tonumber(beat) <= tonumber(ARGV[4]) then n = n + 1 end\n"
+    "end\n"
+    "return n\n";
 
 /* KEYS: s; ARGV: member time ttl.  Returns 1 when the member is new. */
 static const char SET_ADD_LUA[] =
@@ -202,9 +267,13 @@ static const char FIRST_SEEN_LUA[] =
     "redis.call('PEXPIRE', KEYS[2], ARGV[3])\n"
     "return added\n";
 
-enum script_id { S_HIT, S_SNAPSHOT, S_POP, S_REQUEUE, S_SET_ADD, S_FIRST_SEEN, S_COUNT };
-static const char *const script_text[S_COUNT] = {HIT_LUA,     SNAPSHOT_LUA, POP_LUA,
-                                                 REQUEUE_LUA, SET_ADD_LUA,  FIRST_SEEN_LUA};
+enum script_id { S_HIT, S_SNAPSHOT, S_POP, S_REQUEUE, S_SET_ADD, S_FIRST_SEEN, S_MEMBER, S_COUNT };
+static const char *const script_text[S_COUNT] = {HIT_LUA,     SNAPSHOT_LUA, POP_LUA,   REQUEUE_LUA,
+                                                 SET_ADD_LUA, FIRST_SEEN_LUA, MEMBER_LUA};
+
+/* An instance silent this long no longer holds finalization back, and
+ * its claims go back to the queue. */
+#define STALE_MS 30000
 
 /* ------------------------------------------------------------------ state */
 
@@ -272,6 +341,8 @@ struct rule_state {
     struct push *due;
     size_t ndue, due_next, due_cap;
     int64_t due_up_to, earliest;
+    int64_t lateness; /* the rule's, from the last prefetch */
+    int64_t pushed_min; /* earliest push since the last pop (AW_TIME_NONE: none) */
     bool due_valid, due_more;
     bool pop_queued;     /* a POP is in the pipeline, not answered yet */
     bool need_snapshots; /* popped groups whose windows are not fetched yet */
@@ -304,6 +375,8 @@ struct redis_store {
     struct aw_buf key, key2, arg, arg2;
     struct aw_store_stats st;
     bool broken; /* gave up reconnecting */
+    /* this instance's event time, as published under PREFIX:members */
+    int64_t clock, published_clock, published_at;
 };
 
 static void *xcalloc(size_t n, size_t size)
@@ -398,6 +471,7 @@ static struct rule_state *rule_state_for(struct redis_store *s, const char *rule
         r->name = xstrdup(rule);
         r->rule_hash = rh;
         r->earliest = AW_TIME_NONE;
+        r->pushed_min = AW_TIME_NONE;
         aw_hashmap_init(&r->push_index);
         aw_hashmap_put(&s->rules, key, r);
     }
@@ -558,16 +632,11 @@ static int requeue_claims(struct redis_store *s)
         if (!rs->claimed)
             continue;
         rule_key_text(s, &s->key, rs->name, "pending");
-        aw_buf_reset(&s->key2);
-        aw_buf_append_str(&s->key2, s->prefix);
-        aw_buf_append_str(&s->key2, ":{");
-        aw_buf_append_str(&s->key2, rs->name);
-        aw_buf_append_str(&s->key2, "}:claims:");
-        aw_buf_append_str(&s->key2, s->instance);
+        rule_key_text(s, &s->key2, rs->name, "claims");
         char ttl[24];
         fmt_time(ttl, rs->ttl ? rs->ttl : DEFAULT_TTL_MS);
-        redisReply *r = redisCommand(s->c, "EVALSHA %s 2 %b %b %s", s->sha[S_REQUEUE], s->key.data,
-                                     s->key.len, s->key2.data, s->key2.len, ttl);
+        redisReply *r = redisCommand(s->c, "EVALSHA %s 2 %b %b %s %s", s->sha[S_REQUEUE], s->key.data,
+                                     s->key.len, s->key2.data, s->key2.len, ttl, s->instance);
         bool ok = r && !reply_is_error(r);
         if (r)
             freeReplyObject(r);
@@ -749,7 +818,7 @@ static void flush_hits(struct redis_store *s)
     }
 }
 
-/* Finished claims go out as one ZREM per rule. */
+/* Finished claims go out as one HDEL per rule. */
 static void flush_done(struct redis_store *s, struct rule_state *rs)
 {
     if (!rs->ndone)
@@ -758,9 +827,8 @@ static void flush_done(struct redis_store *s, struct rule_state *rs)
     const char **argv = xcalloc(argc, sizeof *argv);
     size_t *lens = xcalloc(argc, sizeof *lens);
     char *text = xcalloc(rs->ndone, 16);
-    rule_key_text(s, &s->key2, rs->name, "claims:");
-    aw_buf_append_str(&s->key2, s->instance);
-    argv[0] = "ZREM", lens[0] = 4;
+    rule_key_text(s, &s->key2, rs->name, "claims");
+    argv[0] = "HDEL", lens[0] = 4;
     argv[1] = s->key2.data, lens[1] = s->key2.len;
     for (size_t j = 0; j < rs->ndone; j++) {
         aw_hex64(rs->done[j], text + 16 * j);
@@ -774,8 +842,38 @@ static void flush_done(struct redis_store *s, struct rule_state *rs)
     rs->ndone = 0;
 }
 
+static void fmt_clock(char out[24], int64_t t)
+{
+    if (t == INT64_MAX)
+        snprintf(out, 24, "+inf");
+    else
+        fmt_time(out, t);
+}
+
+/* Publish this instance's watermark (after its writes, so no other
+ * instance sees a watermark whose events are not in Redis yet); at least
+ * once a second as a heartbeat. */
+static void publish_clock(struct redis_store *s)
+{
+    int64_t now = now_ms();
+    if (s->published_at && s->clock == s->published_clock && now - s->published_at < 1000)
+        return;
+    char wm[24], ttl[24], stale[24];
+    fmt_clock(wm, s->clock);
+    fmt_time(ttl, DEFAULT_TTL_MS);
+    fmt_time(stale, STALE_MS);
+    aw_buf_reset(&s->key);
+    aw_buf_append_str(&s->key, s->prefix);
+    aw_buf_append_str(&s->key, ":members");
+    const char *argv[] = {"EVALSHA", s->sha[S_MEMBER], "1", s->key.data, s->instance, wm, ttl, stale};
+    size_t lens[] = {7, 40, 1, s->key.len, strlen(s->instance), strlen(wm), strlen(ttl), strlen(stale)};
+    queue_argv(s, USE_CHECK, 8, argv, lens);
+    s->published_clock = s->clock;
+    s->published_at = now;
+}
+
 /* Everything merged so far goes into the pipeline: the hits, then one
- * ZADD LT of pending pushes and one ZREM of finished claims per rule. */
+ * ZADD LT of pending pushes and one HDEL of finished claims per rule. */
 static void flush_pushes(struct redis_store *s)
 {
     flush_hits(s);
@@ -822,6 +920,7 @@ static void flush_pushes(struct redis_store *s)
         aw_hashmap_free(&rs->push_index);
         aw_hashmap_init(&rs->push_index);
     }
+    publish_clock(s);
 }
 
 /* Run the pipeline now (a read needs its answer); keeps replies until
@@ -1052,6 +1151,7 @@ static void parse_pop(struct rule_state *rs, const redisReply *r)
     rs->ndue = rs->due_next = 0;
     rs->due_valid = true;
     rs->pushed_since_pop = false;
+    rs->pushed_min = AW_TIME_NONE;
     rs->due_more = false;
     rs->earliest = AW_TIME_NONE;
     if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 1)
@@ -1249,6 +1349,8 @@ static int r_pending_push(struct aw_store *base, const struct aw_wkey *k, int64_
     struct rule_state *rs = rule_state_for(s, k->rule, rule_hash_of(k));
     if (rs->due_valid && time_ms <= rs->due_up_to)
         rs->pushed_since_pop = true;
+    if (rs->pushed_min == AW_TIME_NONE || time_ms < rs->pushed_min)
+        rs->pushed_min = time_ms;
     uint64_t slot = aw_hashmap_key(k->group_hash);
     uintptr_t at = (uintptr_t)aw_hashmap_get(&rs->push_index, slot);
     if (at) {
@@ -1267,8 +1369,7 @@ static int r_pending_push(struct aw_store *base, const struct aw_wkey *k, int64_
 
 static void claims_key(struct redis_store *s, struct aw_buf *b, const char *rule)
 {
-    rule_key_text(s, b, rule, "claims:");
-    aw_buf_append_str(b, s->instance);
+    rule_key_text(s, b, rule, "claims");
 }
 
 static void queue_pop(struct redis_store *s, struct rule_state *rs, int64_t up_to_ms)
@@ -1277,11 +1378,19 @@ static void queue_pop(struct redis_store *s, struct rule_state *rs, int64_t up_t
     fmt_time(up, up_to_ms);
     snprintf(lim, sizeof lim, "%d", POP_LIMIT);
     fmt_time(ttl, rs->ttl ? rs->ttl : DEFAULT_TTL_MS);
+    char late[24], stale[24];
+    fmt_time(late, rs->lateness);
+    fmt_time(stale, STALE_MS);
     rule_key_text(s, &s->key, rs->name, "pending");
     claims_key(s, &s->key2, rs->name);
-    const char *argv[] = {"EVALSHA", s->sha[S_POP], "2", s->key.data, s->key2.data, up, lim, ttl};
-    size_t lens[] = {7, 40, 1, s->key.len, s->key2.len, strlen(up), strlen(lim), strlen(ttl)};
-    queue_argv(s, USE_POP, 8, argv, lens);
+    aw_buf_reset(&s->arg2);
+    aw_buf_append_str(&s->arg2, s->prefix);
+    aw_buf_append_str(&s->arg2, ":members");
+    const char *argv[] = {"EVALSHA", s->sha[S_POP], "3", s->key.data, s->key2.data, s->arg2.data, up, lim,
+                          ttl,       late,           s->instance, stale};
+    size_t lens[] = {7, 40, 1, s->key.len, s->key2.len, s->arg2.len, strlen(up), strlen(lim), strlen(ttl),
+                     strlen(late), strlen(s->instance), strlen(stale)};
+    queue_argv(s, USE_POP, 12, argv, lens);
     s->cmds[s->ncmds - 1].rule = rs;
     rs->pop_queued = true;
     rs->claimed = true;
@@ -1328,10 +1437,12 @@ static int fetch_due_snapshots(struct redis_store *s)
     return 0;
 }
 
-static int r_pending_prefetch(struct aw_store *base, const struct aw_wkey *rule, int64_t up_to_ms)
+static int r_pending_prefetch(struct aw_store *base, const struct aw_wkey *rule, int64_t up_to_ms,
+                              int64_t lateness_ms)
 {
     struct redis_store *s = (struct redis_store *)base;
     struct rule_state *rs = rule_state_for(s, rule->rule, rule_hash_of(rule));
+    rs->lateness = lateness_ms;
     if (rs->pop_queued)
         return 0;
     flush_pushes(s); /* the batch's writes go before the pop */
@@ -1365,7 +1476,10 @@ static int r_pending_pop(struct aw_store *base, const struct aw_wkey *rule, int6
         *found = true;
         return 0;
     }
+    /* The earliest still queued: the server's answer or a later push. */
     *time_ms = rs->earliest;
+    if (rs->pushed_min != AW_TIME_NONE && (*time_ms == AW_TIME_NONE || rs->pushed_min < *time_ms))
+        *time_ms = rs->pushed_min;
     return 0;
 }
 
@@ -1456,10 +1570,38 @@ static int r_set_contains(struct aw_store *base, const struct aw_wkey *k, const 
     return 0;
 }
 
+/* Redis expires by key TTLs; the clock is this instance's watermark,
+ * published for the others (INT64_MAX: this instance has finished). */
 static void r_set_clock(struct aw_store *base, int64_t t)
 {
-    (void)base;
-    (void)t; /* Redis expires by key TTLs */
+    struct redis_store *s = (struct redis_store *)base;
+    if (t != AW_TIME_NONE && (s->clock == AW_TIME_NONE || t > s->clock))
+        s->clock = t;
+}
+
+static int r_join(struct aw_store *base, int peers, int64_t timeout_ms)
+{
+    struct redis_store *s = (struct redis_store *)base;
+    int64_t deadline = now_ms() + timeout_ms;
+    for (;;) {
+        s->published_at = 0; /* force a heartbeat */
+        flush_pushes(s);
+        size_t at = s->ncmds - 1;
+        if (run_now(s) < 0)
+            return -1;
+        long long live = s->cmds[at].reply && s->cmds[at].reply->type == REDIS_REPLY_INTEGER
+                             ? s->cmds[at].reply->integer
+                             : 0;
+        clear_commands(s);
+        if (live >= peers)
+            return 0;
+        if (now_ms() > deadline) {
+            aw_log(AW_LOG_ERROR, "redis %s: %lld of %d instances joined prefix %s within %llds", s->shown,
+                   live, peers, s->prefix, (long long)(timeout_ms / 1000));
+            return -1;
+        }
+        sleep_ms(100);
+    }
 }
 
 /* Hand the outcomes of this batch's hits to their detectors. */
@@ -1499,8 +1641,16 @@ static int r_sync(struct aw_store *base)
     for (size_t i = 0; i < s->rules.cap; i++)
         if (s->rules.keys[i]) {
             struct rule_state *rs = s->rules.values[i];
-            if (!rs->pop_queued)
-                rs->due_valid = false;
+            if (rs->pop_queued)
+                continue;
+            /* Popped and not handed out (the pass stopped early): back
+             * to the queue, and the claim released. */
+            for (; rs->due_valid && rs->due_next < rs->ndue; rs->due_next++) {
+                struct aw_wkey k = {rs->name, rs->due[rs->due_next].group_hash, rs->rule_hash};
+                r_pending_push(base, &k, rs->due[rs->due_next].time);
+                r_pending_done(base, &k);
+            }
+            rs->due_valid = false;
         }
     flush_pushes(s);
     if (run_now(s) < 0)
@@ -1527,8 +1677,10 @@ static void r_stats(struct aw_store *base, struct aw_store_stats *out)
 static void r_destroy(struct aw_store *base)
 {
     struct redis_store *s = (struct redis_store *)base;
-    if (!s->broken && s->c && (s->ncmds || s->nhits))
+    if (!s->broken && s->c && (s->ncmds || s->nhits || s->nwb))
         r_sync(base);
+    /* The membership stays, finished ("+inf"): a peer still joining
+     * counts it, and it goes stale after STALE_MS. */
     clear_commands(s);
     free(s->cmds);
     free(s->hits);
@@ -1588,6 +1740,7 @@ static const struct aw_store_ops redis_ops = {
     .window_hit = r_window_hit,
     .pending_done = r_pending_done,
     .pending_prefetch = r_pending_prefetch,
+    .join = r_join,
     .first_seen = r_first_seen,
     .sync = r_sync,
 };
@@ -1738,6 +1891,7 @@ struct aw_store *aw_store_redis_new(const char *spec, const struct aw_store_opti
     aw_hashmap_init(&s->rules);
     aw_hashmap_init(&s->fetched);
     aw_hashmap_init(&s->wb_index);
+    s->clock = s->published_clock = AW_TIME_NONE;
     if (parse_spec(s, spec, err, errlen) < 0 || connect_once(s, err, errlen) < 0) {
         r_destroy(&s->base);
         return NULL;

@@ -159,7 +159,13 @@ struct aw_store_ops {
     /* Ask now for the groups of a rule due up to up_to_ms, so that the
      * question travels with the batch's writes (the next sync) and the
      * pending_pop calls that follow are answered from it. */
-    int (*pending_prefetch)(struct aw_store *s, const struct aw_wkey *rule, int64_t up_to_ms);
+    int (*pending_prefetch)(struct aw_store *s, const struct aw_wkey *rule, int64_t up_to_ms,
+                            int64_t lateness_ms);
+    /* Shared stores: register this instance and wait until `peers`
+     * instances share the prefix (parallel replays of one stream).  Event
+     * time then only finalizes up to the slowest live instance's
+     * watermark (set_clock) minus the rule's lateness. */
+    int (*join)(struct aw_store *s, int peers, int64_t timeout_ms);
     /* The caller has finished finalizing a group it popped. */
     int (*pending_done)(struct aw_store *s, const struct aw_wkey *k);
     /* Send everything buffered, deliver window_hit outcomes and forget
