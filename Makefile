@@ -53,7 +53,7 @@ $(BUILD)/libauditwatch.a: $(LIB_OBJS)
 $(BUILD)/auditwatch: $(BUILD)/obj/src/main.o $(BUILD)/libauditwatch.a
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS_ALL) $(LDFLAGS)
 
-$(BUILD)/tests/%: tests/%.c tests/test_util.h $(BUILD)/libauditwatch.a
+$(BUILD)/tests/%: tests/%.c tests/test_util.h tests/redis_server.h $(BUILD)/libauditwatch.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Itests -o $@ $< $(BUILD)/libauditwatch.a $(LDLIBS_ALL) -lcriterion $(LDFLAGS)
 

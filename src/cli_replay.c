@@ -452,6 +452,7 @@ int aw_cli_replay(int argc, char **argv)
     store = aw_store_open(store_spec ? store_spec : "memory", &so, err, sizeof err);
     if (!store) {
         fprintf(stderr, "auditwatch replay: %s\n", err);
+        status = AW_EXIT_FAILURE;
         goto out;
     }
     if (peers > 1 && store->ops->join(store, peers, 60000) < 0) {

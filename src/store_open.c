@@ -23,9 +23,11 @@ void aw_store_spec_redact(const char *spec, char *out, size_t outlen)
         return;
     }
     const char *colon = memchr(scheme + 3, ':', (size_t)(at - (scheme + 3)));
-    /* user:password@ keeps the user; a bare userinfo is a password */
-    const char *keep_end = colon ? colon + 1 : scheme + 3;
-    snprintf(out, outlen, "%.*s***%s", (int)(keep_end - spec), spec, at);
+    if (!colon) { /* user@host: a user name, no password */
+        snprintf(out, outlen, "%s", spec);
+        return;
+    }
+    snprintf(out, outlen, "%.*s***%s", (int)(colon + 1 - spec), spec, at);
 }
 
 struct aw_store *aw_store_open(const char *spec, const struct aw_store_options *opts, char *err,

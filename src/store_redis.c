@@ -1814,7 +1814,7 @@ static int parse_spec(struct redis_store *s, const char *spec, char *err, size_t
                 s->user = pct_decode(p, (size_t)(colon - p));
             s->password = pct_decode(colon + 1, (size_t)(at - colon - 1));
         } else {
-            s->password = pct_decode(p, (size_t)(at - p));
+            s->user = pct_decode(p, (size_t)(at - p)); /* the password comes from the environment */
         }
         p = at + 1;
     }
