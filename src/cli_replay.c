@@ -106,7 +106,8 @@ static int cmp_batch_alert(const void *x, const void *y)
 static int on_batch(void *ctx)
 {
     struct replay_run *run = ctx;
-    qsort(run->batch, run->nbatch, sizeof *run->batch, cmp_batch_alert);
+    if (run->nbatch > 1)
+        qsort(run->batch, run->nbatch, sizeof *run->batch, cmp_batch_alert);
     for (size_t i = 0; i < run->nbatch; i++)
         if (fwrite(run->batch_text.data + run->batch[i].off, 1, run->batch[i].len, run->out) != run->batch[i].len) {
             run->failed = true;

@@ -92,7 +92,7 @@ static void expect_identical(struct test_redis *r, const char *inputs, const cha
     rmdir_all(d);
 }
 
-Test(redis, identical_to_memory_on_demo_and_scenarios, .timeout = 300)
+Test(redis, identical_to_memory_on_demo_and_scenarios)
 {
     struct test_redis r;
     cr_assert_eq(test_redis_start(&r, ""), 0, "redis-server did not start");
@@ -114,7 +114,7 @@ Test(redis, identical_to_memory_on_demo_and_scenarios, .timeout = 300)
     test_redis_stop(&r);
 }
 
-Test(redis, identical_to_memory_on_the_corpus, .timeout = 300)
+Test(redis, identical_to_memory_on_the_corpus)
 {
     const char *dir = test_corpus_dir();
     if (!dir)
@@ -146,7 +146,7 @@ static void sorted_ids(const char *files, const char *out)
     cr_assert_eq(sh("cat %s | jq -r '.auditwatch.alert_id' | sort > %s", files, out), 0);
 }
 
-Test(redis, two_replays_share_one_prefix, .timeout = 300)
+Test(redis, two_replays_share_one_prefix)
 {
     struct test_redis r;
     cr_assert_eq(test_redis_start(&r, ""), 0, "redis-server did not start");
@@ -199,7 +199,7 @@ Test(redis, two_replays_share_one_prefix, .timeout = 300)
     test_redis_stop(&r);
 }
 
-Test(redis, restart_in_the_middle_of_a_replay, .timeout = 600)
+Test(redis, restart_in_the_middle_of_a_replay)
 {
     struct test_redis r;
     /* every acknowledged write on disk, as a production server would keep them */
@@ -244,7 +244,7 @@ Test(redis, restart_in_the_middle_of_a_replay, .timeout = 600)
     test_redis_stop(&r);
 }
 
-Test(redis, every_key_has_a_ttl, .timeout = 300)
+Test(redis, every_key_has_a_ttl)
 {
     struct test_redis r;
     cr_assert_eq(test_redis_start(&r, ""), 0, "redis-server did not start");
@@ -283,7 +283,7 @@ Test(redis, every_key_has_a_ttl, .timeout = 300)
     test_redis_stop(&r);
 }
 
-Test(redis, acl_user_and_wrong_password, .timeout = 120)
+Test(redis, acl_user_and_wrong_password)
 {
     struct test_redis r;
     cr_assert_eq(test_redis_start(&r, "--user default off --user watcher on >s3cret-pw ~* &* +@all"), 0,
@@ -322,7 +322,7 @@ Test(redis, acl_user_and_wrong_password, .timeout = 120)
     test_redis_stop(&r);
 }
 
-Test(redis, unreachable_server_is_a_clear_error, .timeout = 60)
+Test(redis, unreachable_server_is_a_clear_error)
 {
     char *d = tmpdir();
     char out[256], err[256], url[64];

@@ -445,7 +445,7 @@ static void shipped_open(struct shipped *s)
     char err[512];
     s->dec = aw_decoder_new(&opts, err, sizeof err);
     cr_assert_not_null(s->dec, "decoder: %s", err);
-    struct aw_pipeline_options po = {&s->rules, &s->cfg, s->store, collect_alert, s, false, 0};
+    struct aw_pipeline_options po = {&s->rules, &s->cfg, s->store, collect_alert, s, false, 0, NULL};
     s->p = aw_pipeline_new(&po, err, sizeof err);
     cr_assert_not_null(s->p, "pipeline: %s", err);
 }

@@ -62,7 +62,7 @@ static void harness_open(struct harness *h, const char *rules_yaml, int64_t late
     h->cfg.lateness_ms = lateness_ms;
     h->store = aw_store_memory_new(NULL);
     char err[256];
-    struct aw_pipeline_options po = {&h->rules, &h->cfg, h->store, collect_alert, h, false, 0};
+    struct aw_pipeline_options po = {&h->rules, &h->cfg, h->store, collect_alert, h, false, 0, NULL};
     h->p = aw_pipeline_new(&po, err, sizeof err);
     cr_assert_not_null(h->p, "%s", err);
     struct aw_decode_options opts = {.source = AW_SOURCE_AUTH, .year = 2024};
