@@ -13,8 +13,10 @@
  *   PREFIX:{RULE|GROUPHASH}:s   hash: a set's members -> first-seen time
  *   PREFIX:{RULE}:pending       sorted set: groups waiting for their
  *                               finalization, scored by the earliest time
- *   PREFIX:{RULE}:claims:INST   sorted set: groups this instance popped and
- *                               has not finished (put back on reconnect)
+ *   PREFIX:{RULE}:claims        hash: groups an instance popped and has
+ *                               not finished -> "instance time"
+ *   PREFIX:members              hash: instance -> "watermark heartbeat";
+ *                               finalization waits for the slowest live one
  * The braces are Redis Cluster hash tags: a window's keys share one slot.
  * Every key gets a TTL (the window's timespan + lateness, or 30 days for
  * keys whose callers give none, such as the service map).
@@ -22,9 +24,15 @@
  * Batching: writes are not sent when they are made.  window_hit, meta_put,
  * pending_push and pending_done append commands to a pipeline; the
  * pipeline goes out in one round trip when the pipeline's owner calls
- * sync (once per batch of events) or when a read needs an answer.  Each
- * window update is one Lua script run by EVALSHA (atomic); pending pushes
- * are merged per group and sent as one ZADD LT per rule.
+ * sync (once per batch of events) or when a read needs an answer.  Window
+ * updates run as Lua scripts by EVALSHA (redis_scripts.c), so each is
+ * atomic; a batch's hits go in one script call, pending pushes are merged
+ * per group into one ZADD LT per rule, and the pops of the coming
+ * finalization (pending_prefetch) travel with the batch.
+ *
+ * Sharing: several instances may use one prefix.  Each publishes its
+ * watermark; a group is finalized only up to the slowest live instance's
+ * watermark minus the lateness, by the one instance that claimed it.
  *
  * Reads during finalization are served from a local snapshot: popping due
  * groups fetches every popped window (entries that can still matter,
@@ -33,9 +41,10 @@
  * snapshotted window go to both.  sync forgets the snapshots.
  *
  * Faults: when the connection breaks, the store reconnects with
- * exponential backoff (up to reconnect_wait), reloads its scripts, puts
- * its claimed groups back in the pending queues and sends the whole
- * unacknowledged pipeline again.  Every command is idempotent - entries
+ * exponential backoff (up to reconnect_wait), reloads its scripts and
+ * sends the whole unacknowledged pipeline again (a pop hands this
+ * instance's unfinished claims out again, so a lost reply loses no
+ * group).  Every command is idempotent - entries
  * are keyed by event identity, meta writes set values, pushes only lower
  * a score - so a resend never counts anything twice.  A NOSCRIPT reply
  * (Redis restarted and lost its script cache) reloads the scripts and
@@ -55,221 +64,12 @@
 #include "auditwatch/hashmap.h"
 #include "auditwatch/log.h"
 #include "auditwatch/store.h"
+#include "redis_codec.h"
+#include "redis_scripts.h"
+#include "redis_spec.h"
 
 #define DEFAULT_TTL_MS (30LL * 86400 * 1000)
 #define POP_LIMIT 512
-
-/* ---------------------------------------------------------------- scripts */
-
-/* KEYS: w1 h1 w2 h2 ... (the windows of a batch); ARGV per window:
- * trim ttl group n, then n times (id time payload).  Returns one code per
- * entry, in order: 0 added, 1 already there, 2 already there and it
- * completed the alert that suppresses its group. */
-static const char HIT_LUA[] =
-    "local res = {}\n"
-    "local a = 1\n"
-    "for k = 1, #KEYS, 2 do\n"
-    "  local w, h = KEYS[k], KEYS[k + 1]\n"
-    "  local trim, ttl, group, n = ARGV[a], ARGV[a + 1], ARGV[a + 2], tonumber(ARGV[a + 3])\n"
-    "  a = a + 4\n"
-    "  local m, mread = nil, false\n"
-    "  for i = 1, n do\n"
-    "    local id = ARGV[a]\n"
-    "    if redis.call('ZADD', w, 'NX', ARGV[a + 1], id) == 1 then\n"
-    "      redis.call('HSET', h, id, ARGV[a + 2])\n"
-    "      res[#res + 1] = 0\n"
-    "    else\n"
-    "      if not mread then m = redis.call('HGET', h, 'm'); mread = true end\n"
-    "      local code = 1\n"
-    "      if m then\n"
-    "        local se, aid = string.match(m, '^%S+ %S+ %S+ (%S+) (%S+)$')\n"
-    "        if se == id and aid ~= '-' then code = 2 end\n"
-    "      end\n"
-    "      res[#res + 1] = code\n"
-    "    end\n"
-    "    a = a + 3\n"
-    "  end\n"
-    "  redis.call('HSETNX', h, 'g', group)\n"
-    "  if trim ~= '' then\n"
-    "    local bound = '(' .. trim\n"
-    "    local old = redis.call('ZRANGEBYSCORE', w, '-inf', bound, 'LIMIT', 0, 1000)\n"
-    "    while #old > 0 do\n"
-    "      redis.call('ZREM', w, unpack(old))\n"
-    "      redis.call('HDEL', h, unpack(old))\n"
-    "      old = redis.call('ZRANGEBYSCORE', w, '-inf', bound, 'LIMIT', 0, 1000)\n"
-    "    end\n"
-    "  end\n"
-    "  redis.call('PEXPIRE', w, ttl)\n"
-    "  redis.call('PEXPIRE', h, ttl)\n"
-    "end\n"
-    "return res\n";
-
-/* KEYS: w1 h1 w2 h2 ...; ARGV: keep per window (ms before the cursor
- * still needed, '' = all).  Returns per window {} when it has no meta,
- * else {g, m, id, time, payload, ...}. */
-static const char SNAPSHOT_LUA[] =
-    "local out = {}\n"
-    "for k = 1, #KEYS, 2 do\n"
-    "  local w, h, keep = KEYS[k], KEYS[k + 1], ARGV[(k + 1) / 2]\n"
-    "  local g = redis.call('HGET', h, 'g')\n"
-    "  local r = {}\n"
-    "  if g then\n"
-    "    local m = redis.call('HGET', h, 'm') or ''\n"
-    "    local from = '-inf'\n"
-    "    local ct = string.match(m, '^(%S+) ')\n"
-    "    if keep ~= '' and ct and ct ~= 'n' then from = '(' .. (tonumber(ct) - tonumber(keep)) end\n"
-    "    r = {g, m}\n"
-    "    local ents = redis.call('ZRANGEBYSCORE', w, from, '+inf', 'WITHSCORES')\n"
-    "    local n = #ents / 2\n"
-    "    for i = 1, n, 1000 do\n"
-    "      local ids = {}\n"
-    "      for j = i, math.min(n, i + 999) do ids[#ids + 1] = ents[2 * j - 1] end\n"
-    "      local pl = redis.call('HMGET', h, unpack(ids))\n"
-    "      for j = 1, #ids do\n"
-    "        local x = i + j - 1\n"
-    "        r[#r + 1] = ents[2 * x - 1]\n"
-    "        r[#r + 1] = ents[2 * x]\n"
-    "        r[#r + 1] = pl[j] or ''\n"
-    "      end\n"
-    "    end\n"
-    "  end\n"
-    "  out[#out + 1] = r\n"
-    "end\n"
-    "return out\n";
-
-/* KEYS: pending claims members; ARGV: up_to limit ttl lateness me
- * stale_ms.  The groups due up to min(up_to, the slowest live instance's
- * watermark - lateness) move from pending to the claims (field: group,
- * value "instance time claimed_at"), skipping groups another live
- * instance holds; claims of instances silent for stale_ms go back to
- * pending first.  Returns {group, time, ..., earliest time left or ''}. */
-static const char POP_LUA[] =
-    "local tm = redis.call('TIME')\n"
-    "local now = tonumber(tm[1]) * 1000 + math.floor(tonumber(tm[2]) / 1000)\n"
-    "local stale = tonumber(ARGV[6])\n"
-    "local function num(x)\n"
-    "  if x == '+inf' then return math.huge elseif x == '-inf' then return -math.huge end\n"
-    "  return tonumber(x)\n"
-    "end\n"
-    "local up = num(ARGV[1])\n"
-    "local live = {}\n"
-    "local mem = redis.call('HGETALL', KEYS[3])\n"
-    "for i = 1, #mem, 2 do\n"
-    "  local wm, beat = string.match(mem[i + 1], '^(%S+) (%S+)$')\n"
-    "  if wm and now - tonumber(beat) <= stale then\n"
-    "    live[mem[i]] = true\n"
-    "    if mem[i] ~= ARGV[5] then\n"
-    "      local lim = num(wm) - tonumber(ARGV[4])\n"
-    "      if lim < up then up = lim end\n"
-    "    end\n"
-    "  end\n"
-    "end\n"
-    "local cl = redis.call('HGETALL', KEYS[2])\n"
-    "local held = {}\n"
-    "for i = 1, #cl, 2 do\n"
-    "  local owner, t = string.match(cl[i + 1], '^(%S+) (%S+)')\n"
-    "  if owner == ARGV[5] or live[owner] then held[cl[i]] = true\n"
-    "  else\n"
-    "    redis.call('ZADD', KEYS[1], 'LT', t, cl[i])\n"
-    "    redis.call('HDEL', KEYS[2], cl[i])\n"
-    "  end\n"
-    "end\n"
-    "local out = {}\n"
-    "if up > -math.huge then\n"
-    "  local bound = up == math.huge and '+inf' or string.format('%d', up)\n"
-    "  local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', bound, 'WITHSCORES', 'LIMIT', 0, 4 * tonumber(ARGV[2]))\n"
-    "  local taken = {}\n"
-    "  for i = 1, #due, 2 do\n"
-    "    if #out >= 2 * tonumber(ARGV[2]) then break end\n"
-    "    if not held[due[i]] then\n"
-    "      out[#out + 1] = due[i]\n"
-    "      out[#out + 1] = due[i + 1]\n"
-    "      taken[#taken + 1] = due[i]\n"
-    "      redis.call('HSET', KEYS[2], due[i], ARGV[5] .. ' ' .. due[i + 1])\n"
-    "    end\n"
-    "  end\n"
-    "  if #taken > 0 then\n"
-    "    redis.call('ZREM', KEYS[1], unpack(taken))\n"
-    "    redis.call('PEXPIRE', KEYS[2], ARGV[3])\n"
-    "  end\n"
-    "end\n"
-    "local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')\n"
-    "out[#out + 1] = first[2] or ''\n"
-    "return out\n";
-
-/* KEYS: pending claims; ARGV: ttl me.  Puts this instance's claims back
- * (after a reconnect: their finalization may not have reached Redis). */
-static const char REQUEUE_LUA[] =
-    "local cl = redis.call('HGETALL', KEYS[2])\n"
-    "local n = 0\n"
-    "for i = 1, #cl, 2 do\n"
-    "  local owner, t = string.match(cl[i + 1], '^(%S+) (%S+)')\n"
-    "  if owner == ARGV[2] then\n"
-    "    redis.call('ZADD', KEYS[1], 'LT', t, cl[i])\n"
-    "    redis.call('HDEL', KEYS[2], cl[i])\n"
-    "    n = n + 1\n"
-    "  end\n"
-    "end\n"
-    "if n > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end\n"
-    "return n\n";
-
-/* KEYS: members; ARGV: me watermark ttl.  Publishes this instance's
- * watermark with the server's time as its heartbeat; returns how many
- * instances are live (heard from within ARGV[4] ms). */
-static const char MEMBER_LUA[] =
-    "local tm = redis.call('TIME')\n"
-    "local now = tonumber(tm[1]) * 1000 + math.floor(tonumber(tm[2]) / 1000)\n"
-    "redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. ' ' .. now)\n"
-    "redis.call('PEXPIRE', KEYS[1], ARGV[3])\n"
-    "local n = 0\n"
-    "local mem = redis.call('HGETALL', KEYS[1])\n"
-    "for i = 1, #mem, 2 do\n"
-    "  local beat = string.match(mem[i + 1], ' (%S+)$')\n"
-    "  if beat and now - tonumber(beat) <= tonumber(ARGV[4]) then n = n + 1 end\n"
-    "end\n"
-    "return n\n";
-
-/* KEYS: s; ARGV: member time ttl.  Returns 1 when the member is new. */
-static const char SET_ADD_LUA[] =
-    "local a = redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2])\n"
-    "redis.call('PEXPIRE', KEYS[1], ARGV[3])\n"
-    "return a\n";
-
-/* KEYS: learning cur prev intro (prev = cur without retention); ARGV:
- * time learning_ms ttl value event_id has_prev.  first_seen.c's logic
- * in one step: 0 silent, 1 new pair, 2 introduced by this event. */
-static const char FIRST_SEEN_LUA[] =
-    "local t = tonumber(ARGV[1])\n"
-    "local start = tonumber(redis.call('HGET', KEYS[1], 'start') or '')\n"
-    "if not start or t < start then\n"
-    "  start = t\n"
-    "  redis.call('HSET', KEYS[1], 'start', ARGV[1])\n"
-    "end\n"
-    "redis.call('PEXPIRE', KEYS[1], ARGV[3])\n"
-    "if t - start < tonumber(ARGV[2]) then\n"
-    "  redis.call('HSETNX', KEYS[2], ARGV[4], ARGV[1])\n"
-    "  redis.call('PEXPIRE', KEYS[2], ARGV[3])\n"
-    "  return 0\n"
-    "end\n"
-    "local found = redis.call('HEXISTS', KEYS[2], ARGV[4]) == 1\n"
-    "if not found and ARGV[6] == '1' and redis.call('HEXISTS', KEYS[3], ARGV[4]) == 1 then\n"
-    "  found = true\n"
-    "  redis.call('HSETNX', KEYS[2], ARGV[4], ARGV[1])\n"
-    "  redis.call('PEXPIRE', KEYS[2], ARGV[3])\n"
-    "end\n"
-    "if found then\n"
-    "  if redis.call('HEXISTS', KEYS[4], ARGV[5]) == 1 then return 2 end\n"
-    "  return 0\n"
-    "end\n"
-    "redis.call('HSETNX', KEYS[4], ARGV[5], ARGV[1])\n"
-    "redis.call('PEXPIRE', KEYS[4], ARGV[3])\n"
-    "local added = redis.call('HSETNX', KEYS[2], ARGV[4], ARGV[1])\n"
-    "redis.call('PEXPIRE', KEYS[2], ARGV[3])\n"
-    "return added\n";
-
-enum script_id { S_HIT, S_SNAPSHOT, S_POP, S_REQUEUE, S_SET_ADD, S_FIRST_SEEN, S_MEMBER, S_COUNT };
-static const char *const script_text[S_COUNT] = {HIT_LUA,     SNAPSHOT_LUA, POP_LUA,   REQUEUE_LUA,
-                                                 SET_ADD_LUA, FIRST_SEEN_LUA, MEMBER_LUA};
 
 /* An instance silent this long no longer holds finalization back, and
  * its claims go back to the queue. */
@@ -333,8 +133,7 @@ struct rule_state {
     struct push *pushes;
     size_t npushes, push_cap;
     struct aw_hashmap push_index; /* group hash -> index + 1 */
-    bool claimed;                 /* has groups in its claims key */
-    uint64_t *done;               /* finished groups: one ZREM of the claims per batch */
+    uint64_t *done;               /* finished groups: one HDEL of the claims per batch */
     size_t ndone, done_cap;
     bool pushed_since_pop;
     /* popped, not yet handed out */
@@ -352,8 +151,8 @@ struct redis_store {
     struct aw_store base;
     redisContext *c;
     /* where and how to connect */
-    char *host, *unix_path, *user, *password, *shown;
-    int port, db;
+    struct aw_redis_spec spec;
+    char *shown;
     int64_t connect_timeout_ms, command_timeout_ms, reconnect_wait_ms;
     char *prefix;
     char instance[96];
@@ -478,42 +277,6 @@ static struct rule_state *rule_state_for(struct redis_store *s, const char *rule
     return r;
 }
 
-static void fmt_time(char out[24], int64_t t)
-{
-    if (t == AW_TIME_NONE)
-        snprintf(out, 24, "-inf");
-    else if (t == INT64_MAX)
-        snprintf(out, 24, "+inf");
-    else
-        snprintf(out, 24, "%lld", (long long)t);
-}
-
-static int64_t parse_time(const char *p, size_t n)
-{
-    if (!n)
-        return AW_TIME_NONE;
-    char tmp[40];
-    if (n >= sizeof tmp)
-        n = sizeof tmp - 1;
-    memcpy(tmp, p, n);
-    tmp[n] = '\0';
-    /* Scores come back as "%.17g"; event times are integers well below 2^53. */
-    return (int64_t)strtod(tmp, NULL);
-}
-
-static uint64_t parse_hex64(const char *p, size_t n)
-{
-    uint64_t v = 0;
-    for (size_t i = 0; i < n && i < 16; i++) {
-        char ch = p[i];
-        unsigned d = ch >= '0' && ch <= '9' ? (unsigned)(ch - '0')
-                     : ch >= 'a' && ch <= 'f' ? (unsigned)(ch - 'a' + 10)
-                                              : 0u;
-        v = v << 4 | d;
-    }
-    return v;
-}
-
 /* ---------------------------------------------------------------- pipeline */
 
 static void queue_argv(struct redis_store *s, enum reply_use use, int argc, const char **argv, const size_t *lens)
@@ -572,8 +335,8 @@ static int connect_once(struct redis_store *s, char *err, size_t errlen)
         s->c = NULL;
     }
     struct timeval ct = {(time_t)(s->connect_timeout_ms / 1000), (suseconds_t)(s->connect_timeout_ms % 1000) * 1000};
-    s->c = s->unix_path ? redisConnectUnixWithTimeout(s->unix_path, ct)
-                        : redisConnectWithTimeout(s->host, s->port, ct);
+    s->c = s->spec.unix_path ? redisConnectUnixWithTimeout(s->spec.unix_path, ct)
+                        : redisConnectWithTimeout(s->spec.host, s->spec.port, ct);
     if (!s->c || s->c->err) {
         snprintf(err, errlen, "cannot connect to %s: %s", s->shown, s->c ? s->c->errstr : "out of memory");
         return -1;
@@ -581,23 +344,23 @@ static int connect_once(struct redis_store *s, char *err, size_t errlen)
     struct timeval cmd = {(time_t)(s->command_timeout_ms / 1000), (suseconds_t)(s->command_timeout_ms % 1000) * 1000};
     redisSetTimeout(s->c, cmd);
     redisReply *r;
-    if (s->password) {
-        r = s->user ? command(s, "AUTH %s %s", s->user, s->password) : command(s, "AUTH %s", s->password, NULL);
+    if (s->spec.password) {
+        r = s->spec.user ? command(s, "AUTH %s %s", s->spec.user, s->spec.password) : command(s, "AUTH %s", s->spec.password, NULL);
         if (!r || reply_is_error(r)) {
-            snprintf(err, errlen, "%s rejected the credentials%s%s%s", s->shown, s->user ? " of user '" : "",
-                     s->user ? s->user : "", s->user ? "'" : "");
+            snprintf(err, errlen, "%s rejected the credentials%s%s%s", s->shown, s->spec.user ? " of user '" : "",
+                     s->spec.user ? s->spec.user : "", s->spec.user ? "'" : "");
             if (r)
                 freeReplyObject(r);
             return -1;
         }
         freeReplyObject(r);
     }
-    if (s->db) {
+    if (s->spec.db) {
         char db[16];
-        snprintf(db, sizeof db, "%d", s->db);
+        snprintf(db, sizeof db, "%d", s->spec.db);
         r = command(s, "SELECT %s", db, NULL);
         if (!r || reply_is_error(r)) {
-            snprintf(err, errlen, "%s: cannot select database %d: %s", s->shown, s->db,
+            snprintf(err, errlen, "%s: cannot select database %d: %s", s->shown, s->spec.db,
                      r ? r->str : s->c->errstr);
             if (r)
                 freeReplyObject(r);
@@ -606,7 +369,7 @@ static int connect_once(struct redis_store *s, char *err, size_t errlen)
         freeReplyObject(r);
     }
     for (int i = 0; i < S_COUNT; i++) {
-        r = command(s, "SCRIPT LOAD %s", script_text[i], NULL);
+        r = command(s, "SCRIPT LOAD %s", aw_redis_script_text[i], NULL);
         if (!r || r->type != REDIS_REPLY_STRING || r->len != 40) {
             snprintf(err, errlen, "%s: cannot load scripts: %s", s->shown,
                      r && r->str ? r->str : s->c->errstr);
@@ -621,34 +384,6 @@ static int connect_once(struct redis_store *s, char *err, size_t errlen)
     return 0;
 }
 
-/* Put every claimed group back (after a reconnect: their finalization
- * may not have reached the server). */
-static int requeue_claims(struct redis_store *s)
-{
-    for (size_t i = 0; i < s->rules.cap; i++) {
-        if (!s->rules.keys[i])
-            continue;
-        struct rule_state *rs = s->rules.values[i];
-        if (!rs->claimed)
-            continue;
-        rule_key_text(s, &s->key, rs->name, "pending");
-        rule_key_text(s, &s->key2, rs->name, "claims");
-        char ttl[24];
-        fmt_time(ttl, rs->ttl ? rs->ttl : DEFAULT_TTL_MS);
-        redisReply *r = redisCommand(s->c, "EVALSHA %s 2 %b %b %s %s", s->sha[S_REQUEUE], s->key.data,
-                                     s->key.len, s->key2.data, s->key2.len, ttl, s->instance);
-        bool ok = r && !reply_is_error(r);
-        if (r)
-            freeReplyObject(r);
-        if (!ok)
-            return -1;
-        rs->claimed = false;
-        rs->due_valid = false;
-        rs->ndue = rs->due_next = 0;
-    }
-    return 0;
-}
-
 /* Reconnect with exponential backoff until reconnect_wait has passed. */
 static int reconnect(struct redis_store *s)
 {
@@ -658,7 +393,7 @@ static int reconnect(struct redis_store *s)
     aw_log(AW_LOG_WARN, "redis %s: connection lost (%s); reconnecting", s->shown,
            s->c && s->c->errstr[0] ? s->c->errstr : "no reply");
     for (;;) {
-        if (connect_once(s, err, sizeof err) == 0 && requeue_claims(s) == 0) {
+        if (connect_once(s, err, sizeof err) == 0) {
             aw_log(AW_LOG_INFO, "redis %s: reconnected; resending the batch", s->shown);
             return 0;
         }
@@ -765,10 +500,10 @@ static void flush_hits(struct redis_store *s)
             char num[24];
             num[0] = '\0';
             if (b->trim != AW_TIME_NONE)
-                fmt_time(num, b->trim);
+                aw_redis_fmt_time(num, b->trim);
             off[no++] = text->len;
             aw_buf_append(text, num, strlen(num) + 1);
-            fmt_time(num, b->ttl > 0 ? b->ttl : DEFAULT_TTL_MS);
+            aw_redis_fmt_time(num, b->ttl > 0 ? b->ttl : DEFAULT_TTL_MS);
             off[no++] = text->len;
             aw_buf_append(text, num, strlen(num) + 1);
             snprintf(num, sizeof num, "%zu", b->n);
@@ -847,7 +582,7 @@ static void fmt_clock(char out[24], int64_t t)
     if (t == INT64_MAX)
         snprintf(out, 24, "+inf");
     else
-        fmt_time(out, t);
+        aw_redis_fmt_time(out, t);
 }
 
 /* Publish this instance's watermark (after its writes, so no other
@@ -860,8 +595,8 @@ static void publish_clock(struct redis_store *s)
         return;
     char wm[24], ttl[24], stale[24];
     fmt_clock(wm, s->clock);
-    fmt_time(ttl, DEFAULT_TTL_MS);
-    fmt_time(stale, STALE_MS);
+    aw_redis_fmt_time(ttl, DEFAULT_TTL_MS);
+    aw_redis_fmt_time(stale, STALE_MS);
     aw_buf_reset(&s->key);
     aw_buf_append_str(&s->key, s->prefix);
     aw_buf_append_str(&s->key, ":members");
@@ -900,7 +635,7 @@ static void flush_pushes(struct redis_store *s)
         lens[2] = 2;
         for (size_t j = 0; j < rs->npushes; j++) {
             char *score = text + j * 40, *member = score + 24;
-            fmt_time(score, rs->pushes[j].time);
+            aw_redis_fmt_time(score, rs->pushes[j].time);
             aw_hex64(rs->pushes[j].group_hash, member);
             argv[3 + 2 * j] = score;
             lens[3 + 2 * j] = strlen(score);
@@ -909,7 +644,7 @@ static void flush_pushes(struct redis_store *s)
         }
         queue_argv(s, USE_CHECK, (int)argc, argv, lens);
         char ttl[24];
-        fmt_time(ttl, rs->ttl ? rs->ttl : DEFAULT_TTL_MS);
+        aw_redis_fmt_time(ttl, rs->ttl ? rs->ttl : DEFAULT_TTL_MS);
         const char *ex[] = {"PEXPIRE", s->key.data, ttl};
         size_t exl[] = {7, s->key.len, strlen(ttl)};
         queue_argv(s, USE_CHECK, 3, ex, exl);
@@ -926,109 +661,6 @@ static void flush_pushes(struct redis_store *s)
 /* Run the pipeline now (a read needs its answer); keeps replies until
  * clear_commands.  Hit outcomes are delivered at sync. */
 static int run_now(struct redis_store *s);
-
-/* ---------------------------------------------------------------- entries */
-
-/* Payload: value hash (8) tag (4) evidence length (4) evidence fields. */
-static void encode_payload(struct aw_buf *b, const struct aw_window_entry *e)
-{
-    unsigned char head[16];
-    for (int i = 0; i < 8; i++)
-        head[i] = (unsigned char)(e->value_hash >> (8 * i));
-    for (int i = 0; i < 4; i++)
-        head[8 + i] = (unsigned char)(e->tag >> (8 * i));
-    for (int i = 0; i < 4; i++)
-        head[12 + i] = (unsigned char)((uint32_t)e->evidence_len >> (8 * i));
-    aw_buf_reset(b);
-    aw_buf_append(b, head, sizeof head);
-    aw_buf_append(b, e->evidence, e->evidence_len);
-    aw_buf_append(b, e->fields, e->fields_len);
-}
-
-static bool decode_payload(const char *p, size_t n, struct aw_window_entry *e)
-{
-    if (n < 16)
-        return false;
-    const unsigned char *u = (const unsigned char *)p;
-    uint64_t v = 0;
-    uint32_t tag = 0, el = 0;
-    for (int i = 7; i >= 0; i--)
-        v = v << 8 | u[i];
-    for (int i = 3; i >= 0; i--)
-        tag = tag << 8 | u[8 + i];
-    for (int i = 3; i >= 0; i--)
-        el = el << 8 | u[12 + i];
-    if (el > n - 16)
-        return false;
-    e->value_hash = v;
-    e->tag = tag;
-    e->evidence = p + 16;
-    e->evidence_len = el;
-    e->fields = p + 16 + el;
-    e->fields_len = n - 16 - el;
-    return true;
-}
-
-/* Meta "m": cursor_time cursor_id suppress_until suppress_entry alert_id. */
-static void encode_meta(struct aw_buf *b, const struct aw_window_meta *m)
-{
-    char t[24], hex[17];
-    hex[16] = '\0';
-    aw_buf_reset(b);
-    if (m->cursor_time == AW_TIME_NONE)
-        aw_buf_append_char(b, 'n');
-    else {
-        fmt_time(t, m->cursor_time);
-        aw_buf_append_str(b, t);
-    }
-    aw_buf_append_char(b, ' ');
-    aw_hex64(m->cursor_id, hex);
-    aw_buf_append_str(b, hex);
-    aw_buf_append_char(b, ' ');
-    if (m->suppress_until == AW_TIME_NONE)
-        aw_buf_append_char(b, 'n');
-    else {
-        fmt_time(t, m->suppress_until);
-        aw_buf_append_str(b, t);
-    }
-    aw_buf_append_char(b, ' ');
-    aw_hex64(m->suppress_entry, hex);
-    aw_buf_append_str(b, hex);
-    aw_buf_append_char(b, ' ');
-    aw_buf_append_str(b, m->alert_id[0] ? m->alert_id : "-");
-}
-
-static void decode_meta(const char *p, size_t n, struct aw_window_meta *m)
-{
-    m->cursor_time = AW_TIME_NONE;
-    m->cursor_id = 0;
-    m->suppress_until = AW_TIME_NONE;
-    m->suppress_entry = 0;
-    m->alert_id[0] = '\0';
-    const char *f[5];
-    size_t fl[5];
-    size_t nf = 0, i = 0;
-    while (i < n && nf < 5) {
-        size_t j = i;
-        while (j < n && p[j] != ' ')
-            j++;
-        f[nf] = p + i;
-        fl[nf++] = j - i;
-        i = j + 1;
-    }
-    if (nf != 5)
-        return;
-    if (!(fl[0] == 1 && f[0][0] == 'n'))
-        m->cursor_time = parse_time(f[0], fl[0]);
-    m->cursor_id = parse_hex64(f[1], fl[1]);
-    if (!(fl[2] == 1 && f[2][0] == 'n'))
-        m->suppress_until = parse_time(f[2], fl[2]);
-    m->suppress_entry = parse_hex64(f[3], fl[3]);
-    if (!(fl[4] == 1 && f[4][0] == '-') && fl[4] < sizeof m->alert_id) {
-        memcpy(m->alert_id, f[4], fl[4]);
-        m->alert_id[fl[4]] = '\0';
-    }
-}
 
 /* -------------------------------------------------------------- snapshots */
 
@@ -1075,7 +707,7 @@ static void queue_snapshots(struct redis_store *s, const struct aw_wkey *keys, s
         char keep[24] = "";
         struct rule_state *rs = rule_state_for(s, keys[i].rule, rule_hash_of(&keys[i]));
         if (!s->full_fetch && rs->ttl)
-            fmt_time(keep, rs->ttl);
+            aw_redis_fmt_time(keep, rs->ttl);
         off[2 * n + i] = text->len;
         aw_buf_append(text, keep, strlen(keep));
         aw_buf_append_char(text, '\0');
@@ -1106,16 +738,16 @@ static void load_snapshot(struct redis_store *s, const struct aw_wkey *k, const 
         const redisReply *id = r->element[i], *t = r->element[i + 1], *pl = r->element[i + 2];
         struct aw_window_entry e;
         memset(&e, 0, sizeof e);
-        if (!decode_payload(pl->str, pl->len, &e))
+        if (!aw_redis_decode_payload(pl->str, pl->len, &e))
             continue;
-        e.id_hash = parse_hex64(id->str, id->len);
-        e.time_ms = parse_time(t->str, t->len);
+        e.id_hash = aw_redis_parse_hex64(id->str, id->len);
+        e.time_ms = aw_redis_parse_time(t->str, t->len);
         bool added, found;
         c->ops->window_add(c, k, &e, AW_TIME_NONE, 0, &added, NULL, &found);
     }
     struct aw_window_meta m;
     memset(&m, 0, sizeof m);
-    decode_meta(r->element[1]->str, r->element[1]->len, &m);
+    aw_redis_decode_meta(r->element[1]->str, r->element[1]->len, &m);
     m.group_json = r->element[0]->str;
     m.group_json_len = r->element[0]->len;
     c->ops->meta_put(c, k, &m, 0);
@@ -1163,14 +795,14 @@ static void parse_pop(struct rule_state *rs, const redisReply *r)
     }
     for (size_t i = 0; i < pairs; i++) {
         const redisReply *m = r->element[2 * i], *t = r->element[2 * i + 1];
-        rs->due[i].group_hash = parse_hex64(m->str, m->len);
-        rs->due[i].time = parse_time(t->str, t->len);
+        rs->due[i].group_hash = aw_redis_parse_hex64(m->str, m->len);
+        rs->due[i].time = aw_redis_parse_time(t->str, t->len);
     }
     rs->ndue = pairs;
     rs->due_more = pairs == POP_LIMIT;
     rs->need_snapshots = pairs > 0;
     const redisReply *e = r->element[r->elements - 1];
-    rs->earliest = e->len ? parse_time(e->str, e->len) : AW_TIME_NONE;
+    rs->earliest = e->len ? aw_redis_parse_time(e->str, e->len) : AW_TIME_NONE;
 }
 
 static int run_now(struct redis_store *s)
@@ -1247,8 +879,8 @@ static int r_window_hit(struct aw_store *base, const struct aw_wkey *k, const st
     struct win_entry *we = &b->e[b->n++];
     aw_hex64(e->id_hash, we->id);
     we->id[16] = '\0';
-    fmt_time(we->time, e->time_ms);
-    encode_payload(&s->arg, e);
+    aw_redis_fmt_time(we->time, e->time_ms);
+    aw_redis_encode_payload(&s->arg, e);
     we->off = b->payloads.len;
     we->len = s->arg.len;
     aw_buf_append(&b->payloads, s->arg.data, s->arg.len);
@@ -1328,9 +960,9 @@ static int r_meta_put(struct aw_store *base, const struct aw_wkey *k, const stru
         return -1;
     if (aw_hashmap_get(&s->wb_index, window_name(k)))
         flush_hits(s); /* the window's own hits go first */
-    encode_meta(&s->arg, m);
+    aw_redis_encode_meta(&s->arg, m);
     char ttl[24];
-    fmt_time(ttl, ttl_ms > 0 ? ttl_ms : DEFAULT_TTL_MS);
+    aw_redis_fmt_time(ttl, ttl_ms > 0 ? ttl_ms : DEFAULT_TTL_MS);
     window_key_text(s, &s->key2, k, "h");
     const char *argv[] = {"HSET", s->key2.data, "g", m->group_json ? m->group_json : "", "m", s->arg.data};
     size_t lens[] = {4, s->key2.len, 1, m->group_json ? m->group_json_len : 0, 1, s->arg.len};
@@ -1375,12 +1007,12 @@ static void claims_key(struct redis_store *s, struct aw_buf *b, const char *rule
 static void queue_pop(struct redis_store *s, struct rule_state *rs, int64_t up_to_ms)
 {
     char up[24], lim[16], ttl[24];
-    fmt_time(up, up_to_ms);
+    aw_redis_fmt_time(up, up_to_ms);
     snprintf(lim, sizeof lim, "%d", POP_LIMIT);
-    fmt_time(ttl, rs->ttl ? rs->ttl : DEFAULT_TTL_MS);
+    aw_redis_fmt_time(ttl, rs->ttl ? rs->ttl : DEFAULT_TTL_MS);
     char late[24], stale[24];
-    fmt_time(late, rs->lateness);
-    fmt_time(stale, STALE_MS);
+    aw_redis_fmt_time(late, rs->lateness);
+    aw_redis_fmt_time(stale, STALE_MS);
     rule_key_text(s, &s->key, rs->name, "pending");
     claims_key(s, &s->key2, rs->name);
     aw_buf_reset(&s->arg2);
@@ -1393,7 +1025,6 @@ static void queue_pop(struct redis_store *s, struct rule_state *rs, int64_t up_t
     queue_argv(s, USE_POP, 12, argv, lens);
     s->cmds[s->ncmds - 1].rule = rs;
     rs->pop_queued = true;
-    rs->claimed = true;
     rs->due_up_to = up_to_ms;
 }
 
@@ -1510,9 +1141,9 @@ static int r_first_seen(struct aw_store *base, const struct aw_first_seen_op *op
     window_key_text(s, keys[2], &pk, "s");
     window_key_text(s, keys[3], &ik, "s");
     char t[24], learn[24], ttl[24];
-    fmt_time(t, op->time_ms);
-    fmt_time(learn, op->learning_ms);
-    fmt_time(ttl, op->ttl_ms > 0 ? op->ttl_ms : DEFAULT_TTL_MS);
+    aw_redis_fmt_time(t, op->time_ms);
+    aw_redis_fmt_time(learn, op->learning_ms);
+    aw_redis_fmt_time(ttl, op->ttl_ms > 0 ? op->ttl_ms : DEFAULT_TTL_MS);
     const char *argv[] = {"EVALSHA", s->sha[S_FIRST_SEEN], "4", keys[0]->data, keys[1]->data, keys[2]->data,
                           keys[3]->data, t, learn, ttl, op->value, op->event_id,
                           op->prev_values_key ? "1" : "0"};
@@ -1536,8 +1167,8 @@ static int r_set_add(struct aw_store *base, const struct aw_wkey *k, const char 
 {
     struct redis_store *s = (struct redis_store *)base;
     char t[24], ttl[24];
-    fmt_time(t, time_ms);
-    fmt_time(ttl, ttl_ms > 0 ? ttl_ms : DEFAULT_TTL_MS);
+    aw_redis_fmt_time(t, time_ms);
+    aw_redis_fmt_time(ttl, ttl_ms > 0 ? ttl_ms : DEFAULT_TTL_MS);
     window_key_text(s, &s->key, k, "s");
     const char *argv[] = {"EVALSHA", s->sha[S_SET_ADD], "1", s->key.data, member, t, ttl};
     size_t lens[] = {7, 40, 1, s->key.len, len, strlen(t), strlen(ttl)};
@@ -1711,13 +1342,7 @@ static void r_destroy(struct aw_store *base)
     aw_buf_free(&s->arg2);
     if (s->c)
         redisFree(s->c);
-    free(s->host);
-    free(s->unix_path);
-    free(s->user);
-    if (s->password) {
-        memset(s->password, 0, strlen(s->password));
-        free(s->password);
-    }
+    aw_redis_spec_free(&s->spec);
     free(s->shown);
     free(s->prefix);
     free(s);
@@ -1745,130 +1370,6 @@ static const struct aw_store_ops redis_ops = {
     .sync = r_sync,
 };
 
-/* ------------------------------------------------------------------ spec */
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* Percent-decode [p, p+n) into a new string. */
-static char *pct_decode(const char *p, size_t n)
-{
-    char *out = xcalloc(n + 1, 1);
-    size_t o = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (p[i] == '%' && i + 2 < n && hexval(p[i + 1]) >= 0 && hexval(p[i + 2]) >= 0) {
-            out[o++] = (char)(hexval(p[i + 1]) * 16 + hexval(p[i + 2]));
-            i += 2;
-        } else
-            out[o++] = p[i];
-    }
-    out[o] = '\0';
-    return out;
-}
-
-static int parse_spec(struct redis_store *s, const char *spec, char *err, size_t errlen)
-{
-    if (!strncmp(spec, "unix://", 7)) {
-        const char *path = spec + 7;
-        const char *q = strchr(path, '?');
-        size_t n = q ? (size_t)(q - path) : strlen(path);
-        if (!n || path[0] != '/') {
-            snprintf(err, errlen, "store '%s': unix:// needs an absolute socket path", s->shown);
-            return -1;
-        }
-        s->unix_path = pct_decode(path, n);
-        if (getenv("AUDITWATCH_REDIS_PASSWORD"))
-            s->password = xstrdup(getenv("AUDITWATCH_REDIS_PASSWORD"));
-        if (getenv("AUDITWATCH_REDIS_USER"))
-            s->user = xstrdup(getenv("AUDITWATCH_REDIS_USER"));
-        if (q) {
-            if (strncmp(q, "?db=", 4) || !q[4]) {
-                snprintf(err, errlen, "store '%s': the only unix:// option is ?db=N", s->shown);
-                return -1;
-            }
-            char *end;
-            long db = strtol(q + 4, &end, 10);
-            if (*end || db < 0 || db > 1000000) {
-                snprintf(err, errlen, "store '%s': bad database number", s->shown);
-                return -1;
-            }
-            s->db = (int)db;
-        }
-        return 0;
-    }
-    const char *p = spec + 8; /* after redis:// */
-    const char *at = strchr(p, '@');
-    const char *slash = strchr(p, '/');
-    if (at && (!slash || at < slash)) {
-        const char *colon = memchr(p, ':', (size_t)(at - p));
-        if (colon) {
-            if (colon > p)
-                s->user = pct_decode(p, (size_t)(colon - p));
-            s->password = pct_decode(colon + 1, (size_t)(at - colon - 1));
-        } else {
-            s->user = pct_decode(p, (size_t)(at - p)); /* the password comes from the environment */
-        }
-        p = at + 1;
-    }
-    /* A password kept out of the spec (and so out of `ps` and config
-     * files) comes from the environment. */
-    if (!s->password && getenv("AUDITWATCH_REDIS_PASSWORD"))
-        s->password = xstrdup(getenv("AUDITWATCH_REDIS_PASSWORD"));
-    slash = strchr(p, '/');
-    size_t hostport = slash ? (size_t)(slash - p) : strlen(p);
-    const char *hp_end = p + hostport;
-    const char *colon = NULL;
-    if (*p == '[') { /* [IPv6]:port */
-        const char *close = memchr(p, ']', hostport);
-        if (!close) {
-            snprintf(err, errlen, "store '%s': unterminated [IPv6 address]", s->shown);
-            return -1;
-        }
-        s->host = pct_decode(p + 1, (size_t)(close - p - 1));
-        colon = close + 1 < hp_end && close[1] == ':' ? close + 1 : NULL;
-    } else {
-        colon = memchr(p, ':', hostport);
-        size_t hl = colon ? (size_t)(colon - p) : hostport;
-        s->host = hl ? pct_decode(p, hl) : xstrdup("127.0.0.1");
-    }
-    s->port = 6379;
-    if (colon) {
-        char tmp[16];
-        size_t pl = (size_t)(hp_end - colon - 1);
-        if (!pl || pl >= sizeof tmp) {
-            snprintf(err, errlen, "store '%s': bad port", s->shown);
-            return -1;
-        }
-        memcpy(tmp, colon + 1, pl);
-        tmp[pl] = '\0';
-        char *end;
-        long port = strtol(tmp, &end, 10);
-        if (*end || port < 1 || port > 65535) {
-            snprintf(err, errlen, "store '%s': bad port", s->shown);
-            return -1;
-        }
-        s->port = (int)port;
-    }
-    if (slash && slash[1]) {
-        char *end;
-        long db = strtol(slash + 1, &end, 10);
-        if (*end || db < 0 || db > 1000000) {
-            snprintf(err, errlen, "store '%s': the path must be a database number", s->shown);
-            return -1;
-        }
-        s->db = (int)db;
-    }
-    return 0;
-}
-
 struct aw_store *aw_store_redis_new(const char *spec, const struct aw_store_options *opts, char *err,
                                     size_t errlen)
 {
@@ -1892,7 +1393,7 @@ struct aw_store *aw_store_redis_new(const char *spec, const struct aw_store_opti
     aw_hashmap_init(&s->fetched);
     aw_hashmap_init(&s->wb_index);
     s->clock = s->published_clock = AW_TIME_NONE;
-    if (parse_spec(s, spec, err, errlen) < 0 || connect_once(s, err, errlen) < 0) {
+    if (aw_redis_spec_parse(&s->spec, spec, err, errlen) < 0 || connect_once(s, err, errlen) < 0) {
         r_destroy(&s->base);
         return NULL;
     }

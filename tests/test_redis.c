@@ -8,8 +8,8 @@
  *     log, and every sample of the shared corpus when it is there);
  *   - two replays sharing one prefix, each reading half of one stream at
  *     the same time, raise every alert of a single replay exactly once;
- *   - Redis killed (SIGKILL) and started again in the middle of a replay:
- *     the replay completes with the alerts of an undisturbed run;
+ *   - Redis killed (SIGKILL) and started again twice in the middle of a
+ *     replay: the replay completes with the alerts of an undisturbed run;
  *   - after a replay every key under the prefix has a TTL;
  *   - ACL users authenticate (password from the environment or the URL),
  *     a wrong password is a clear error that never shows the password,
@@ -223,12 +223,17 @@ Test(redis, restart_in_the_middle_of_a_replay)
         execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
         _exit(127);
     }
-    test_sleep_ms(700);
+    /* two crashes at moments that vary from run to run */
     int status;
-    cr_assert_eq(waitpid(pid, &status, WNOHANG), 0, "the replay ended before Redis was killed; make the input longer");
-    test_redis_kill(&r, SIGKILL);
-    test_sleep_ms(1500);
-    cr_assert_eq(test_redis_launch(&r), 0, "redis-server did not come back");
+    srand((unsigned)time(NULL) ^ (unsigned)getpid());
+    for (int crash = 0; crash < 2; crash++) {
+        test_sleep_ms(300 + rand() % 900);
+        cr_assert_eq(waitpid(pid, &status, WNOHANG), 0,
+                     "the replay ended before Redis was killed; make the input longer");
+        test_redis_kill(&r, SIGKILL);
+        test_sleep_ms(1000 + rand() % 1000);
+        cr_assert_eq(test_redis_launch(&r), 0, "redis-server did not come back");
+    }
     cr_assert_eq(waitpid(pid, &status, 0), pid);
     char *e = test_read_file(err, NULL);
     cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "replay failed: %s", e);
