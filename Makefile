@@ -81,7 +81,7 @@ asan:
 	@$(MAKE) --no-print-directory BUILD=build-asan CC=clang OPTFLAGS=-O1 \
 	  SANFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" check
 
-build-fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(wildcard include/auditwatch/*.h) $(wildcard tests/fuzz/*.h)
+build-fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(wildcard include/auditwatch/*.h) $(wildcard src/*.h) $(wildcard tests/fuzz/*.h)
 	@mkdir -p build-fuzz
 	clang $(CFLAGS_BASE) $(PKG_CFLAGS) -O1 -fsanitize=fuzzer,address,undefined \
 	  -fno-sanitize-recover=all -o $@ $< $(LIB_SRCS) $(LDLIBS_ALL)

@@ -156,7 +156,11 @@ void aw_redis_decode_meta(const char *p, size_t n, struct aw_window_meta *m)
     if (!(fl[2] == 1 && f[2][0] == 'n'))
         m->suppress_until = aw_redis_parse_time(f[2], fl[2]);
     m->suppress_entry = aw_redis_parse_hex64(f[3], fl[3]);
-    if (!(fl[4] == 1 && f[4][0] == '-') && fl[4] < sizeof m->alert_id) {
+    /* an alert id is 32 hex digits; anything else reads as "no alert" */
+    bool hex = fl[4] == sizeof m->alert_id - 1;
+    for (size_t k = 0; hex && k < fl[4]; k++)
+        hex = (f[4][k] >= '0' && f[4][k] <= '9') || (f[4][k] >= 'a' && f[4][k] <= 'f');
+    if (hex) {
         memcpy(m->alert_id, f[4], fl[4]);
         m->alert_id[fl[4]] = '\0';
     }

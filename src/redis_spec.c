@@ -97,6 +97,10 @@ int aw_redis_spec_parse(struct aw_redis_spec *s, const char *spec, char *err, si
         }
         return 0;
     }
+    if (strncmp(spec, "redis://", 8)) {
+        snprintf(err, errlen, "store '%s' is not redis://... or unix://...", shown);
+        return -1;
+    }
     const char *p = spec + 8; /* after redis:// */
     const char *at = strchr(p, '@');
     const char *slash = strchr(p, '/');
