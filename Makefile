@@ -9,6 +9,7 @@
 #   make demo       deps + build + replay the bundled demo data through the shipped rules
 #   make bench-decode   decode benchmark against cat, sshguard and jansson
 #   make bench-replay   detection throughput and window memory
+#   make bench-redis    Redis store throughput, round trips and memory
 #   make clean
 #
 # BUILD selects the output folder so sanitizer builds never mix objects
@@ -38,7 +39,7 @@ DEB_PACKAGES := build-essential pkg-config librdkafka-dev libjansson-dev libpcre
                 libhiredis-dev libyaml-dev libcriterion-dev redis-server clang \
                 libclang-rt-14-dev sshguard jq kcat python3
 
-.PHONY: all deps test check asan fuzz fuzz-smoke demo bench-decode bench-replay clean
+.PHONY: all deps test check asan fuzz fuzz-smoke demo bench-decode bench-replay bench-redis clean
 
 all: $(BUILD)/auditwatch
 
@@ -103,6 +104,10 @@ bench-decode: deps
 bench-replay: deps
 	@$(MAKE) --no-print-directory all
 	@bench/bench_replay.sh $(BUILD)/auditwatch
+
+bench-redis: deps
+	@$(MAKE) --no-print-directory all
+	@bench/bench_redis.sh $(BUILD)/auditwatch
 
 # The deterministic data generator (labeled scenarios, demo data, benchmarks).
 $(BUILD)/gen: bench/gen.c $(wildcard bench/scenario*.c)
