@@ -10,9 +10,11 @@
 #include "redis_scripts.h"
 
 /* KEYS: w1 h1 w2 h2 ... (the windows of a batch); ARGV per window:
- * trim ttl group n, then n times (id time payload).  Returns one code per
- * entry, in order: 0 added, 1 already there, 2 already there and it
- * completed the alert that suppresses its group. */
+ * trim ttl group n, then n times (id time payload).  Returns per window
+ * its new version ("v", counting every change to the window, so a
+ * client can tell whether anyone else wrote since), then one code per
+ * entry: 0 added, 1 already there, 2 already there and it completed the
+ * alert that suppresses its group. */
 static const char HIT_LUA[] =
     "local res = {}\n"
     "local a = 1\n"
@@ -20,6 +22,8 @@ static const char HIT_LUA[] =
     "  local w, h = KEYS[k], KEYS[k + 1]\n"
     "  local trim, ttl, group, n = ARGV[a], ARGV[a + 1], ARGV[a + 2], tonumber(ARGV[a + 3])\n"
     "  a = a + 4\n"
+    "  res[#res + 1] = 0\n"
+    "  local base = #res\n"
     "  local m, mread = nil, false\n"
     "  for i = 1, n do\n"
     "    local id = ARGV[a]\n"
@@ -37,7 +41,9 @@ static const char HIT_LUA[] =
     "    end\n"
     "    a = a + 3\n"
     "  end\n"
-    "  redis.call('HSETNX', h, 'g', group)\n"
+    "  local v = redis.call('HINCRBY', h, 'v', 1)\n"
+    "  res[base] = v\n"
+    "  if v == 1 then redis.call('HSET', h, 'g', group) end\n"
     "  if trim ~= '' then\n"
     "    local bound = '(' .. trim\n"
     "    local old = redis.call('ZRANGEBYSCORE', w, '-inf', bound, 'LIMIT', 0, 1000)\n"
@@ -54,7 +60,7 @@ static const char HIT_LUA[] =
 
 /* KEYS: w1 h1 w2 h2 ...; ARGV: keep per window (ms before the cursor
  * still needed, '' = all).  Returns per window {} when it has no meta,
- * else {g, m, id, time, payload, ...}. */
+ * else {g, m, v, id, time, payload, ...}. */
 static const char SNAPSHOT_LUA[] =
     "local out = {}\n"
     "for k = 1, #KEYS, 2 do\n"
@@ -66,7 +72,7 @@ static const char SNAPSHOT_LUA[] =
     "    local from = '-inf'\n"
     "    local ct = string.match(m, '^(%S+) ')\n"
     "    if keep ~= '' and ct and ct ~= 'n' then from = '(' .. (tonumber(ct) - tonumber(keep)) end\n"
-    "    r = {g, m}\n"
+    "    r = {g, m, redis.call('HGET', h, 'v') or '0'}\n"
     "    local ents = redis.call('ZRANGEBYSCORE', w, from, '+inf', 'WITHSCORES')\n"
     "    local n = #ents / 2\n"
     "    for i = 1, n, 1000 do\n"
@@ -86,13 +92,16 @@ static const char SNAPSHOT_LUA[] =
     "return out\n";
 
 /* KEYS: pending claims members; ARGV: up_to limit ttl lateness me
- * stale_ms.  The groups due up to min(up_to, the slowest live instance's
+ * stale_ms window_key_head window_key_tail (a group's hash key is head ..
+ * group .. tail).  The groups due up to min(up_to, the slowest live instance's
  * watermark - lateness) move from pending to the claims (field: group,
  * value "instance time"), skipping groups another live instance holds.
  * Groups this instance claimed before and has not finished are handed
  * out again (a reply lost with the connection); claims of instances
- * silent for stale_ms go back to pending.  Returns {group, time, ...} in
- * (time, group) order, then the earliest time left pending or ''. */
+ * silent for stale_ms go back to pending.  Returns {group, time,
+ * version, ...} in (time, group) order - the version tells the caller
+ * whether its own copy of the window is current - then the earliest time
+ * left pending or ''. */
 static const char POP_LUA[] =
     "local tm = redis.call('TIME')\n"
     "local now = tonumber(tm[1]) * 1000 + math.floor(tonumber(tm[2]) / 1000)\n"
@@ -149,6 +158,7 @@ static const char POP_LUA[] =
     "for i = 1, #got do\n"
     "  out[#out + 1] = got[i][1]\n"
     "  out[#out + 1] = string.format('%d', got[i][2])\n"
+    "  out[#out + 1] = redis.call('HGET', ARGV[7] .. got[i][1] .. ARGV[8], 'v') or '0'\n"
     "end\n"
     "local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')\n"
     "out[#out + 1] = first[2] or ''\n"

@@ -643,3 +643,11 @@ struct aw_store *aw_store_memory_new(const struct aw_store_options *opts)
     s->max_time = INT64_MIN;
     return &s->base;
 }
+
+void aw_store_memory_forget(struct aw_store *base, const struct aw_wkey *k)
+{
+    struct mem_store *s = (struct mem_store *)base;
+    struct mem_window *w = window_get(s, k, false);
+    if (w)
+        window_free(s, w);
+}

@@ -82,6 +82,7 @@ enum reply_use {
     USE_HIT,   /* a window_hit outcome */
     USE_KEEP,  /* the caller reads the reply after the exchange */
     USE_POP,   /* due groups of a rule: parsed right after the exchange */
+    USE_VER,   /* a window's new version (HINCRBY): checked against ours */
 };
 
 struct command {
@@ -91,6 +92,10 @@ struct command {
     size_t *hits; /* USE_HIT: the hits (indexes into hits[]) in reply order */
     size_t nhits;
     struct rule_state *rule; /* USE_POP */
+    /* USE_HIT (per window) and USE_VER: the window, the version the
+     * command should leave it at if no one else wrote, entries */
+    uint64_t *names, *expect;
+    size_t *counts, nw;
     redisReply *reply;
 };
 
@@ -123,6 +128,7 @@ struct hit_wait {
 struct push {
     uint64_t group_hash;
     int64_t time;
+    uint64_t version; /* popped groups: the window's version in Redis */
 };
 
 /* Per rule: its keys, merged pending pushes and the groups popped last. */
@@ -169,7 +175,8 @@ struct redis_store {
     struct aw_hashmap rules; /* rule hash -> rule_state */
     /* snapshots of windows read during a finalization pass */
     struct aw_store *cache;
-    struct aw_hashmap fetched; /* window name -> (void *)1 */
+    struct aw_hashmap fetched; /* the mirror: window name -> expected version */
+    size_t mirror_cap;
     bool full_fetch;
     struct aw_buf key, key2, arg, arg2;
     struct aw_store_stats st;
@@ -311,6 +318,9 @@ static void clear_commands(struct redis_store *s)
     for (size_t i = 0; i < s->ncmds; i++) {
         free(s->cmds[i].text);
         free(s->cmds[i].hits);
+        free(s->cmds[i].names);
+        free(s->cmds[i].expect);
+        free(s->cmds[i].counts);
     }
     s->ncmds = 0;
 }
@@ -463,6 +473,55 @@ static int exchange(struct redis_store *s)
     }
 }
 
+/* The mirror: windows this instance has written or read, in an embedded
+ * memory store, with the version ("v") each should have in Redis.  A
+ * window is read from the mirror while the versions Redis reports (with
+ * every write, and with every pop) match; on a mismatch - another
+ * instance wrote, the key expired, Redis lost it - the window is fetched
+ * again.  A single instance thus never fetches what it wrote itself. */
+static struct aw_store *cache_of(struct redis_store *s)
+{
+    if (!s->cache) {
+        struct aw_store_options o = {0};
+        o.memory_cap = s->mirror_cap;
+        s->cache = aw_store_memory_new(&o);
+    }
+    return s->cache;
+}
+
+static uint64_t mirror_version(struct redis_store *s, uint64_t name)
+{
+    return (uint64_t)(uintptr_t)aw_hashmap_get(&s->fetched, name); /* 0: unknown */
+}
+
+/* One more change is on its way: the version it should produce. */
+static uint64_t mirror_bump(struct redis_store *s, uint64_t name)
+{
+    uint64_t v = mirror_version(s, name) + 1; /* unknown: assume a new window */
+    aw_hashmap_put(&s->fetched, name, (void *)(uintptr_t)v);
+    return v;
+}
+
+static void mirror_check(struct redis_store *s, uint64_t name, uint64_t expected, long long got)
+{
+    if ((uint64_t)got != expected && mirror_version(s, name) != 0) {
+        aw_hashmap_remove(&s->fetched, name);
+        s->st.evicted++; /* counted: mirror misses */
+    }
+}
+
+/* Whether the mirror holds the current window. */
+static bool mirror_current(struct redis_store *s, const struct aw_wkey *k, uint64_t version)
+{
+    uint64_t have = mirror_version(s, window_name(k));
+    if (!have || (version && have != version) || !s->cache)
+        return false;
+    struct aw_window_meta m;
+    bool found;
+    s->cache->ops->meta_get(s->cache, k, &m, &found);
+    return found; /* else evicted from the mirror */
+}
+
 /* The batch's hits: one EVALSHA for up to HIT_WINDOWS windows.  (On a
  * Redis Cluster every window would need a call of its own - its keys
  * share a slot, different windows do not; see README.) */
@@ -536,8 +595,18 @@ static void flush_hits(struct redis_store *s)
             }
         }
         queue_argv(s, USE_HIT, (int)a, argv, lens);
-        s->cmds[s->ncmds - 1].hits = hits;
-        s->cmds[s->ncmds - 1].nhits = h;
+        struct command *cmd = &s->cmds[s->ncmds - 1];
+        cmd->hits = hits;
+        cmd->nhits = h;
+        cmd->nw = last - first;
+        cmd->names = xcalloc(cmd->nw, sizeof *cmd->names);
+        cmd->expect = xcalloc(cmd->nw, sizeof *cmd->expect);
+        cmd->counts = xcalloc(cmd->nw, sizeof *cmd->counts);
+        for (size_t w = first; w < last; w++) {
+            cmd->names[w - first] = window_name(&s->wb[w]->key);
+            cmd->expect[w - first] = mirror_bump(s, cmd->names[w - first]);
+            cmd->counts[w - first] = s->wb[w]->n;
+        }
         free(argv);
         free(lens);
         free(off);
@@ -664,26 +733,6 @@ static int run_now(struct redis_store *s);
 
 /* -------------------------------------------------------------- snapshots */
 
-static struct aw_store *cache_of(struct redis_store *s)
-{
-    if (!s->cache) {
-        struct aw_store_options o = {0};
-        o.memory_cap = (size_t)1 << 40; /* a snapshot is never evicted */
-        s->cache = aw_store_memory_new(&o);
-    }
-    return s->cache;
-}
-
-static void forget_snapshots(struct redis_store *s)
-{
-    if (s->cache) {
-        aw_store_destroy(s->cache);
-        s->cache = NULL;
-    }
-    aw_hashmap_free(&s->fetched);
-    aw_hashmap_init(&s->fetched);
-}
-
 /* One call fetching the windows keys[0..n). */
 static void queue_snapshots(struct redis_store *s, const struct aw_wkey *keys, size_t n)
 {
@@ -727,14 +776,15 @@ static void queue_snapshots(struct redis_store *s, const struct aw_wkey *keys, s
     free(off);
 }
 
-/* Load a SNAPSHOT reply into the cache. */
+/* Load a SNAPSHOT reply into the mirror, replacing what it held. */
 static void load_snapshot(struct redis_store *s, const struct aw_wkey *k, const redisReply *r)
 {
     struct aw_store *c = cache_of(s);
-    aw_hashmap_put(&s->fetched, window_name(k), (void *)1);
-    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 2)
-        return;
-    for (size_t i = 2; i + 2 < r->elements; i += 3) {
+    aw_store_memory_forget(c, k);
+    aw_hashmap_remove(&s->fetched, window_name(k));
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 3)
+        return; /* no such window (any more) */
+    for (size_t i = 3; i + 2 < r->elements; i += 3) {
         const redisReply *id = r->element[i], *t = r->element[i + 1], *pl = r->element[i + 2];
         struct aw_window_entry e;
         memset(&e, 0, sizeof e);
@@ -751,6 +801,9 @@ static void load_snapshot(struct redis_store *s, const struct aw_wkey *k, const 
     m.group_json = r->element[0]->str;
     m.group_json_len = r->element[0]->len;
     c->ops->meta_put(c, k, &m, 0);
+    uint64_t v = strtoull(r->element[2]->str ? r->element[2]->str : "0", NULL, 10);
+    if (v)
+        aw_hashmap_put(&s->fetched, window_name(k), (void *)(uintptr_t)v);
 }
 
 static const redisReply *snapshot_part(const redisReply *r, size_t i)
@@ -760,7 +813,7 @@ static const redisReply *snapshot_part(const redisReply *r, size_t i)
 
 static int ensure_fetched(struct redis_store *s, const struct aw_wkey *k)
 {
-    if (aw_hashmap_get(&s->fetched, window_name(k)))
+    if (mirror_current(s, k, 0))
         return 0;
     flush_pushes(s);
     size_t at = s->ncmds;
@@ -788,15 +841,16 @@ static void parse_pop(struct rule_state *rs, const redisReply *r)
     rs->earliest = AW_TIME_NONE;
     if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 1)
         return;
-    size_t pairs = (r->elements - 1) / 2;
+    size_t pairs = (r->elements - 1) / 3;
     if (pairs > rs->due_cap) {
         rs->due_cap = pairs;
         rs->due = xrealloc(rs->due, pairs * sizeof *rs->due);
     }
     for (size_t i = 0; i < pairs; i++) {
-        const redisReply *m = r->element[2 * i], *t = r->element[2 * i + 1];
+        const redisReply *m = r->element[3 * i], *t = r->element[3 * i + 1], *v = r->element[3 * i + 2];
         rs->due[i].group_hash = aw_redis_parse_hex64(m->str, m->len);
         rs->due[i].time = aw_redis_parse_time(t->str, t->len);
+        rs->due[i].version = v->str ? strtoull(v->str, NULL, 10) : 0;
     }
     rs->ndue = pairs;
     rs->due_more = pairs == POP_LIMIT;
@@ -824,17 +878,27 @@ static int run_now(struct redis_store *s)
             parse_pop(c->rule, c->reply);
             continue;
         }
+        if (c->use == USE_VER && c->reply && c->reply->type == REDIS_REPLY_INTEGER) {
+            mirror_check(s, c->names[0], c->expect[0], c->reply->integer);
+            continue;
+        }
         if (c->use != USE_HIT || !c->reply)
             continue;
-        if (c->reply->type == REDIS_REPLY_INTEGER && c->nhits == 1) {
+        if (c->reply->type == REDIS_REPLY_INTEGER && c->nhits == 1) { /* first_seen */
             s->hits[c->hits[0]].code = (int)c->reply->integer;
             continue;
         }
         if (c->reply->type != REDIS_REPLY_ARRAY)
             continue;
-        for (size_t j = 0; j < c->nhits && j < c->reply->elements; j++) {
-            const redisReply *code = c->reply->element[j];
-            s->hits[c->hits[j]].code = code->type == REDIS_REPLY_INTEGER ? (int)code->integer : 0;
+        /* per window: its version, then one code per entry */
+        size_t at = 0, hit = 0;
+        for (size_t w = 0; w < c->nw; w++) {
+            const redisReply *v = at < c->reply->elements ? c->reply->element[at++] : NULL;
+            mirror_check(s, c->names[w], c->expect[w], v && v->type == REDIS_REPLY_INTEGER ? v->integer : -1);
+            for (size_t j = 0; j < c->counts[w] && at < c->reply->elements; j++, at++, hit++) {
+                const redisReply *code = c->reply->element[at];
+                s->hits[c->hits[hit]].code = code->type == REDIS_REPLY_INTEGER ? (int)code->integer : 0;
+            }
         }
     }
     return 0;
@@ -890,19 +954,18 @@ static int r_window_hit(struct aw_store *base, const struct aw_wkey *k, const st
     }
     we->hit = s->nhits;
     s->hits[s->nhits++] = (struct hit_wait){done, NULL, 0, done_ctx, *k, e->time_ms, e->id_hash, 0};
-    /* Keep a snapshot of this window coherent with what we just wrote. */
-    if (s->cache && aw_hashmap_get(&s->fetched, window_name(k))) {
-        bool added, found;
-        struct aw_window_meta m;
-        s->cache->ops->window_add(s->cache, k, e, trim_before_ms, 0, &added, &m, &found);
-        if (!found) {
-            memset(&m, 0, sizeof m);
-            m.group_json = group_json;
-            m.group_json_len = group_len;
-            m.cursor_time = AW_TIME_NONE;
-            m.suppress_until = AW_TIME_NONE;
-            s->cache->ops->meta_put(s->cache, k, &m, 0);
-        }
+    /* The mirror follows every write. */
+    struct aw_store *c = cache_of(s);
+    bool added, found;
+    struct aw_window_meta m;
+    c->ops->window_add(c, k, e, trim_before_ms, ttl_ms, &added, &m, &found);
+    if (!found) {
+        memset(&m, 0, sizeof m);
+        m.group_json = group_json;
+        m.group_json_len = group_len;
+        m.cursor_time = AW_TIME_NONE;
+        m.suppress_until = AW_TIME_NONE;
+        c->ops->meta_put(c, k, &m, ttl_ms);
     }
     return 0;
 }
@@ -967,11 +1030,19 @@ static int r_meta_put(struct aw_store *base, const struct aw_wkey *k, const stru
     const char *argv[] = {"HSET", s->key2.data, "g", m->group_json ? m->group_json : "", "m", s->arg.data};
     size_t lens[] = {4, s->key2.len, 1, m->group_json ? m->group_json_len : 0, 1, s->arg.len};
     queue_argv(s, USE_CHECK, 6, argv, lens);
+    const char *inc[] = {"HINCRBY", s->key2.data, "v", "1"};
+    size_t incl[] = {7, s->key2.len, 1, 1};
+    queue_argv(s, USE_VER, 4, inc, incl);
+    struct command *cmd = &s->cmds[s->ncmds - 1];
+    cmd->nw = 1;
+    cmd->names = xcalloc(1, sizeof *cmd->names);
+    cmd->expect = xcalloc(1, sizeof *cmd->expect);
+    cmd->names[0] = window_name(k);
+    cmd->expect[0] = mirror_bump(s, cmd->names[0]);
     const char *ex[] = {"PEXPIRE", s->key2.data, ttl};
     size_t exl[] = {7, s->key2.len, strlen(ttl)};
     queue_argv(s, USE_CHECK, 3, ex, exl);
-    if (s->cache && aw_hashmap_get(&s->fetched, window_name(k)))
-        s->cache->ops->meta_put(s->cache, k, m, 0);
+    cache_of(s)->ops->meta_put(s->cache, k, m, ttl_ms);
     return 0;
 }
 
@@ -994,7 +1065,7 @@ static int r_pending_push(struct aw_store *base, const struct aw_wkey *k, int64_
         rs->push_cap = rs->push_cap ? rs->push_cap * 2 : 64;
         rs->pushes = xrealloc(rs->pushes, rs->push_cap * sizeof *rs->pushes);
     }
-    rs->pushes[rs->npushes++] = (struct push){k->group_hash, time_ms};
+    rs->pushes[rs->npushes++] = (struct push){k->group_hash, time_ms, 0};
     aw_hashmap_put(&rs->push_index, slot, (void *)(uintptr_t)rs->npushes);
     return 0;
 }
@@ -1018,11 +1089,17 @@ static void queue_pop(struct redis_store *s, struct rule_state *rs, int64_t up_t
     aw_buf_reset(&s->arg2);
     aw_buf_append_str(&s->arg2, s->prefix);
     aw_buf_append_str(&s->arg2, ":members");
+    /* a group's window hash key: head .. group .. tail */
+    aw_buf_reset(&s->arg);
+    aw_buf_append_str(&s->arg, s->prefix);
+    aw_buf_append_str(&s->arg, ":{");
+    aw_buf_append_str(&s->arg, rs->name);
+    aw_buf_append_char(&s->arg, '|');
     const char *argv[] = {"EVALSHA", s->sha[S_POP], "3", s->key.data, s->key2.data, s->arg2.data, up, lim,
-                          ttl,       late,           s->instance, stale};
-    size_t lens[] = {7, 40, 1, s->key.len, s->key2.len, s->arg2.len, strlen(up), strlen(lim), strlen(ttl),
-                     strlen(late), strlen(s->instance), strlen(stale)};
-    queue_argv(s, USE_POP, 12, argv, lens);
+                          ttl,       late,           s->instance, stale, s->arg.data, "}:h"};
+    size_t lens[] = {7,           40,          1,          s->key.len,   s->key2.len,          s->arg2.len, strlen(up),
+                     strlen(lim), strlen(ttl), strlen(late), strlen(s->instance), strlen(stale), s->arg.len, 3};
+    queue_argv(s, USE_POP, 14, argv, lens);
     s->cmds[s->ncmds - 1].rule = rs;
     rs->pop_queued = true;
     rs->due_up_to = up_to_ms;
@@ -1041,9 +1118,8 @@ static int fetch_due_snapshots(struct redis_store *s)
         rs->need_snapshots = false;
         for (size_t j = 0; j < rs->ndue; j++) {
             struct aw_wkey wk = {rs->name, rs->due[j].group_hash, rs->rule_hash};
-            if (aw_hashmap_get(&s->fetched, window_name(&wk)))
+            if (mirror_current(s, &wk, rs->due[j].version))
                 continue;
-            aw_hashmap_put(&s->fetched, window_name(&wk), (void *)1);
             if (n == cap) {
                 cap = cap ? cap * 2 : 64;
                 keys = xrealloc(keys, cap * sizeof *keys);
@@ -1208,6 +1284,8 @@ static void r_set_clock(struct aw_store *base, int64_t t)
     struct redis_store *s = (struct redis_store *)base;
     if (t != AW_TIME_NONE && (s->clock == AW_TIME_NONE || t > s->clock))
         s->clock = t;
+    if (s->cache && t != INT64_MAX) /* the mirror expires by event time, as the memory store */
+        s->cache->ops->set_clock(s->cache, t);
 }
 
 static int r_join(struct aw_store *base, int peers, int64_t timeout_ms)
@@ -1266,9 +1344,7 @@ static int deliver_hits(struct redis_store *s)
 static int r_sync(struct aw_store *base)
 {
     struct redis_store *s = (struct redis_store *)base;
-    /* What the last pass read may be stale now (other instances); the
-     * pops queued for the coming pass are answered by this exchange. */
-    forget_snapshots(s);
+    /* The pops queued for the coming pass are answered by this exchange. */
     for (size_t i = 0; i < s->rules.cap; i++)
         if (s->rules.keys[i]) {
             struct rule_state *rs = s->rules.values[i];
@@ -1334,7 +1410,7 @@ static void r_destroy(struct aw_store *base)
             free(rs);
         }
     aw_hashmap_free(&s->rules);
-    forget_snapshots(s);
+    aw_store_destroy(s->cache);
     aw_hashmap_free(&s->fetched);
     aw_buf_free(&s->key);
     aw_buf_free(&s->key2);
@@ -1382,6 +1458,7 @@ struct aw_store *aw_store_redis_new(const char *spec, const struct aw_store_opti
     s->command_timeout_ms = opts && opts->command_timeout_ms > 0 ? opts->command_timeout_ms : 5000;
     s->reconnect_wait_ms = opts && opts->reconnect_wait_ms > 0 ? opts->reconnect_wait_ms : 60000;
     s->prefix = xstrdup(opts && opts->prefix && opts->prefix[0] ? opts->prefix : "auditwatch");
+    s->mirror_cap = opts && opts->memory_cap ? opts->memory_cap : (size_t)1 << 30;
     char host[64] = "host";
     gethostname(host, sizeof host - 1);
     host[sizeof host - 1] = '\0';

@@ -189,6 +189,8 @@ struct aw_store_options {
 
 /* The embedded store.  Never fails except for out-of-memory (abort). */
 struct aw_store *aw_store_memory_new(const struct aw_store_options *opts);
+/* Drop one window (entries and meta) of a memory store. */
+void aw_store_memory_forget(struct aw_store *s, const struct aw_wkey *k);
 
 /* The Redis store: spec is redis://[user:password@]host[:port][/db] or
  * unix:///path/to/redis.sock[?db=N].  NULL with a message (never the
