@@ -932,7 +932,15 @@ static int r_window_hit(struct aw_store *base, const struct aw_wkey *k, const st
         aw_buf_reset(&b->group);
         aw_buf_append(&b->group, group_json ? group_json : "{}", group_json ? group_len : 2);
     }
-    if (trim_before_ms != AW_TIME_NONE && (b->trim == AW_TIME_NONE || trim_before_ms > b->trim))
+    /* Trimming costs a range read in Redis: skip it when the mirror shows
+     * nothing older than the bound. */
+    bool need_trim = trim_before_ms != AW_TIME_NONE;
+    if (need_trim && mirror_current(s, k, 0)) {
+        uint64_t older = 0;
+        s->cache->ops->window_count(s->cache, k, AW_TIME_NONE, trim_before_ms - 1, &older);
+        need_trim = older > 0;
+    }
+    if (need_trim && (b->trim == AW_TIME_NONE || trim_before_ms > b->trim))
         b->trim = trim_before_ms;
     if (ttl_ms > b->ttl)
         b->ttl = ttl_ms;
