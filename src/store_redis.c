@@ -1246,6 +1246,21 @@ static int r_first_seen(struct aw_store *base, const struct aw_first_seen_op *op
     return 0;
 }
 
+/* Send one command that answers with an integer, after everything
+ * buffered; -1 when the store failed. */
+static int ask_integer(struct redis_store *s, int argc, const char **argv, const size_t *lens, long long *out)
+{
+    flush_pushes(s);
+    size_t at = s->ncmds;
+    queue_argv(s, USE_KEEP, argc, argv, lens);
+    if (run_now(s) < 0)
+        return -1;
+    const redisReply *r = s->cmds[at].reply;
+    *out = r && r->type == REDIS_REPLY_INTEGER ? r->integer : 0;
+    clear_commands(s);
+    return 0;
+}
+
 static int r_set_add(struct aw_store *base, const struct aw_wkey *k, const char *member, size_t len,
                      int64_t time_ms, int64_t ttl_ms, bool *added)
 {
@@ -1256,14 +1271,10 @@ static int r_set_add(struct aw_store *base, const struct aw_wkey *k, const char 
     window_key_text(s, &s->key, k, "s");
     const char *argv[] = {"EVALSHA", s->sha[S_SET_ADD], "1", s->key.data, member, t, ttl};
     size_t lens[] = {7, 40, 1, s->key.len, len, strlen(t), strlen(ttl)};
-    flush_pushes(s);
-    size_t at = s->ncmds;
-    queue_argv(s, USE_KEEP, 7, argv, lens);
-    if (run_now(s) < 0)
+    long long n;
+    if (ask_integer(s, 7, argv, lens, &n) < 0)
         return -1;
-    const redisReply *r = s->cmds[at].reply;
-    *added = r && r->type == REDIS_REPLY_INTEGER && r->integer == 1 && !s->resent;
-    clear_commands(s);
+    *added = n == 1 && !s->resent; /* after a resend, "new" may have been our own first try */
     return 0;
 }
 
@@ -1274,14 +1285,10 @@ static int r_set_contains(struct aw_store *base, const struct aw_wkey *k, const 
     window_key_text(s, &s->key, k, "s");
     const char *argv[] = {"HEXISTS", s->key.data, member};
     size_t lens[] = {7, s->key.len, len};
-    flush_pushes(s);
-    size_t at = s->ncmds;
-    queue_argv(s, USE_KEEP, 3, argv, lens);
-    if (run_now(s) < 0)
+    long long n;
+    if (ask_integer(s, 3, argv, lens, &n) < 0)
         return -1;
-    const redisReply *r = s->cmds[at].reply;
-    *found = r && r->type == REDIS_REPLY_INTEGER && r->integer == 1;
-    clear_commands(s);
+    *found = n == 1;
     return 0;
 }
 
