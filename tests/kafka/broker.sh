@@ -11,7 +11,8 @@
 # are plain Maven Central artifacts listed in pom.xml next to this script;
 # "fetch" is the only step that touches the network (through mvn and its
 # ~/.m2 cache) and does nothing when JARDIR already holds the jars for the
-# current pom.  "start" and "stop" never download anything.
+# current pom (after a pom change it replaces the *.jar files in JARDIR, so
+# give it a folder of its own).  "start" and "stop" never download anything.
 #
 # "start" gives every broker its own folder (STATEDIR) and two free loopback
 # ports, chosen by binding port 0 (a short race with other programs, as in
@@ -23,8 +24,8 @@
 # metadata from it.  STATEDIR then holds "bootstrap" (host:port) and "pid".
 # A STATEDIR that was already formatted is started again as it is, on the
 # same ports and with its topics and offsets (restart tests).  If the broker
-# dies or does not answer in time, start stops it, shows the end of its log
-# and fails.
+# dies or does not answer in time, start stops it, shows its errors and the
+# end of its log, and fails.
 #
 # "stop" sends SIGTERM (Kafka shuts down cleanly), then SIGKILL after 15 s,
 # and returns once the process is gone.  STATEDIR is left for the caller to
@@ -168,6 +169,13 @@ logger.zookeeper.level = warn
 EOF
 }
 
+# show_log STATEDIR: the errors and the last lines of the broker's log.
+show_log() {
+    grep -E '^\[[^]]*\] (ERROR|FATAL) ' "$1/kafka.log" | tail -n 10 >&2
+    echo "..." >&2
+    tail -n 10 "$1/kafka.log" >&2
+}
+
 # The broker answers metadata requests on its bootstrap address.
 broker_ready() {
     kcat -b "$1" -L -m 2 >/dev/null 2>&1
@@ -185,6 +193,7 @@ cmd_start() {
     if p=$(broker_pid "$state"); then
         die "a broker (pid $p) is already running for $state"
     fi
+    rm -f "$state/bootstrap"
     log4j="-Dlog4j2.configurationFile=$state/log4j2.properties"
 
     if [ -f "$state/data/meta.properties" ] && [ -f "$state/ports" ]; then
@@ -222,12 +231,12 @@ cmd_start() {
     start_time=$(date +%s)
     until broker_ready "$bootstrap"; do
         if ! pid_alive "$pid"; then
-            tail -n 40 "$state/kafka.log" >&2
+            show_log "$state"
             rm -f "$state/pid"
             die "the broker exited during start-up (log: $state/kafka.log)"
         fi
         if [ $(($(date +%s) - start_time)) -ge "$limit" ]; then
-            tail -n 40 "$state/kafka.log" >&2
+            show_log "$state"
             cmd_stop "$state" || true
             die "the broker did not answer on $bootstrap within ${limit}s"
         fi
