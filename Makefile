@@ -37,7 +37,7 @@ FUZZ_SECONDS ?= 60
 
 DEB_PACKAGES := build-essential pkg-config librdkafka-dev libjansson-dev libpcre2-dev \
                 libhiredis-dev libyaml-dev libcriterion-dev redis-server clang \
-                libclang-rt-14-dev sshguard jq kcat python3
+                libclang-rt-14-dev sshguard jq kcat python3 openjdk-17-jre-headless maven
 
 .PHONY: all deps test check asan fuzz fuzz-smoke demo bench-decode bench-replay bench-redis clean
 
@@ -70,7 +70,7 @@ deps:
 
 # check: run the test binaries of $(BUILD) (used by test and asan).
 check: $(BUILD)/auditwatch $(BUILD)/gen $(TEST_BINS)
-	@AW_BIN=$(BUILD)/auditwatch AW_GEN=$(BUILD)/gen tests/run_tests.sh $(TEST_BINS)
+	@AW_BIN=$(BUILD)/auditwatch AW_GEN=$(BUILD)/gen tests/services.sh tests/run_tests.sh $(TEST_BINS)
 
 test: deps
 	@$(MAKE) --no-print-directory all
