@@ -348,31 +348,36 @@ int window_on_hit(struct aw_detector *d, const struct aw_detector_env *env, cons
     build_group(ws, hit);
     struct aw_wkey key = {ws->rule->name, aw_hash64(ws->group.data, ws->group.len, 0), ws->rule_hash};
 
-    aw_buf_reset(&ws->evidence);
-    aw_buf_reset(&ws->fields);
     if (hit->event && hit->evidence) {
-        /* Rendered once per event by the pipeline, shared by every window. */
+        /* Rendered once per event by the pipeline, shared by every window
+         * (the store copies what it keeps). */
         e.id_hash = hit->id_hash;
-        aw_buf_append(&ws->evidence, hit->evidence, hit->evidence_len);
-        aw_buf_append(&ws->fields, hit->fields, hit->fields_len);
-    } else if (hit->event) {
-        const struct aw_str *id = &hit->event->fields[AW_F_AUDITWATCH_ID];
-        e.id_hash = aw_hash64(id->ptr ? id->ptr : "", id->ptr ? id->len : 0, 0);
-        aw_event_pack_summary(hit->event, &ws->evidence);
+        e.evidence = hit->evidence;
+        e.evidence_len = hit->evidence_len;
+        e.fields = hit->fields;
+        e.fields_len = hit->fields_len;
     } else {
-        e.id_hash = aw_hash64(hit->upstream->alert_id, AW_ALERT_ID_LEN, 0);
-        aw_buf_append_str(&ws->evidence, "{\"alert_id\":\"");
-        aw_buf_append_str(&ws->evidence, hit->upstream->alert_id);
-        aw_buf_append_str(&ws->evidence, "\",\"rule\":");
-        aw_buf_json_cstr(&ws->evidence, hit->upstream->rule_name);
-        aw_buf_append_char(&ws->evidence, '}');
-        if (hit->upstream->fields)
-            aw_buf_append(&ws->fields, hit->upstream->fields, hit->upstream->fields_len);
+        aw_buf_reset(&ws->evidence);
+        aw_buf_reset(&ws->fields);
+        if (hit->event) {
+            const struct aw_str *id = &hit->event->fields[AW_F_AUDITWATCH_ID];
+            e.id_hash = aw_hash64(id->ptr ? id->ptr : "", id->ptr ? id->len : 0, 0);
+            aw_event_pack_summary(hit->event, &ws->evidence);
+        } else {
+            e.id_hash = aw_hash64(hit->upstream->alert_id, AW_ALERT_ID_LEN, 0);
+            aw_buf_append_str(&ws->evidence, "{\"alert_id\":\"");
+            aw_buf_append_str(&ws->evidence, hit->upstream->alert_id);
+            aw_buf_append_str(&ws->evidence, "\",\"rule\":");
+            aw_buf_json_cstr(&ws->evidence, hit->upstream->rule_name);
+            aw_buf_append_char(&ws->evidence, '}');
+            if (hit->upstream->fields)
+                aw_buf_append(&ws->fields, hit->upstream->fields, hit->upstream->fields_len);
+        }
+        e.evidence = ws->evidence.data;
+        e.evidence_len = ws->evidence.len;
+        e.fields = ws->fields.data;
+        e.fields_len = ws->fields.len;
     }
-    e.evidence = ws->evidence.data;
-    e.evidence_len = ws->evidence.len;
-    e.fields = ws->fields.data;
-    e.fields_len = ws->fields.len;
 
     int64_t trim = AW_TIME_NONE;
     if (d->watermark_ms != AW_TIME_NONE)
@@ -550,11 +555,16 @@ int window_advance(struct aw_detector *d, const struct aw_detector_env *env, int
         return 0;
     prune_suppressed(ws, final);
     struct aw_wkey rule_key = {ws->rule->name, 0, ws->rule_hash};
+    struct aw_store *s = env->store;
+    /* A shared store learns the rule's lateness here too (a chained rule
+     * may not have been prefetched). */
+    if (s->ops->pending_prefetch && s->ops->pending_prefetch(s, &rule_key, final, d->lateness_ms) < 0)
+        return -1;
     for (;;) {
         uint64_t gh;
         int64_t t;
         bool found;
-        if (env->store->ops->pending_pop(env->store, &rule_key, final, &gh, &t, &found) < 0)
+        if (s->ops->pending_pop(s, &rule_key, final, &gh, &t, &found) < 0)
             return -1;
         if (!found) {
             /* Everything due is done; t is the earliest still queued. */
@@ -562,7 +572,9 @@ int window_advance(struct aw_detector *d, const struct aw_detector_env *env, int
             return 0;
         }
         struct aw_wkey key = {ws->rule->name, gh, ws->rule_hash};
-        if (finalize_group(d, env, &key, final) < 0)
+        /* A peer behind in event time limits how far a shared group is final. */
+        int64_t limit = s->ops->pending_limit ? s->ops->pending_limit(s, &rule_key) : final;
+        if (finalize_group(d, env, &key, limit < final ? limit : final) < 0)
             return -1;
     }
 }

@@ -67,6 +67,7 @@ struct aw_pipeline {
     int failed;
     /* batching (opt.batch_events > 0): finalization once per batch */
     size_t batch_fill;
+    int64_t propagated; /* watermark last handed to the detectors */
     int64_t advance_step; /* also advance when event time moved this much */
 };
 
@@ -132,6 +133,7 @@ struct aw_pipeline *aw_pipeline_new(const struct aw_pipeline_options *o, char *e
     p->opt = *o;
     p->watermark = AW_TIME_NONE;
     p->advanced_to = AW_TIME_NONE;
+    p->propagated = AW_TIME_NONE;
     p->match = aw_match_ctx_new();
     p->slots = calloc(nrules + 1, sizeof *p->slots);
     p->rule_det = calloc(nrules + 1, sizeof *p->rule_det);
@@ -365,9 +367,10 @@ static int prefetch_and_sync(struct aw_pipeline *p, bool flush)
     struct aw_store *s = p->env.store;
     if (!s || !s->ops->sync)
         return 0;
-    /* The watermark others may finalize up to; "finished" at the end. */
-    if (s->ops->set_clock && (flush || p->watermark != AW_TIME_NONE))
-        s->ops->set_clock(s, flush ? INT64_MAX : p->watermark);
+    /* The watermark others may finalize up to ("finished" is published
+     * only after the final advance has written everything). */
+    if (s->ops->set_clock && p->watermark != AW_TIME_NONE)
+        s->ops->set_clock(s, p->watermark);
     bool will_advance = flush || p->watermark != p->advanced_to; /* as advance_all decides */
     for (size_t i = 0; will_advance && i < p->ndets; i++) {
         struct aw_detector *d = p->dets[i];
@@ -518,10 +521,13 @@ int aw_pipeline_process_stream(struct aw_pipeline *p, int stream, const struct a
         return advance_all(p, false);
     /* Batched: detectors see the new watermark now (their late checks
      * stay per event), finalization waits for the end of the batch. */
-    for (size_t i = 0; i < p->ndets; i++) {
-        struct aw_detector *d = p->dets[i];
-        if (p->watermark != AW_TIME_NONE && (d->watermark_ms == AW_TIME_NONE || p->watermark > d->watermark_ms))
-            d->watermark_ms = p->watermark;
+    if (p->watermark != p->propagated) {
+        p->propagated = p->watermark;
+        for (size_t i = 0; i < p->ndets; i++) {
+            struct aw_detector *d = p->dets[i];
+            if (p->watermark != AW_TIME_NONE && (d->watermark_ms == AW_TIME_NONE || p->watermark > d->watermark_ms))
+                d->watermark_ms = p->watermark;
+        }
     }
     if (++p->batch_fill >= p->opt.batch_events ||
         (p->watermark != AW_TIME_NONE && p->advanced_to != AW_TIME_NONE &&
@@ -536,6 +542,12 @@ int aw_pipeline_flush(struct aw_pipeline *p)
     p->batch_fill = 0;
     if (prefetch_and_sync(p, true) < 0 || advance_all(p, true) < 0 || store_sync(p) < 0)
         return -1;
+    struct aw_store *s = p->env.store;
+    if (s && s->ops->sync && s->ops->set_clock) { /* finished: peers need not wait for us */
+        s->ops->set_clock(s, INT64_MAX);
+        if (store_sync(p) < 0)
+            return -1;
+    }
     return batch_done(p);
 }
 

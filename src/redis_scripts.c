@@ -101,7 +101,9 @@ static const char SNAPSHOT_LUA[] =
  * silent for stale_ms go back to pending.  Returns {group, time,
  * version, ...} in (time, group) order - the version tells the caller
  * whether its own copy of the window is current - then the earliest time
- * left pending or ''. */
+ * left pending or '', '1' when more are due than were handed out, and
+ * the bound the groups may be finalized up to (up_to, lowered by the
+ * slowest live peer). */
 static const char POP_LUA[] =
     "local tm = redis.call('TIME')\n"
     "local now = tonumber(tm[1]) * 1000 + math.floor(tonumber(tm[2]) / 1000)\n"
@@ -125,6 +127,7 @@ static const char POP_LUA[] =
     "end\n"
     "local got = {}\n"
     "local held = {}\n"
+    "local more = false\n"
     "local cl = redis.call('HGETALL', KEYS[2])\n"
     "for i = 1, #cl, 2 do\n"
     "  local owner, t = string.match(cl[i + 1], '^(%S+) (%S+)')\n"
@@ -140,7 +143,7 @@ static const char POP_LUA[] =
     "  local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', bound, 'WITHSCORES', 'LIMIT', 0, 4 * tonumber(ARGV[2]))\n"
     "  local taken, n = {}, 0\n"
     "  for i = 1, #due, 2 do\n"
-    "    if n >= tonumber(ARGV[2]) then break end\n"
+    "    if n >= tonumber(ARGV[2]) then more = true; break end\n"
     "    if not held[due[i]] then\n"
     "      got[#got + 1] = {due[i], tonumber(due[i + 1])}\n"
     "      taken[#taken + 1] = due[i]\n"
@@ -148,6 +151,7 @@ static const char POP_LUA[] =
     "      n = n + 1\n"
     "    end\n"
     "  end\n"
+    "  if #due == 8 * tonumber(ARGV[2]) then more = true end\n"
     "  if #taken > 0 then\n"
     "    redis.call('ZREM', KEYS[1], unpack(taken))\n"
     "    redis.call('PEXPIRE', KEYS[2], ARGV[3])\n"
@@ -162,7 +166,21 @@ static const char POP_LUA[] =
     "end\n"
     "local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')\n"
     "out[#out + 1] = first[2] or ''\n"
+    "out[#out + 1] = more and '1' or '0'\n"
+    "if up == math.huge then out[#out + 1] = '+inf'\n"
+    "elseif up == -math.huge then out[#out + 1] = '-inf'\n"
+    "else out[#out + 1] = string.format('%d', up) end\n"
     "return out\n";
+
+/* KEYS: claims; ARGV: me, then groups.  Releases this instance's claims
+ * on the groups (a claim another instance took over stays its own). */
+static const char DONE_LUA[] =
+    "local prefix = ARGV[1] .. ' '\n"
+    "for i = 2, #ARGV do\n"
+    "  local v = redis.call('HGET', KEYS[1], ARGV[i])\n"
+    "  if v and string.sub(v, 1, #prefix) == prefix then redis.call('HDEL', KEYS[1], ARGV[i]) end\n"
+    "end\n"
+    "return 0\n";
 
 /* KEYS: members; ARGV: me watermark ttl.  Publishes this instance's
  * watermark with the server's time as its heartbeat; returns how many
@@ -187,7 +205,7 @@ static const char SET_ADD_LUA[] =
     "return a\n";
 
 /* KEYS: learning cur prev intro (prev = cur without retention); ARGV:
- * time learning_ms ttl value event_id has_prev.  first_seen.c's logic
+ * time learning_ms ttl value event_id has_prev learning_ttl.  first_seen.c's logic
  * in one step: 0 silent, 1 new pair, 2 introduced by this event. */
 static const char FIRST_SEEN_LUA[] =
     "local t = tonumber(ARGV[1])\n"
@@ -196,7 +214,7 @@ static const char FIRST_SEEN_LUA[] =
     "  start = t\n"
     "  redis.call('HSET', KEYS[1], 'start', ARGV[1])\n"
     "end\n"
-    "redis.call('PEXPIRE', KEYS[1], ARGV[3])\n"
+    "redis.call('PEXPIRE', KEYS[1], ARGV[7])\n"
     "if t - start < tonumber(ARGV[2]) then\n"
     "  redis.call('HSETNX', KEYS[2], ARGV[4], ARGV[1])\n"
     "  redis.call('PEXPIRE', KEYS[2], ARGV[3])\n"
@@ -219,4 +237,4 @@ static const char FIRST_SEEN_LUA[] =
     "return added\n";
 
 const char *const aw_redis_script_text[S_COUNT] = {HIT_LUA, SNAPSHOT_LUA, POP_LUA,
-                                                 SET_ADD_LUA, FIRST_SEEN_LUA, MEMBER_LUA};
+                                                 SET_ADD_LUA, FIRST_SEEN_LUA, MEMBER_LUA, DONE_LUA};

@@ -102,9 +102,8 @@ int aw_redis_spec_parse(struct aw_redis_spec *s, const char *spec, char *err, si
         return -1;
     }
     const char *p = spec + 8; /* after redis:// */
-    const char *at = strchr(p, '@');
-    const char *slash = strchr(p, '/');
-    if (at && (!slash || at < slash)) {
+    const char *at = strrchr(p, '@'); /* the last: a password may hold '@' or '/' */
+    if (at) {
         const char *colon = memchr(p, ':', (size_t)(at - p));
         if (colon) {
             if (colon > p)
@@ -119,7 +118,7 @@ int aw_redis_spec_parse(struct aw_redis_spec *s, const char *spec, char *err, si
      * files) comes from the environment. */
     if (!s->password && getenv("AUDITWATCH_REDIS_PASSWORD"))
         s->password = strdup_or_die(getenv("AUDITWATCH_REDIS_PASSWORD"));
-    slash = strchr(p, '/');
+    const char *slash = strchr(p, '/');
     size_t hostport = slash ? (size_t)(slash - p) : strlen(p);
     const char *hp_end = p + hostport;
     const char *colon = NULL;

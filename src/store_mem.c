@@ -78,6 +78,7 @@ struct mem_store {
     struct mem_window *lru_head, *lru_tail;
     size_t bytes, cap;
     int64_t max_time; /* the event-time clock (set_clock) */
+    uint64_t last_blob_id; /* id_hash of the entry last_blob was made for */
     struct blob *last_blob; /* the most recent blob, reused for the same content */
     struct mem_window *last_window; /* the window of the last lookup */
     struct pending_heap *last_heap; /* the heap of the last lookup */
@@ -107,9 +108,15 @@ static struct blob *blob_for(struct mem_store *s, const struct aw_window_entry *
 {
     size_t len = e->evidence_len + e->fields_len;
     struct blob *b = s->last_blob;
-    if (b && b->len == len && (!e->evidence_len || memcmp(b->data, e->evidence, e->evidence_len) == 0) &&
-        (!e->fields_len || memcmp(b->data + e->evidence_len, e->fields, e->fields_len) == 0)) {
+    /* One event's entries carry its identity and the same content: no
+     * need to compare (an upstream alert's entries are keyed by the
+     * alert, each with content of its own). */
+    if (b && b->len == len &&
+        (s->last_blob_id == e->id_hash ||
+         ((!e->evidence_len || memcmp(b->data, e->evidence, e->evidence_len) == 0) &&
+          (!e->fields_len || memcmp(b->data + e->evidence_len, e->fields, e->fields_len) == 0)))) {
         b->refs++;
+        s->last_blob_id = e->id_hash;
         return b;
     }
     b = xmalloc(sizeof *b + len);
@@ -122,6 +129,7 @@ static struct blob *blob_for(struct mem_store *s, const struct aw_window_entry *
         memcpy(b->data + e->evidence_len, e->fields, e->fields_len);
     blob_release(s, s->last_blob);
     s->last_blob = b;
+    s->last_blob_id = e->id_hash;
     return b;
 }
 

@@ -15,10 +15,11 @@ void aw_store_spec_redact(const char *spec, char *out, size_t outlen)
 {
     if (!outlen)
         return;
+    /* The userinfo ends at the last '@': a password may hold an unescaped
+     * '@' or '/', and must not show either way. */
     const char *scheme = strstr(spec, "://");
-    const char *at = scheme ? strchr(scheme + 3, '@') : NULL;
-    const char *slash = scheme ? strchr(scheme + 3, '/') : NULL;
-    if (!at || (slash && slash < at)) {
+    const char *at = scheme ? strrchr(scheme + 3, '@') : NULL;
+    if (!at) {
         snprintf(out, outlen, "%s", spec);
         return;
     }

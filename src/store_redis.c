@@ -69,11 +69,20 @@
 #include "redis_spec.h"
 
 #define DEFAULT_TTL_MS (30LL * 86400 * 1000)
+/* Keys that callers want kept for good (first_seen without retention):
+ * ten years, so that still every key has a TTL. */
+#define FOREVER_MS (3650LL * 86400 * 1000)
+/* Key TTLs run on the wall clock, windows on event time: a replay can
+ * hold a window for finalization longer than its event-time TTL (while
+ * it reads other files up to the same time), so Redis keeps window keys
+ * this much longer. */
+#define TTL_SLACK_MS (3600LL * 1000)
 #define POP_LIMIT 512
 
 /* An instance silent this long no longer holds finalization back, and
- * its claims go back to the queue. */
-#define STALE_MS 30000
+ * its claims go back to the queue: longer than any reconnect wait, so a
+ * peer that is only reconnecting is never taken for dead. */
+#define STALE_MS(s) ((s)->reconnect_wait_ms + 60000)
 
 /* ------------------------------------------------------------------ state */
 
@@ -147,6 +156,7 @@ struct rule_state {
     size_t ndue, due_next, due_cap;
     int64_t due_up_to, earliest;
     int64_t lateness; /* the rule's, from the last prefetch */
+    int64_t bound;    /* the last pop's limit: groups finalize up to it */
     int64_t pushed_min; /* earliest push since the last pop (AW_TIME_NONE: none) */
     bool due_valid, due_more;
     bool pop_queued;     /* a POP is in the pipeline, not answered yet */
@@ -171,7 +181,8 @@ struct redis_store {
     struct win_batch **wb; /* [0, nwb) in use; the rest kept for reuse */
     size_t nwb, wb_alloc;
     struct aw_hashmap wb_index; /* window name -> index + 1 */
-    bool resent;
+    bool resent;      /* this batch was sent again after a reconnect */
+    bool last_resent; /* the last exchange was */
     struct aw_hashmap rules; /* rule hash -> rule_state */
     /* snapshots of windows read during a finalization pass */
     struct aw_store *cache;
@@ -278,6 +289,7 @@ static struct rule_state *rule_state_for(struct redis_store *s, const char *rule
         r->rule_hash = rh;
         r->earliest = AW_TIME_NONE;
         r->pushed_min = AW_TIME_NONE;
+        r->bound = INT64_MAX;
         aw_hashmap_init(&r->push_index);
         aw_hashmap_put(&s->rules, key, r);
     }
@@ -461,6 +473,7 @@ static int exchange(struct redis_store *s)
 {
     if (s->broken)
         return -1;
+    s->last_resent = false;
     if (!s->ncmds)
         return 0;
     for (int attempt = 0;; attempt++) {
@@ -468,6 +481,7 @@ static int exchange(struct redis_store *s)
         if (rc <= 0)
             return rc;
         s->resent = true;
+        s->last_resent = true;
         if (attempt > 1000)
             return -1;
     }
@@ -562,7 +576,7 @@ static void flush_hits(struct redis_store *s)
                 aw_redis_fmt_time(num, b->trim);
             off[no++] = text->len;
             aw_buf_append(text, num, strlen(num) + 1);
-            aw_redis_fmt_time(num, b->ttl > 0 ? b->ttl : DEFAULT_TTL_MS);
+            aw_redis_fmt_time(num, b->ttl > 0 ? b->ttl + TTL_SLACK_MS : DEFAULT_TTL_MS);
             off[no++] = text->len;
             aw_buf_append(text, num, strlen(num) + 1);
             snprintf(num, sizeof num, "%zu", b->n);
@@ -622,22 +636,25 @@ static void flush_hits(struct redis_store *s)
     }
 }
 
-/* Finished claims go out as one HDEL per rule. */
+/* Finished claims go out as one DONE script per rule. */
 static void flush_done(struct redis_store *s, struct rule_state *rs)
 {
     if (!rs->ndone)
         return;
-    size_t argc = 2 + rs->ndone;
+    size_t argc = 5 + rs->ndone;
     const char **argv = xcalloc(argc, sizeof *argv);
     size_t *lens = xcalloc(argc, sizeof *lens);
     char *text = xcalloc(rs->ndone, 16);
     rule_key_text(s, &s->key2, rs->name, "claims");
-    argv[0] = "HDEL", lens[0] = 4;
-    argv[1] = s->key2.data, lens[1] = s->key2.len;
+    argv[0] = "EVALSHA", lens[0] = 7;
+    argv[1] = s->sha[S_DONE], lens[1] = 40;
+    argv[2] = "1", lens[2] = 1;
+    argv[3] = s->key2.data, lens[3] = s->key2.len;
+    argv[4] = s->instance, lens[4] = strlen(s->instance);
     for (size_t j = 0; j < rs->ndone; j++) {
         aw_hex64(rs->done[j], text + 16 * j);
-        argv[2 + j] = text + 16 * j;
-        lens[2 + j] = 16;
+        argv[5 + j] = text + 16 * j;
+        lens[5 + j] = 16;
     }
     queue_argv(s, USE_CHECK, (int)argc, argv, lens);
     free(argv);
@@ -665,7 +682,7 @@ static void publish_clock(struct redis_store *s)
     char wm[24], ttl[24], stale[24];
     fmt_clock(wm, s->clock);
     aw_redis_fmt_time(ttl, DEFAULT_TTL_MS);
-    aw_redis_fmt_time(stale, STALE_MS);
+    aw_redis_fmt_time(stale, STALE_MS(s));
     aw_buf_reset(&s->key);
     aw_buf_append_str(&s->key, s->prefix);
     aw_buf_append_str(&s->key, ":members");
@@ -713,7 +730,7 @@ static void flush_pushes(struct redis_store *s)
         }
         queue_argv(s, USE_CHECK, (int)argc, argv, lens);
         char ttl[24];
-        aw_redis_fmt_time(ttl, rs->ttl ? rs->ttl : DEFAULT_TTL_MS);
+        aw_redis_fmt_time(ttl, rs->ttl ? rs->ttl + TTL_SLACK_MS : DEFAULT_TTL_MS);
         const char *ex[] = {"PEXPIRE", s->key.data, ttl};
         size_t exl[] = {7, s->key.len, strlen(ttl)};
         queue_argv(s, USE_CHECK, 3, ex, exl);
@@ -780,6 +797,7 @@ static void queue_snapshots(struct redis_store *s, const struct aw_wkey *keys, s
 static void load_snapshot(struct redis_store *s, const struct aw_wkey *k, const redisReply *r)
 {
     struct aw_store *c = cache_of(s);
+    int64_t ttl = rule_state_for(s, k->rule, rule_hash_of(k))->ttl; /* expires in the mirror as written windows do */
     aw_store_memory_forget(c, k);
     aw_hashmap_remove(&s->fetched, window_name(k));
     if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 3)
@@ -793,14 +811,14 @@ static void load_snapshot(struct redis_store *s, const struct aw_wkey *k, const 
         e.id_hash = aw_redis_parse_hex64(id->str, id->len);
         e.time_ms = aw_redis_parse_time(t->str, t->len);
         bool added, found;
-        c->ops->window_add(c, k, &e, AW_TIME_NONE, 0, &added, NULL, &found);
+        c->ops->window_add(c, k, &e, AW_TIME_NONE, ttl, &added, NULL, &found);
     }
     struct aw_window_meta m;
     memset(&m, 0, sizeof m);
     aw_redis_decode_meta(r->element[1]->str, r->element[1]->len, &m);
     m.group_json = r->element[0]->str;
     m.group_json_len = r->element[0]->len;
-    c->ops->meta_put(c, k, &m, 0);
+    c->ops->meta_put(c, k, &m, ttl);
     uint64_t v = strtoull(r->element[2]->str ? r->element[2]->str : "0", NULL, 10);
     if (v)
         aw_hashmap_put(&s->fetched, window_name(k), (void *)(uintptr_t)v);
@@ -839,9 +857,10 @@ static void parse_pop(struct rule_state *rs, const redisReply *r)
     rs->pushed_min = AW_TIME_NONE;
     rs->due_more = false;
     rs->earliest = AW_TIME_NONE;
-    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 1)
+    rs->bound = INT64_MAX;
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 3)
         return;
-    size_t pairs = (r->elements - 1) / 3;
+    size_t pairs = (r->elements - 3) / 3;
     if (pairs > rs->due_cap) {
         rs->due_cap = pairs;
         rs->due = xrealloc(rs->due, pairs * sizeof *rs->due);
@@ -853,10 +872,15 @@ static void parse_pop(struct rule_state *rs, const redisReply *r)
         rs->due[i].version = v->str ? strtoull(v->str, NULL, 10) : 0;
     }
     rs->ndue = pairs;
-    rs->due_more = pairs == POP_LIMIT;
     rs->need_snapshots = pairs > 0;
-    const redisReply *e = r->element[r->elements - 1];
+    const redisReply *e = r->element[r->elements - 3], *more = r->element[r->elements - 2],
+                     *bound = r->element[r->elements - 1];
     rs->earliest = e->len ? aw_redis_parse_time(e->str, e->len) : AW_TIME_NONE;
+    rs->due_more = more->len == 1 && more->str[0] == '1';
+    if (bound->len == 4 && !memcmp(bound->str, "-inf", 4))
+        rs->bound = AW_TIME_NONE;
+    else if (!(bound->len == 4 && !memcmp(bound->str, "+inf", 4)))
+        rs->bound = aw_redis_parse_time(bound->str, bound->len);
 }
 
 static int run_now(struct redis_store *s)
@@ -962,8 +986,14 @@ static int r_window_hit(struct aw_store *base, const struct aw_wkey *k, const st
     }
     we->hit = s->nhits;
     s->hits[s->nhits++] = (struct hit_wait){done, NULL, 0, done_ctx, *k, e->time_ms, e->id_hash, 0};
-    /* The mirror follows every write. */
+    /* The mirror follows every write.  A window it has no current copy
+     * of starts clean (assumed new; the version Redis reports says
+     * whether it was), and one it evicted is forgotten first. */
     struct aw_store *c = cache_of(s);
+    if (mirror_version(s, name) && !mirror_current(s, k, 0))
+        aw_hashmap_remove(&s->fetched, name);
+    if (!mirror_version(s, name) && !at)
+        aw_store_memory_forget(c, k);
     bool added, found;
     struct aw_window_meta m;
     c->ops->window_add(c, k, e, trim_before_ms, ttl_ms, &added, &m, &found);
@@ -1033,7 +1063,7 @@ static int r_meta_put(struct aw_store *base, const struct aw_wkey *k, const stru
         flush_hits(s); /* the window's own hits go first */
     aw_redis_encode_meta(&s->arg, m);
     char ttl[24];
-    aw_redis_fmt_time(ttl, ttl_ms > 0 ? ttl_ms : DEFAULT_TTL_MS);
+    aw_redis_fmt_time(ttl, ttl_ms > 0 ? ttl_ms + TTL_SLACK_MS : DEFAULT_TTL_MS);
     window_key_text(s, &s->key2, k, "h");
     const char *argv[] = {"HSET", s->key2.data, "g", m->group_json ? m->group_json : "", "m", s->arg.data};
     size_t lens[] = {4, s->key2.len, 1, m->group_json ? m->group_json_len : 0, 1, s->arg.len};
@@ -1050,7 +1080,8 @@ static int r_meta_put(struct aw_store *base, const struct aw_wkey *k, const stru
     const char *ex[] = {"PEXPIRE", s->key2.data, ttl};
     size_t exl[] = {7, s->key2.len, strlen(ttl)};
     queue_argv(s, USE_CHECK, 3, ex, exl);
-    cache_of(s)->ops->meta_put(s->cache, k, m, ttl_ms);
+    struct aw_store *mirror = cache_of(s);
+    mirror->ops->meta_put(mirror, k, m, ttl_ms);
     return 0;
 }
 
@@ -1088,10 +1119,10 @@ static void queue_pop(struct redis_store *s, struct rule_state *rs, int64_t up_t
     char up[24], lim[16], ttl[24];
     aw_redis_fmt_time(up, up_to_ms);
     snprintf(lim, sizeof lim, "%d", POP_LIMIT);
-    aw_redis_fmt_time(ttl, rs->ttl ? rs->ttl : DEFAULT_TTL_MS);
+    aw_redis_fmt_time(ttl, rs->ttl ? rs->ttl + TTL_SLACK_MS : DEFAULT_TTL_MS);
     char late[24], stale[24];
     aw_redis_fmt_time(late, rs->lateness);
-    aw_redis_fmt_time(stale, STALE_MS);
+    aw_redis_fmt_time(stale, STALE_MS(s));
     rule_key_text(s, &s->key, rs->name, "pending");
     claims_key(s, &s->key2, rs->name);
     aw_buf_reset(&s->arg2);
@@ -1158,8 +1189,8 @@ static int r_pending_prefetch(struct aw_store *base, const struct aw_wkey *rule,
     struct redis_store *s = (struct redis_store *)base;
     struct rule_state *rs = rule_state_for(s, rule->rule, rule_hash_of(rule));
     rs->lateness = lateness_ms;
-    if (rs->pop_queued)
-        return 0;
+    if (rs->pop_queued || (rs->due_valid && up_to_ms <= rs->due_up_to))
+        return 0; /* asked already, or answered for this bound */
     flush_pushes(s); /* the batch's writes go before the pop */
     queue_pop(s, rs, up_to_ms);
     return 0;
@@ -1198,6 +1229,12 @@ static int r_pending_pop(struct aw_store *base, const struct aw_wkey *rule, int6
     return 0;
 }
 
+static int64_t r_pending_limit(struct aw_store *base, const struct aw_wkey *rule)
+{
+    struct redis_store *s = (struct redis_store *)base;
+    return rule_state_for(s, rule->rule, rule_hash_of(rule))->bound;
+}
+
 static int r_pending_done(struct aw_store *base, const struct aw_wkey *k)
 {
     struct redis_store *s = (struct redis_store *)base;
@@ -1224,21 +1261,22 @@ static int r_first_seen(struct aw_store *base, const struct aw_first_seen_op *op
     window_key_text(s, keys[1], &ck, "s");
     window_key_text(s, keys[2], &pk, "s");
     window_key_text(s, keys[3], &ik, "s");
-    char t[24], learn[24], ttl[24];
+    char t[24], learn[24], ttl[24], forever[24];
     aw_redis_fmt_time(t, op->time_ms);
     aw_redis_fmt_time(learn, op->learning_ms);
-    aw_redis_fmt_time(ttl, op->ttl_ms > 0 ? op->ttl_ms : DEFAULT_TTL_MS);
+    aw_redis_fmt_time(ttl, op->ttl_ms > 0 ? op->ttl_ms : FOREVER_MS); /* no retention: kept for good */
+    aw_redis_fmt_time(forever, FOREVER_MS); /* the learning start never expires */
     const char *argv[] = {"EVALSHA", s->sha[S_FIRST_SEEN], "4", keys[0]->data, keys[1]->data, keys[2]->data,
                           keys[3]->data, t, learn, ttl, op->value, op->event_id,
-                          op->prev_values_key ? "1" : "0"};
+                          op->prev_values_key ? "1" : "0", forever};
     size_t lens[] = {7, 40, 1, keys[0]->len, keys[1]->len, keys[2]->len, keys[3]->len, strlen(t),
-                     strlen(learn), strlen(ttl), op->value_len, op->event_id_len, 1};
+                     strlen(learn), strlen(ttl), op->value_len, op->event_id_len, 1, strlen(forever)};
     if (s->nhits == s->hit_cap) {
         s->hit_cap = s->hit_cap ? s->hit_cap * 2 : 256;
         s->hits = xrealloc(s->hits, s->hit_cap * sizeof *s->hits);
     }
     s->hits[s->nhits] = (struct hit_wait){NULL, done, token, done_ctx, lk, op->time_ms, 0, 0};
-    queue_argv(s, USE_HIT, 13, argv, lens);
+    queue_argv(s, USE_HIT, 14, argv, lens);
     size_t *one = xcalloc(1, sizeof *one);
     *one = s->nhits++;
     s->cmds[s->ncmds - 1].hits = one;
@@ -1274,7 +1312,7 @@ static int r_set_add(struct aw_store *base, const struct aw_wkey *k, const char 
     long long n;
     if (ask_integer(s, 7, argv, lens, &n) < 0)
         return -1;
-    *added = n == 1 && !s->resent; /* after a resend, "new" may have been our own first try */
+    *added = n == 1 && !s->last_resent; /* after a resend, "new" may have been our own first try */
     return 0;
 }
 
@@ -1399,6 +1437,12 @@ static void r_stats(struct aw_store *base, struct aw_store_stats *out)
 static void r_destroy(struct aw_store *base)
 {
     struct redis_store *s = (struct redis_store *)base;
+    /* Send what is buffered, but call nobody back: the detectors that
+     * asked may be gone already. */
+    for (size_t i = 0; i < s->nhits; i++) {
+        s->hits[i].fn = NULL;
+        s->hits[i].fs_fn = NULL;
+    }
     if (!s->broken && s->c && (s->ncmds || s->nhits || s->nwb))
         r_sync(base);
     /* The membership stays, finished ("+inf"): a peer still joining
@@ -1456,6 +1500,7 @@ static const struct aw_store_ops redis_ops = {
     .window_hit = r_window_hit,
     .pending_done = r_pending_done,
     .pending_prefetch = r_pending_prefetch,
+    .pending_limit = r_pending_limit,
     .join = r_join,
     .first_seen = r_first_seen,
     .sync = r_sync,

@@ -359,6 +359,8 @@ Test(redis, specs_are_redacted)
     cr_expect_str_eq(out, "redis://watcher@host");
     aw_store_spec_redact("redis://host:6379", out, sizeof out);
     cr_expect_str_eq(out, "redis://host:6379");
+    aw_store_spec_redact("redis://watcher:p/w@d@host:1", out, sizeof out); /* unescaped '/' and '@' */
+    cr_expect_str_eq(out, "redis://watcher:***@host:1");
     aw_store_spec_redact("unix:///run/redis.sock?db=1", out, sizeof out);
     cr_expect_str_eq(out, "unix:///run/redis.sock?db=1");
 }

@@ -161,6 +161,10 @@ struct aw_store_ops {
      * pending_pop calls that follow are answered from it. */
     int (*pending_prefetch)(struct aw_store *s, const struct aw_wkey *rule, int64_t up_to_ms,
                             int64_t lateness_ms);
+    /* Shared stores: how far the groups the last pop of a rule handed out
+     * may be finalized (up_to, lowered while a peer's event time is
+     * behind); INT64_MAX when not limited. */
+    int64_t (*pending_limit)(struct aw_store *s, const struct aw_wkey *rule);
     /* Shared stores: register this instance and wait until `peers`
      * instances share the prefix (parallel replays of one stream).  Event
      * time then only finalizes up to the slowest live instance's
