@@ -199,6 +199,56 @@ Test(redis, two_replays_share_one_prefix)
     test_redis_stop(&r);
 }
 
+/* A peer that is behind in event time holds finalization back: one
+ * replay's group must not be judged past what the slower peer may still
+ * add.  A reads X@00 and X@25 and finishes first; B is at 10:00:30 and
+ * then adds X@22 (not late for B).  Together they must raise the alert of
+ * X@00, X@22, X@25 that one replay of all the lines raises. */
+Test(redis, lagging_peer_holds_finalization_back)
+{
+    struct test_redis r;
+    cr_assert_eq(test_redis_start(&r, ""), 0, "redis-server did not start");
+    char *d = tmpdir();
+    cr_assert_eq(sh("cd %s && mkdir rules && cat > rules/r.yml <<'EOF'\n"
+                    "title: SSH authentication failure\nname: auth.ssh_failure\n"
+                    "logsource: {product: linux, service: auth}\n"
+                    "detection:\n  f:\n    event.action: ssh_login\n    event.outcome: failure\n  condition: f\n"
+                    "level: low\n---\ntitle: SSH brute force from one source\nname: auth.ssh_bruteforce\n"
+                    "correlation:\n  type: event_count\n  rules: [auth.ssh_failure]\n  group-by: [source.ip]\n"
+                    "  timespan: 10m\n  condition: {gte: 3}\nlevel: high\n"
+                    "EOF\n"
+                    "printf 'rules:\\n  paths: [rules]\\nwindows:\\n  lateness: 10s\\ndecode:\\n  year: 2026\\n' > c.yaml",
+                    d),
+                 0);
+    cr_assert_eq(sh("root=$PWD; cd %s && mkfifo fa fb && "
+                    "{ $root/%s replay -c c.yaml -q --store %s --prefix lag --peers 2 - < fa > a.json 2> a.err & "
+                    "  $root/%s replay -c c.yaml -q --store %s --prefix lag --peers 2 - < fb > b.json 2> b.err & "
+                    "  exec 3> fa 4> fb; "
+                    "  echo 'Mar  3 10:00:30 bastion-01 sshd[201]: Failed password for root from 9.9.9.9 port 1 ssh2' >&4; "
+                    "  echo 'Mar  3 10:00:00 bastion-01 sshd[101]: Failed password for root from 1.2.3.4 port 2 ssh2' >&3; "
+                    "  sleep 1; "
+                    "  echo 'Mar  3 10:00:25 bastion-01 sshd[102]: Failed password for root from 1.2.3.4 port 3 ssh2' >&3; "
+                    "  echo 'Mar  3 10:00:40 bastion-01 sshd[103]: Failed password for root from 7.7.7.7 port 4 ssh2' >&3; "
+                    "  exec 3>&-; sleep 2; "
+                    "  echo 'Mar  3 10:00:22 bastion-01 sshd[202]: Failed password for root from 1.2.3.4 port 5 ssh2' >&4; "
+                    "  exec 4>&-; wait; }",
+                    d, bin(), r.url, bin(), r.url),
+                 0);
+    char both[512];
+    snprintf(both, sizeof both, "cat %s/a.json %s/b.json | jq -r '.\"@timestamp\" + \" \" + .rule.name' | sort",
+             d, d);
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "%s > %s/got.txt", both, d);
+    cr_assert_eq(sh("%s", cmd), 0);
+    char path[256];
+    snprintf(path, sizeof path, "%s/got.txt", d);
+    char *got = test_read_file(path, NULL);
+    cr_expect_str_eq(got, "2026-03-03T10:00:25.000Z auth.ssh_bruteforce\n", "the peers together raised:\n%s", got);
+    free(got);
+    rmdir_all(d);
+    test_redis_stop(&r);
+}
+
 Test(redis, restart_in_the_middle_of_a_replay)
 {
     struct test_redis r;
