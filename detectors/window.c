@@ -66,6 +66,7 @@ int window_init(struct aw_detector *d, const struct aw_detector_env *env, const 
     ws->suppress_ms = d->rule->suppress_ms >= 0 ? d->rule->suppress_ms : ws->corr->timespan_ms;
     ws->rule_hash = aw_store_rule_hash(d->rule->name);
     ws->next_due = AW_TIME_NONE;
+    ws->finalized_to = AW_TIME_NONE;
     ws->env = env;
     aw_hashmap_init(&ws->suppressed);
     if (d->lateness_ms < 0)
@@ -379,9 +380,13 @@ int window_on_hit(struct aw_detector *d, const struct aw_detector_env *env, cons
         e.fields_len = ws->fields.len;
     }
 
+    /* Entries older than one timespan before what has been finalized can
+     * no longer matter.  (Not before the current watermark's bound: with
+     * batching, finalization of the bound may still be pending, and an
+     * entry it judges needs its whole window.) */
     int64_t trim = AW_TIME_NONE;
-    if (d->watermark_ms != AW_TIME_NONE)
-        trim = sat_sub(sat_sub(d->watermark_ms, d->lateness_ms), ws->corr->timespan_ms);
+    if (ws->finalized_to != AW_TIME_NONE && ws->finalized_to != INT64_MAX)
+        trim = sat_sub(ws->finalized_to, ws->corr->timespan_ms);
     struct aw_store *s = env->store;
     if (s->ops->window_hit) {
         /* Batched store: the outcome (a duplicate?) arrives at the batch's
@@ -548,6 +553,8 @@ int window_advance(struct aw_detector *d, const struct aw_detector_env *env, int
     int64_t final = flush ? INT64_MAX : sat_sub(d->watermark_ms, d->lateness_ms);
     if (final == AW_TIME_NONE)
         return 0;
+    if (ws->finalized_to == AW_TIME_NONE || final > ws->finalized_to)
+        ws->finalized_to = final; /* (set before the work: nothing below it stays queued) */
     /* Nothing this process queued is due yet: no store call needed.  (With
      * a shared store, the other instances' groups are looked for at each
      * of their own advances and at the end.) */
@@ -574,6 +581,8 @@ int window_advance(struct aw_detector *d, const struct aw_detector_env *env, int
         struct aw_wkey key = {ws->rule->name, gh, ws->rule_hash};
         /* A peer behind in event time limits how far a shared group is final. */
         int64_t limit = s->ops->pending_limit ? s->ops->pending_limit(s, &rule_key) : final;
+        if (limit < ws->finalized_to)
+            ws->finalized_to = limit; /* keep what the rest of the window still needs */
         if (finalize_group(d, env, &key, limit < final ? limit : final) < 0)
             return -1;
     }

@@ -52,6 +52,7 @@ struct window_state {
     const struct aw_correlation *corr;
     int64_t suppress_ms;
     uint64_t rule_hash; /* aw_store_rule_hash(rule name), computed once */
+    int64_t finalized_to; /* the bound of the last advance: judged up to there */
     int64_t next_due;   /* earliest time this process pushed and has not popped
                            (AW_TIME_NONE: nothing): lets advance skip the store */
     char scratch[64];
