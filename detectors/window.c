@@ -67,6 +67,13 @@ int window_init(struct aw_detector *d, const struct aw_detector_env *env, const 
     ws->rule_hash = aw_store_rule_hash(d->rule->name);
     ws->next_due = AW_TIME_NONE;
     ws->finalized_to = AW_TIME_NONE;
+    /* the fewest entries a window needs before its condition can hold */
+    switch (ws->corr->cmp) {
+    case AW_CMP_GTE:
+    case AW_CMP_EQ: ws->min_entries = ws->corr->threshold > 0 ? (uint64_t)ws->corr->threshold : 0; break;
+    case AW_CMP_GT: ws->min_entries = ws->corr->threshold >= 0 ? (uint64_t)ws->corr->threshold + 1 : 0; break;
+    default: ws->min_entries = 0; /* lt, lte: an empty window may hold */
+    }
     ws->env = env;
     aw_hashmap_init(&ws->suppressed);
     if (d->lateness_ms < 0)
@@ -411,6 +418,7 @@ int window_on_hit(struct aw_detector *d, const struct aw_detector_env *env, cons
             return reemit(d, env, &key, e.time_ms, e.id_hash);
         return 0;
     }
+    uint64_t entries = meta.entries;
     if (!found) {
         memset(&meta, 0, sizeof meta);
         meta.group_json = ws->group.data;
@@ -424,6 +432,13 @@ int window_on_hit(struct aw_detector *d, const struct aw_detector_env *env, cons
      * own (it still counts in later windows): nothing to queue.  Likewise
      * one at or before the cursor (a late arrival into a finalized span). */
     if (found && meta.suppress_until != AW_TIME_NONE && e.time_ms <= meta.suppress_until)
+        return 0;
+    /* No window of this group can hold the condition yet (every kind
+     * counts at most one per entry): nothing to judge.  Once an add
+     * brings the group to enough entries it is queued at that entry's
+     * time, and finalization then judges every entry since the cursor, so
+     * the earlier ones are judged too - the outcome is the same. */
+    if (entries < ws->min_entries)
         return 0;
     return queue(ws, s, &key, e.time_ms);
 }

@@ -53,6 +53,7 @@ struct window_state {
     int64_t suppress_ms;
     uint64_t rule_hash; /* aw_store_rule_hash(rule name), computed once */
     int64_t finalized_to; /* the bound of the last advance: judged up to there */
+    uint64_t min_entries; /* no window with fewer entries can hold the condition */
     int64_t next_due;   /* earliest time this process pushed and has not popped
                            (AW_TIME_NONE: nothing): lets advance skip the store */
     char scratch[64];

@@ -359,6 +359,7 @@ done:
         *meta_found = w->has_meta;
         if (w->has_meta)
             *meta = w->meta;
+        meta->entries = w->n;
     }
     return 0;
 }

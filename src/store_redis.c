@@ -1022,8 +1022,13 @@ static int r_window_add(struct aw_store *base, const struct aw_wkey *k, const st
     *added = s->hits[hit].code == 0;
     s->nhits = hit; /* answered here, not at sync */
     clear_commands(s);
-    if (meta)
-        return base->ops->meta_get(base, k, meta, meta_found);
+    if (!meta)
+        return 0;
+    uint64_t n = 0;
+    if (base->ops->meta_get(base, k, meta, meta_found) < 0 ||
+        base->ops->window_count(base, k, AW_TIME_NONE, INT64_MAX, &n) < 0)
+        return -1;
+    meta->entries = n;
     return 0;
 }
 

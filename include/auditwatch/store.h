@@ -65,6 +65,7 @@ struct aw_window_meta {
     int64_t suppress_until; /* event time; AW_TIME_NONE: not suppressed */
     uint64_t suppress_entry; /* id_hash of the entry that completed the suppressing alert */
     char alert_id[33];       /* the alert that set the suppression ("" when none) */
+    uint64_t entries;        /* window_add only: the window's entries after the add (not stored) */
 };
 
 struct aw_store_stats {
@@ -99,7 +100,8 @@ struct aw_store_ops {
      * dropped first.  The window and its meta expire ttl_ms after the newest
      * entry (Redis TTL; the memory store trims by event time instead).
      * When meta is not NULL it receives the window's meta in the same call
-     * (*meta_found false when there is none yet), as meta_get would. */
+     * (*meta_found false when there is none yet), as meta_get would, and
+     * meta->entries the number of entries the window holds now. */
     int (*window_add)(struct aw_store *s, const struct aw_wkey *k, const struct aw_window_entry *e,
                       int64_t trim_before_ms, int64_t ttl_ms, bool *added,
                       struct aw_window_meta *meta, bool *meta_found);
