@@ -29,11 +29,30 @@
 #include "auditwatch/store.h"
 
 /* Evidence and fields of an event, shared by every window the event
- * enters (one event typically feeds several correlations). */
+ * enters (one event typically feeds several correlations).  Blobs are
+ * carved from 64 KiB chunks in arrival order and counted per chunk, not
+ * per blob: entries are trimmed roughly in time order, so releasing one
+ * touches a chunk header that is hot in cache instead of a cold blob,
+ * and a chunk is freed when its last entry goes.  (A long-lived window
+ * can pin a chunk: bounded by the windows' own lifetimes.) */
 struct blob {
-    uint32_t refs, len;
+    uint32_t len;
     char data[];
 };
+
+#define CHUNK_SIZE ((size_t)1 << 16)
+
+struct chunk {
+    size_t refs;  /* entries (and last_blob) pointing into the chunk */
+    size_t used;  /* bytes carved so far, header included */
+    size_t size;  /* CHUNK_SIZE, or more for one big blob */
+    char data[];
+};
+
+static struct chunk *chunk_of(const struct blob *b)
+{
+    return (struct chunk *)((uintptr_t)b & ~(uintptr_t)(CHUNK_SIZE - 1));
+}
 
 struct mem_entry {
     int64_t time;
@@ -80,6 +99,7 @@ struct mem_store {
     int64_t max_time; /* the event-time clock (set_clock) */
     uint64_t last_blob_id; /* id_hash of the entry last_blob was made for */
     struct blob *last_blob; /* the most recent blob, reused for the same content */
+    struct chunk *open_chunk; /* where new blobs are carved (held by the store) */
     struct mem_window *last_window; /* the window of the last lookup */
     struct pending_heap *last_heap; /* the heap of the last lookup */
     uint64_t last_heap_key;
@@ -89,16 +109,20 @@ struct mem_store {
 #define WINDOW_OVERHEAD (sizeof(struct mem_window) + 48)
 #define ENTRY_OVERHEAD (sizeof(struct mem_entry) + 16)
 
-/* Blobs are accounted once in the store's bytes, however many windows
- * share them. */
-#define BLOB_BYTES(b) (sizeof(struct blob) + (b)->len + 16)
+static void chunk_release(struct mem_store *s, struct chunk *c)
+{
+    if (--c->refs == 0) {
+        if (s->open_chunk == c)
+            s->open_chunk = NULL;
+        s->bytes -= c->size;
+        free(c);
+    }
+}
 
 static void blob_release(struct mem_store *s, struct blob *b)
 {
-    if (b && --b->refs == 0) {
-        s->bytes -= BLOB_BYTES(b);
-        free(b);
-    }
+    if (b)
+        chunk_release(s, chunk_of(b));
 }
 
 static void *xmalloc(size_t n);
@@ -115,14 +139,34 @@ static struct blob *blob_for(struct mem_store *s, const struct aw_window_entry *
         (s->last_blob_id == e->id_hash ||
          ((!e->evidence_len || memcmp(b->data, e->evidence, e->evidence_len) == 0) &&
           (!e->fields_len || memcmp(b->data + e->evidence_len, e->fields, e->fields_len) == 0)))) {
-        b->refs++;
+        chunk_of(b)->refs++;
         s->last_blob_id = e->id_hash;
         return b;
     }
-    b = xmalloc(sizeof *b + len);
-    b->refs = 2; /* the entry and last_blob */
+    size_t need = (sizeof *b + len + 7) & ~(size_t)7;
+    struct chunk *c = s->open_chunk;
+    if (!c || c->used + need > c->size) {
+        /* big blobs get a chunk of their own, still CHUNK_SIZE-aligned so
+         * that chunk_of finds the header */
+        size_t size = sizeof *c + need > CHUNK_SIZE ? ((sizeof *c + need + CHUNK_SIZE - 1) & ~(CHUNK_SIZE - 1))
+                                                     : CHUNK_SIZE;
+        c = aligned_alloc(CHUNK_SIZE, size);
+        if (!c) {
+            fputs("auditwatch: out of memory\n", stderr);
+            abort();
+        }
+        c->refs = 1; /* the store's hold while the chunk is open */
+        c->used = (sizeof *c + 7) & ~(size_t)7;
+        c->size = size;
+        s->bytes += size;
+        if (s->open_chunk)
+            chunk_release(s, s->open_chunk);
+        s->open_chunk = c;
+    }
+    b = (struct blob *)((char *)c + c->used);
+    c->used += need;
+    c->refs += 2; /* the entry and last_blob */
     b->len = (uint32_t)len;
-    s->bytes += BLOB_BYTES(b);
     if (e->evidence_len)
         memcpy(b->data, e->evidence, e->evidence_len);
     if (e->fields_len)
@@ -605,6 +649,8 @@ static void mem_destroy(struct aw_store *base)
     while (s->lru_head)
         window_free(s, s->lru_head);
     blob_release(s, s->last_blob);
+    if (s->open_chunk)
+        chunk_release(s, s->open_chunk);
     for (size_t i = 0; i < s->sets.cap; i++)
         if (s->sets.keys[i]) {
             struct mem_set *set = s->sets.values[i];
