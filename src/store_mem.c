@@ -64,9 +64,10 @@ struct mem_entry {
 struct mem_window {
     uint64_t key; /* hash of rule and group: the window's name */
     uint64_t group_hash;
-    struct mem_entry *entries;
+    struct mem_entry *entries; /* &one while cap is 1 */
     uint32_t start, n, cap;
     bool has_meta;
+    struct mem_entry one; /* most groups see one event: no array, no extra cache miss */
     struct aw_window_meta meta; /* group_json owned */
     int64_t newest_time, ttl_ms;
     int64_t queued_time; /* time this window is queued for finalization at, or AW_TIME_NONE */
@@ -237,7 +238,8 @@ static void window_free(struct mem_store *s, struct mem_window *w)
     aw_hashmap_remove(&s->windows, w->key);
     if (s->last_window == w)
         s->last_window = NULL;
-    free(w->entries);
+    if (w->entries != &w->one)
+        free(w->entries);
     free((char *)w->meta.group_json);
     free(w);
 }
@@ -366,14 +368,23 @@ static int mem_window_add(struct aw_store *base, const struct aw_wkey *k,
             memmove(w->entries, w->entries + w->start, w->n * sizeof *w->entries);
             w->start = 0;
         } else {
-            size_t ncap = w->cap ? w->cap * 2 : 1; /* most groups see one event */
-            struct mem_entry *ne = realloc(w->entries, ncap * sizeof *ne);
-            if (!ne) {
-                fputs("auditwatch: out of memory\n", stderr);
-                abort();
+            size_t ncap = w->cap ? w->cap * 2 : 1;
+            struct mem_entry *ne;
+            if (ncap == 1) {
+                ne = &w->one;
+            } else {
+                ne = malloc(ncap * sizeof *ne);
+                if (!ne) {
+                    fputs("auditwatch: out of memory\n", stderr);
+                    abort();
+                }
+                memcpy(ne, w->entries, w->cap * sizeof *ne);
+                if (w->entries != &w->one)
+                    if (w->entries != &w->one)
+        free(w->entries);
+                w->bytes += (ncap - (w->cap == 1 ? 0 : w->cap)) * sizeof *ne;
+                s->bytes += (ncap - (w->cap == 1 ? 0 : w->cap)) * sizeof *ne;
             }
-            w->bytes += (ncap - w->cap) * sizeof *ne;
-            s->bytes += (ncap - w->cap) * sizeof *ne;
             w->entries = ne;
             w->cap = ncap;
         }
