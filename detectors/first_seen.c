@@ -206,6 +206,13 @@ static int emit_alert(struct fs_hit *h, const char *value, size_t len)
 
 /* ============================================================ one pair */
 
+/* The retention period in force (0: none) and the epoch time t falls in. */
+static void retention_epoch(const struct aw_first_seen_cfg *cfg, int64_t t, int64_t *retention, int64_t *epoch)
+{
+    *retention = cfg->retention_ms > 0 ? cfg->retention_ms : 0;
+    *epoch = *retention ? floor_div(t, *retention) : 0;
+}
+
 /* The store's answer for prepared alert `token` (batched stores). */
 static int answer(void *ctx, size_t token, int outcome)
 {
@@ -229,9 +236,8 @@ static int see_pair_batched(struct fs_hit *h, const char *value, size_t len)
     struct fs_state *st = h->d->state;
     const struct aw_first_seen_cfg *cfg = st->cfg;
     struct aw_store *s = h->env->store;
-    int64_t t = h->hit->time_ms;
-    int64_t retention = cfg->retention_ms > 0 ? cfg->retention_ms : 0;
-    int64_t epoch = retention ? floor_div(t, retention) : 0;
+    int64_t t = h->hit->time_ms, retention, epoch;
+    retention_epoch(cfg, t, &retention, &epoch);
     if (st->nprep == st->prep_cap) {
         size_t ncap = st->prep_cap ? st->prep_cap * 2 : 16;
         struct fs_prepared *np = realloc(st->prep, ncap * sizeof *np);
@@ -271,9 +277,8 @@ static int see_pair(struct fs_hit *h, const char *value, size_t len)
     struct fs_state *st = h->d->state;
     const struct aw_first_seen_cfg *cfg = st->cfg;
     struct aw_store *s = h->env->store;
-    int64_t t = h->hit->time_ms;
-    int64_t retention = cfg->retention_ms > 0 ? cfg->retention_ms : 0;
-    int64_t epoch = retention ? floor_div(t, retention) : 0;
+    int64_t t = h->hit->time_ms, retention, epoch;
+    retention_epoch(cfg, t, &retention, &epoch);
     int64_t ttl = retention ? 2 * retention : 0;
     struct aw_wkey cur = {cfg->name, entity_epoch_hash(&h->entity, epoch), 0};
     bool added, found = false;
