@@ -93,6 +93,9 @@ void window_fini(struct aw_detector *d)
     aw_buf_free(&ws->fields);
     aw_buf_free(&ws->message);
     aw_buf_free(&ws->tmp);
+    for (size_t i = 0; i < AW_EVIDENCE_MAX; i++)
+        aw_buf_free(&ws->rendered[i]);
+    aw_buf_free(&ws->rendered_fields);
     aw_hashmap_free(&ws->suppressed);
     free(ws->pend);
     free(ws->seen);
@@ -138,14 +141,13 @@ static int64_t entry_ttl(const struct aw_detector *d, const struct window_state 
 
 /* Evidence of the last AW_EVIDENCE_MAX entries of a window, in time order. */
 struct evidence_ring {
-    /* Raw entry bytes (a summary or JSON) of the last AW_EVIDENCE_MAX
-     * entries; rendered only after the scan, so a window of thousands of
-     * entries costs a copy per entry, not a render. */
-    struct aw_buf raw[AW_EVIDENCE_MAX];
-    int64_t time[AW_EVIDENCE_MAX];
+    /* The last AW_EVIDENCE_MAX entries of the scan (the store keeps what a
+     * scan hands out valid until its next call); rendered only after the
+     * scan, so a window of thousands of entries costs neither a copy nor
+     * a render per entry. */
+    struct aw_window_entry last[AW_EVIDENCE_MAX];
     size_t count;
-    struct aw_buf completing; /* the completing entry: evidence, then fields */
-    size_t completing_evidence_len;
+    struct aw_window_entry completing;
     bool have_completing;
     uint64_t completing_id;
 };
@@ -153,16 +155,10 @@ struct evidence_ring {
 static int collect_evidence(void *ctx, const struct aw_window_entry *e)
 {
     struct evidence_ring *r = ctx;
-    size_t k = r->count % AW_EVIDENCE_MAX;
-    aw_buf_reset(&r->raw[k]);
-    aw_buf_append(&r->raw[k], e->evidence, e->evidence_len);
-    r->time[k] = e->time_ms;
+    r->last[r->count % AW_EVIDENCE_MAX] = *e;
     r->count++;
     if (e->id_hash == r->completing_id) {
-        aw_buf_reset(&r->completing);
-        aw_buf_append(&r->completing, e->evidence, e->evidence_len);
-        aw_buf_append(&r->completing, e->fields, e->fields_len);
-        r->completing_evidence_len = e->evidence_len;
+        r->completing = *e;
         r->have_completing = true;
     }
     return 0;
@@ -180,14 +176,13 @@ static void render_evidence(const char *p, size_t n, int64_t time_ms, struct aw_
 
 static void render_fields(const struct evidence_ring *r, struct aw_buf *out)
 {
-    const char *p = r->completing.data;
-    size_t n = r->completing_evidence_len;
+    const struct aw_window_entry *c = &r->completing;
     if (!r->have_completing)
         return;
-    if (n && p[0] == AW_SUMMARY_TAG)
-        aw_summary_render_fields(p, n, out);
+    if (c->evidence_len && c->evidence[0] == AW_SUMMARY_TAG)
+        aw_summary_render_fields(c->evidence, c->evidence_len, out);
     else
-        aw_buf_append(out, p + n, r->completing.len - n);
+        aw_buf_append(out, c->fields, c->fields_len);
 }
 
 static void describe(struct window_state *ws, const struct window_verdict *v, const char *group,
@@ -278,26 +273,21 @@ static int emit_alert(struct aw_detector *d, const struct aw_detector_env *env, 
     a.count = v->count;
     a.distinct = v->distinct;
     size_t n = ring.count < AW_EVIDENCE_MAX ? ring.count : AW_EVIDENCE_MAX;
-    struct aw_buf rendered[AW_EVIDENCE_MAX], fields = {0};
-    memset(rendered, 0, sizeof rendered);
+    struct aw_buf *rendered = ws->rendered, *fields = &ws->rendered_fields;
     for (size_t i = 0; i < n; i++) {
-        size_t k = (ring.count - n + i) % AW_EVIDENCE_MAX;
-        render_evidence(ring.raw[k].data, ring.raw[k].len, ring.time[k], &rendered[i]);
+        aw_buf_reset(&rendered[i]);
+        const struct aw_window_entry *x = &ring.last[(ring.count - n + i) % AW_EVIDENCE_MAX];
+        render_evidence(x->evidence, x->evidence_len, x->time_ms, &rendered[i]);
         a.evidence[i] = rendered[i].data;
         a.evidence_len[i] = rendered[i].len;
     }
     a.nevidence = n;
-    render_fields(&ring, &fields);
-    a.fields = fields.data;
-    a.fields_len = fields.len;
+    aw_buf_reset(fields);
+    render_fields(&ring, fields);
+    a.fields = fields->data;
+    a.fields_len = fields->len;
     d->stats.alerts++;
     int rc = env->emit(env->emit_ctx, d, &a);
-    for (size_t i = 0; i < AW_EVIDENCE_MAX; i++) {
-        aw_buf_free(&ring.raw[i]);
-        aw_buf_free(&rendered[i]);
-    }
-    aw_buf_free(&ring.completing);
-    aw_buf_free(&fields);
     return rc;
 }
 

@@ -58,6 +58,7 @@ struct window_state {
                            (AW_TIME_NONE: nothing): lets advance skip the store */
     char scratch[64];
     struct aw_buf group, evidence, fields, message, tmp;
+    struct aw_buf rendered[AW_EVIDENCE_MAX], rendered_fields; /* an alert's evidence, reused */
     /* pending entries of one group being finalized */
     struct pending_entry {
         int64_t time;

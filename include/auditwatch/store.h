@@ -54,7 +54,8 @@ struct aw_window_entry {
     size_t fields_len;
 };
 
-/* What a scan hands out; valid during the callback only. */
+/* What a scan hands out: the strings stay valid until the next call on
+ * the store (the entry struct itself during the callback only). */
 typedef int (*aw_entry_fn)(void *ctx, const struct aw_window_entry *e);
 
 struct aw_window_meta {
