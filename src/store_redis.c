@@ -1342,8 +1342,9 @@ static void r_set_clock(struct aw_store *base, int64_t t)
     struct redis_store *s = (struct redis_store *)base;
     if (t != AW_TIME_NONE && (s->clock == AW_TIME_NONE || t > s->clock))
         s->clock = t;
-    if (s->cache && t != INT64_MAX) /* the mirror expires by event time, as the memory store */
-        s->cache->ops->set_clock(s->cache, t);
+    /* The mirror is not expired by event time: a window it dropped while
+     * Redis still holds it (TTLs run on the wall clock) would have to be
+     * fetched again.  Its memory cap (store.memory_cap) bounds it. */
 }
 
 static int r_join(struct aw_store *base, int peers, int64_t timeout_ms)
