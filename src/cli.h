@@ -19,6 +19,7 @@
 int aw_cli_normalize(int argc, char **argv);
 int aw_cli_replay(int argc, char **argv);
 int aw_cli_check(int argc, char **argv);
+int aw_cli_run(int argc, char **argv);
 
 #include <stddef.h>
 #include <stdio.h>

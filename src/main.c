@@ -16,6 +16,7 @@ static const struct subcommand subcommands[] = {
     {"normalize", aw_cli_normalize, "decode records and print normalized ECS events (JSON lines)"},
     {"replay", aw_cli_replay, "run the detection rules over historical logs and print alerts"},
     {"check", aw_cli_check, "validate the configuration, rules and service map"},
+    {"run", aw_cli_run, "the stream job: Kafka topics in, alerts to a Kafka topic"},
 };
 
 static void usage(FILE *out)
