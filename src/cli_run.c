@@ -293,6 +293,9 @@ static int handle(struct run *r, const rd_kafka_message_t *m)
             in = &r->inputs[i];
     r->records++;
     struct part *p = part_for(r, topic, m->partition, true);
+    if (getenv("AW_DEBUG_RUN") && p && !p->seen)
+        fprintf(stderr, "first %s/%d offset %lld after %llu records\n", topic, (int)m->partition,
+                (long long)m->offset, (unsigned long long)r->records);
     if (p) {
         p->next_offset = m->offset + 1;
         p->seen = true;
@@ -561,6 +564,8 @@ int aw_cli_run(int argc, char **argv)
                  * longer holds event time back (a record later reopens it) */
                 struct part *p = part_for(&r, rd_kafka_topic_name(m->rkt), m->partition, false);
                 if (p && !p->seen && p->stream >= 0) {
+                    if (getenv("AW_DEBUG_RUN"))
+                        fprintf(stderr, "eof-close %s/%d\n", p->topic, (int)p->partition);
                     aw_pipeline_stream_close(r.pipeline, p->stream);
                     p->stream = -1;
                 }

@@ -73,6 +73,7 @@ struct mem_window {
     int64_t queued_time; /* time this window is queued for finalization at, or AW_TIME_NONE */
     struct mem_window *prev, *next; /* LRU: head = most recently updated */
     uint64_t touched; /* s->touches when last moved to the head */
+    bool finalizing;  /* popped, pending_done not called yet */
     size_t bytes;
 };
 
@@ -261,8 +262,13 @@ static void enforce_limits(struct mem_store *s, struct mem_window *keep)
 {
     while (s->lru_tail && s->lru_tail != keep) {
         struct mem_window *w = s->lru_tail;
-        bool expired = w->ttl_ms > 0 && w->newest_time != AW_TIME_NONE &&
-                       s->max_time != AW_TIME_NONE && w->newest_time < s->max_time - w->ttl_ms;
+        /* A window waiting for (or in) its finalization is not expired:
+         * event time can jump past its TTL in the very pass that will
+         * finalize it (a sparse stream, a partition catching up), and a
+         * chained alert's add must not drop it first. */
+        bool expired = w->ttl_ms > 0 && w->newest_time != AW_TIME_NONE && s->max_time != AW_TIME_NONE &&
+                       w->newest_time < s->max_time - w->ttl_ms && w->queued_time == AW_TIME_NONE &&
+                       !w->finalizing;
         if (expired) {
             window_free(s, w);
         } else if (s->bytes > s->cap) {
@@ -593,8 +599,10 @@ again:
     struct aw_wkey wk = {rule->rule, *group_hash, rule->rule_hash};
     struct mem_window *w = window_get(s, &wk, false);
     bool current = w && w->queued_time == *time_ms;
-    if (current)
+    if (current) {
         w->queued_time = AW_TIME_NONE;
+        w->finalizing = true; /* until pending_done */
+    }
     struct pending_item last = h->items[--h->n];
     size_t i = 0;
     for (;;) {
@@ -614,6 +622,15 @@ again:
     if (!current)
         goto again;
     *found = true;
+    return 0;
+}
+
+static int mem_pending_done(struct aw_store *base, const struct aw_wkey *k)
+{
+    struct mem_store *s = (struct mem_store *)base;
+    struct mem_window *w = window_get(s, k, false);
+    if (w)
+        w->finalizing = false;
     return 0;
 }
 
@@ -705,6 +722,7 @@ static const struct aw_store_ops mem_ops = {
     .set_add = mem_set_add,
     .set_contains = mem_set_contains,
     .set_clock = mem_set_clock,
+    .pending_done = mem_pending_done,
     .stats = mem_stats,
     .destroy = mem_destroy,
 };
