@@ -531,7 +531,7 @@ int aw_pipeline_process_stream(struct aw_pipeline *p, int stream, const struct a
     }
     if (++p->batch_fill >= p->opt.batch_events ||
         (p->watermark != AW_TIME_NONE && p->advanced_to != AW_TIME_NONE &&
-         p->watermark - p->advanced_to >= p->advance_step) ||
+         p->advanced_to <= (p->watermark < INT64_MIN + p->advance_step ? INT64_MIN : p->watermark - p->advance_step)) ||
         (p->watermark != AW_TIME_NONE && p->advanced_to == AW_TIME_NONE))
         return aw_pipeline_end_batch(p);
     return 0;
