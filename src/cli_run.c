@@ -293,9 +293,6 @@ static int handle(struct run *r, const rd_kafka_message_t *m)
             in = &r->inputs[i];
     r->records++;
     struct part *p = part_for(r, topic, m->partition, true);
-    if (getenv("AW_DEBUG_RUN") && p && !p->seen)
-        fprintf(stderr, "first %s/%d offset %lld after %llu records\n", topic, (int)m->partition,
-                (long long)m->offset, (unsigned long long)r->records);
     if (p) {
         p->next_offset = m->offset + 1;
         p->seen = true;
@@ -357,9 +354,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic
         }
         rd_kafka_incremental_unassign(rk, parts);
     } else if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-        if (getenv("AW_DEBUG_RUN"))
-            fprintf(stderr, "assign %d partitions\n", parts->cnt);
-        for (int i = 0; i < parts->cnt; i++) {
+            for (int i = 0; i < parts->cnt; i++) {
             struct part *p = part_for(r, parts->elems[i].topic, parts->elems[i].partition, true);
             if (p && !p->assigned) {
                 /* An assigned partition holds event time back until it has
@@ -564,8 +559,6 @@ int aw_cli_run(int argc, char **argv)
                  * longer holds event time back (a record later reopens it) */
                 struct part *p = part_for(&r, rd_kafka_topic_name(m->rkt), m->partition, false);
                 if (p && !p->seen && p->stream >= 0) {
-                    if (getenv("AW_DEBUG_RUN"))
-                        fprintf(stderr, "eof-close %s/%d\n", p->topic, (int)p->partition);
                     aw_pipeline_stream_close(r.pipeline, p->stream);
                     p->stream = -1;
                 }
@@ -586,13 +579,6 @@ int aw_cli_run(int argc, char **argv)
         status = AW_EXIT_FAILURE;
     }
     rd_kafka_consumer_close(r.consumer);
-    if (getenv("AW_DEBUG_RUN")) {
-        struct aw_rule_stats st[512];
-        size_t n = aw_pipeline_stats(r.pipeline, st, 512);
-        for (size_t i = 0; i < n; i++)
-            if (st[i].late)
-                fprintf(stderr, "late %s %llu\n", st[i].name, (unsigned long long)st[i].late);
-    }
     if (!quiet)
         fprintf(stderr, "auditwatch run: %llu records, %llu events, %llu rejected, %llu alerts\n",
                 (unsigned long long)r.records, (unsigned long long)r.events, (unsigned long long)r.rejected,

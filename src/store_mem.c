@@ -267,6 +267,7 @@ static void enforce_limits(struct mem_store *s, struct mem_window *keep)
          * finalize it (a sparse stream, a partition catching up), and a
          * chained alert's add must not drop it first. */
         bool expired = w->ttl_ms > 0 && w->newest_time != AW_TIME_NONE && s->max_time != AW_TIME_NONE &&
+                       s->max_time > INT64_MIN + w->ttl_ms && /* no overflow for a clock at its minimum */
                        w->newest_time < s->max_time - w->ttl_ms && w->queued_time == AW_TIME_NONE &&
                        !w->finalizing;
         if (expired) {
