@@ -115,8 +115,6 @@ static int on_batch(void *ctx)
         }
     run->nbatch = 0;
     aw_buf_reset(&run->batch_text);
-    if (getenv("AW_DEBUG_BATCH"))
-        fprintf(run->out, "--- batch %llu\n", (unsigned long long)run->events);
     return 0;
 }
 

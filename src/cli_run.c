@@ -170,14 +170,23 @@ static void produce_pending(struct run *r)
         struct pending_msg *pm = &r->msgs[i];
         if (pm->state != -1)
             continue;
-        rd_kafka_headers_t *h = pm->headers ? rd_kafka_headers_copy(pm->headers) : NULL;
-        rd_kafka_resp_err_t e = rd_kafka_producev(
-            r->producer, RD_KAFKA_V_TOPIC(pm->topic), RD_KAFKA_V_KEY(pm->key, pm->key_len),
-            RD_KAFKA_V_VALUE(pm->value, pm->value_len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-            RD_KAFKA_V_OPAQUE(pm), h ? RD_KAFKA_V_HEADERS(h) : RD_KAFKA_V_END, RD_KAFKA_V_END);
-        if (e) {
-            if (h)
+        rd_kafka_resp_err_t e;
+        if (pm->headers) {
+            /* the producer takes the copy on success */
+            rd_kafka_headers_t *h = rd_kafka_headers_copy(pm->headers);
+            e = rd_kafka_producev(r->producer, RD_KAFKA_V_TOPIC(pm->topic), RD_KAFKA_V_KEY(pm->key, pm->key_len),
+                                  RD_KAFKA_V_VALUE(pm->value, pm->value_len),
+                                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(pm),
+                                  RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_END);
+            if (e)
                 rd_kafka_headers_destroy(h);
+        } else {
+            e = rd_kafka_producev(r->producer, RD_KAFKA_V_TOPIC(pm->topic), RD_KAFKA_V_KEY(pm->key, pm->key_len),
+                                  RD_KAFKA_V_VALUE(pm->value, pm->value_len),
+                                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(pm), RD_KAFKA_V_END);
+        }
+        if (e) {
+            aw_log(AW_LOG_WARN, "producing to %s: %s", pm->topic, rd_kafka_err2str(e));
             continue; /* queue full or similar: tried again */
         }
         pm->state = 0;

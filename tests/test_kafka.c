@@ -9,12 +9,19 @@
  *     stored after processing and committed are where the next member of
  *     the group resumes - nothing is read twice, nothing is skipped;
  *   - offsets that were not stored are not committed (a crash before
- *     processing finished redelivers).
+ *     processing finished redelivers);
+ * and `auditwatch run` end to end: the demo data produced to its input
+ * topics (spread over three partitions each) raises on the alerts topic
+ * exactly the alert ids a file replay of the same records raises, and a
+ * malformed record reaches the dead-letter topic with its reason.
  * Skips when no broker address is given (a test binary run by hand).
  */
 #include <criterion/criterion.h>
 #include <librdkafka/rdkafka.h>
+#include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <sys/wait.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -163,4 +170,117 @@ Test(kafka, idempotent_producer_and_group_offsets)
     cr_expect_eq(consume(k, MORE + 1, seen, N + MORE, 0), MORE, "unstored records were not redelivered");
     rd_kafka_consumer_close(k);
     rd_kafka_destroy(k);
+}
+
+static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int sh(const char *fmt, ...)
+{
+    char cmd[8192];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    int st = system(cmd);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static const char *aw_bin(void)
+{
+    const char *b = getenv("AW_BIN");
+    return b && *b ? b : "build/auditwatch";
+}
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return strdup("");
+    static char buf[1 << 20];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    return strdup(buf);
+}
+
+Test(kafka, run_gives_the_alerts_of_replay)
+{
+    const char *b = bootstrap();
+    char d[] = "/tmp/aw-run-test-XXXXXX";
+    cr_assert(mkdtemp(d));
+    long id = (long)getpid();
+    /* the demo plus, in every partition, a record a day later that moves
+     * event time past every window (a live job finalizes by event time) */
+    cr_assert_eq(sh("cd %s && cp $OLDPWD/tests/data/demo/auth.log a.log && "
+                    "cp $OLDPWD/tests/data/demo/k8s-audit.jsonl k.jsonl && "
+                    "for p in 0 1 2; do "
+                    "echo \"Mar  4 09:00:00 bastion-01 CRON[999$p]: pam_unix(cron:session): session closed for user root\" >> tick-a-$p; "
+                    "echo '{\"kind\":\"Event\",\"apiVersion\":\"audit.k8s.io/v1\",\"level\":\"Metadata\",\"auditID\":\"tick-'$p'\","
+                    "\"stage\":\"ResponseComplete\",\"requestURI\":\"/healthz\",\"verb\":\"get\",\"user\":{\"username\":\"system:kube-probe\"},"
+                    "\"sourceIPs\":[\"10.0.0.1\"],\"responseStatus\":{\"code\":200},\"requestReceivedTimestamp\":\"2026-03-04T09:00:00.000000Z\","
+                    "\"stageTimestamp\":\"2026-03-04T09:00:00.000000Z\"}' >> tick-k-$p; done && "
+                    "awk '{print > (\"pa\" NR%%3)}' a.log && awk '{print > (\"pk\" NR%%3)}' k.jsonl && "
+                    "for p in 0 1 2; do cat tick-a-$p >> pa$p; cat tick-k-$p >> pk$p; done && "
+                    "echo 'this is not an audit event' >> pk0 && "
+                    "for p in 0 1 2; do kcat -b %s -P -t auth-%ld -p $p -l pa$p && kcat -b %s -P -t k8s-%ld -p $p -l pk$p "
+                    "|| exit 1; done",
+                    d, b, id, b, id),
+                 0, "producing the input failed");
+    /* the job's configuration: the shipped rules and service map */
+    cr_assert_eq(sh("root=$PWD; cd %s && sed -e \"s|brokers: .*|brokers: %s|\" -e \"s|group: .*|group: aw-%ld|\" "
+                    "-e \"s|topic: k8s-audit|topic: k8s-%ld|\" -e \"s|topic: host-auth|topic: auth-%ld|\" "
+                    "-e \"s|alerts_topic: .*|alerts_topic: alerts-%ld|\" -e \"s|dead_letter_topic: .*|dead_letter_topic: dead-%ld|\" "
+                    "-e \"s|paths: \\[rules\\]|paths: [$root/config/rules]|\" -e \"s|path: service-map.yaml|path: $root/config/service-map.yaml|\" "
+                    "-e \"s|^  year: 0 |  year: 2026 |\" $root/config/auditwatch.yaml > run.yaml",
+                    d, b, id, id, id, id, id),
+                 0);
+    /* what a replay of the same records raises */
+    /* (one file per partition, as replay tracks event time per file) */
+    cr_assert_eq(sh("cd %s && $OLDPWD/%s replay -c run.yaml -q pa0 pa1 pa2 pk0 pk1 pk2 2>/dev/null "
+                    "| jq -r .auditwatch.alert_id | sort > want",
+                    d, aw_bin()),
+                 0);
+    pid_t pid = fork();
+    cr_assert(pid >= 0);
+    if (pid == 0) {
+        char cmd[1024];
+        snprintf(cmd, sizeof cmd, "cd %s && exec $OLDPWD/%s run -c run.yaml 2> run.err", d, aw_bin());
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    char want_path[256];
+    snprintf(want_path, sizeof want_path, "%s/want", d);
+    char *want = slurp(want_path);
+    size_t want_n = 0;
+    for (char *c = want; *c; c++)
+        want_n += *c == '\n';
+    cr_expect_gt(want_n, 30, "the replay raised only %zu alerts", want_n);
+    /* wait until the alerts topic holds as many alerts (at most a minute) */
+    for (int i = 0; i < 120; i++) {
+        if (sh("kcat -b %s -C -t alerts-%ld -e -q 2>/dev/null | wc -l | grep -qx '%zu'", b, id, want_n) == 0)
+            break;
+        usleep(500000);
+    }
+    kill(pid, SIGTERM);
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    char errp[256];
+    snprintf(errp, sizeof errp, "%s/run.err", d);
+    char *err = slurp(errp);
+    cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0, "run exited badly: %s", err);
+    cr_assert_eq(sh("kcat -b %s -C -t alerts-%ld -e -q 2>/dev/null | jq -r .auditwatch.alert_id | sort > %s/got",
+                    b, id, d),
+                 0);
+    char got_path[256];
+    snprintf(got_path, sizeof got_path, "%s/got", d);
+    char *got = slurp(got_path);
+    cr_expect_str_eq(got, want, "alert ids differ from the replay's (run stderr: %s)", err);
+    /* the malformed record: dead-lettered with its reason and origin */
+    cr_expect_eq(sh("kcat -b %s -C -t dead-%ld -e -q -f '%%h %%s\\n' 2>/dev/null | grep -q "
+                    "'auditwatch.reason=.*auditwatch.origin=.*k8s-%ld.*this is not an audit event'",
+                    b, id, id),
+                 0, "no dead letter with reason and origin");
+    free(want);
+    free(got);
+    free(err);
+    sh("rm -rf %s", d);
 }
