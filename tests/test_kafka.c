@@ -26,6 +26,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "test_util.h"
+
 static const char *bootstrap(void)
 {
     const char *b = getenv("AW_KAFKA_BOOTSTRAP");
@@ -172,17 +174,7 @@ Test(kafka, idempotent_producer_and_group_offsets)
     rd_kafka_destroy(k);
 }
 
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...)
-{
-    char cmd[8192];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    int st = system(cmd);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
+#define sh test_sh
 
 static const char *aw_bin(void)
 {

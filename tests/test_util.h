@@ -10,6 +10,8 @@
 #define AUDITWATCH_TEST_UTIL_H
 
 #include <jansson.h>
+#include <stdarg.h>
+#include <sys/wait.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +27,19 @@ static inline const char *test_corpus_dir(void)
     const char *dir = env && *env ? env : "../shared/corpus";
     struct stat st;
     return stat(dir, &st) == 0 && S_ISDIR(st.st_mode) ? dir : NULL;
+}
+
+/* Run a shell command (printf-style); its exit status, -1 when it did not exit. */
+static inline int test_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static inline int test_sh(const char *fmt, ...)
+{
+    char cmd[8192];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    int st = system(cmd);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
 /* Whole file into a malloc'd NUL-terminated buffer (NULL when unreadable). */
