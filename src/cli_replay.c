@@ -39,7 +39,7 @@ struct replay_run {
     int stream; /* pipeline stream of the input being read */
     FILE *out, *dead_letter;
     bool text;
-    struct aw_buf buf, errbuf;
+    struct aw_buf errbuf;
     uint64_t records, events, rejected, by_reason[AW_REJECT_REASON_COUNT], alerts;
     bool failed;
     bool progress;
@@ -543,7 +543,6 @@ out:
         fclose(run.out);
     if (run.dead_letter)
         fclose(run.dead_letter);
-    aw_buf_free(&run.buf);
     aw_buf_free(&run.errbuf);
     aw_buf_free(&run.batch_text);
     free(run.batch);
