@@ -17,7 +17,7 @@
 
 CC       ?= cc
 BUILD    ?= build
-PKGS     := rdkafka jansson libpcre2-8 hiredis yaml-0.1
+PKGS     := rdkafka jansson libpcre2-8 hiredis yaml-0.1 libmicrohttpd
 OPTFLAGS ?= -O2
 SANFLAGS ?=
 CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -g $(OPTFLAGS) $(SANFLAGS) \
@@ -36,7 +36,7 @@ FUZZ_BINS := $(patsubst tests/fuzz/%.c,build-fuzz/%,$(FUZZ_SRCS))
 FUZZ_SECONDS ?= 60
 
 DEB_PACKAGES := build-essential pkg-config librdkafka-dev libjansson-dev libpcre2-dev \
-                libhiredis-dev libyaml-dev libcriterion-dev redis-server clang \
+                libhiredis-dev libyaml-dev libmicrohttpd-dev libcriterion-dev redis-server clang \
                 libclang-rt-14-dev sshguard jq kcat python3 openjdk-17-jre-headless maven
 
 .PHONY: all deps test check asan fuzz fuzz-smoke demo bench-decode bench-replay bench-redis clean

@@ -65,7 +65,10 @@ int window_init(struct aw_detector *d, const struct aw_detector_env *env, const 
     ws->corr = d->rule->correlation;
     ws->suppress_ms = d->rule->suppress_ms >= 0 ? d->rule->suppress_ms : ws->corr->timespan_ms;
     ws->rule_hash = aw_store_rule_hash(d->rule->name);
-    ws->next_due = AW_TIME_NONE;
+    /* Unknown rather than nothing: the store may hold groups queued before
+     * this detector existed (a restart on Redis, a rule reload), so the
+     * first advance looks at the queue once. */
+    ws->next_due = INT64_MIN + 1;
     ws->finalized_to = AW_TIME_NONE;
     /* the fewest entries a window needs before its condition can hold */
     switch (ws->corr->cmp) {

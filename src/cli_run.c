@@ -19,13 +19,25 @@
  *
  * Event time is tracked per partition: each assigned partition is a
  * pipeline stream, so a partition that is behind holds finalization back.
- * SIGTERM/SIGINT: finish the batch, wait for deliveries, commit, close.
- * When the store fails for longer than its reconnect wait, the job exits
- * with status 1 without committing the batch (a restart redelivers it).
+ *
+ * Signals: SIGTERM/SIGINT finish the batch, wait for its deliveries
+ * (bounded by SHUTDOWN_WAIT_MS), commit and close.  SIGHUP reloads the
+ * configuration's rules, overrides, allowlists and service map between
+ * two batches: a new pipeline is built over the same store and takes
+ * over the streams, so windows go on; if anything in the new files is
+ * wrong, the old rules stay in force and the problems are logged.
+ * Kafka, store, decode and metrics settings are read at start only.
+ *
+ * The store retries a failing server itself (reconnect and resend, up to
+ * store.reconnect_wait) while the job polls nothing, so consumption
+ * pauses; past that wait the job exits 1 without committing the batch and
+ * a restart redelivers it.  /metrics and /healthz are served on
+ * metrics.address (status_server.c).
  */
 #include <getopt.h>
 #include <librdkafka/rdkafka.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,19 +47,38 @@
 #include "auditwatch/config.h"
 #include "auditwatch/decode.h"
 #include "auditwatch/log.h"
+#include "auditwatch/metrics.h"
 #include "auditwatch/pipeline.h"
 #include "auditwatch/source.h"
+#include "auditwatch/status_server.h"
 #include "cli.h"
+#include "kafka_conf.h"
 
 #define MAX_PARTITIONS 4096
 #define HOLD_UNTIL_FIRST (INT64_MIN + 1) /* a stream's first-record hint: hold everything */
+#define SHUTDOWN_WAIT_MS 30000           /* deliveries still failing at a stop: give up */
+#define BATCH_WAIT_MS 200                /* a batch ends after this long without filling */
+#define STALL_MS 60000                   /* /healthz: the loop has not turned for this long */
 
-static volatile sig_atomic_t stopping;
+static volatile sig_atomic_t stopping, reload_requested;
 
-static void on_signal(int sig)
+static void on_stop_signal(int sig)
 {
     (void)sig;
     stopping = 1;
+}
+
+static void on_hup(int sig)
+{
+    (void)sig;
+    reload_requested = 1;
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
 /* One produced message waiting for its delivery report. */
@@ -62,11 +93,18 @@ struct pending_msg {
 struct input {
     const char *topic;
     struct aw_decoder *dec;
+    uint64_t records; /* this batch, published to the metrics at its end */
 };
 
 struct run {
     rd_kafka_t *consumer, *producer;
+    struct aw_store *store;
     struct aw_pipeline *pipeline;
+    /* rules in force and the configuration they came from (the start
+     * configuration until the first reload) */
+    struct aw_ruleset *rules;
+    struct aw_config *rules_cfg;
+    const struct aw_config *start_cfg;
     struct input *inputs;
     size_t ninputs;
     const char *alerts_topic, *dead_topic;
@@ -76,17 +114,25 @@ struct run {
         int32_t partition;
         int stream;
         int64_t next_offset; /* to store once the batch is done, -1 none */
+        int64_t position;    /* next offset to consume, for the lag */
         bool assigned;
-        bool seen; /* has given a record since it was assigned */
+        bool seen;         /* has given a record since it was assigned */
+        bool close_stream; /* revoked during a delivery wait: close after it */
     } *parts;
     size_t nparts;
     /* this batch's messages to deliver */
     struct pending_msg *msgs;
     size_t nmsgs, msg_cap;
+    bool delivering; /* inside deliver_all: a revoke must not finish a batch */
     struct aw_buf buf;
     uint64_t records, events, rejected, alerts;
+    uint64_t batch_events, batch_rejected[AW_REJECT_REASON_COUNT];
     const struct rd_kafka_message_s *current; /* the record being decoded */
     bool failed;
+    struct aw_metrics *metrics;
+    /* health, read by the HTTP thread */
+    _Atomic int64_t loop_at_ms, store_since_ms, delivery_failing_since_ms;
+    _Atomic int assigned_count;
 };
 
 static void *xcalloc(size_t n, size_t size)
@@ -123,7 +169,114 @@ static struct part *part_for(struct run *r, const char *topic, int32_t partition
     p->partition = partition;
     p->stream = -1; /* opened when assigned */
     p->next_offset = -1;
+    p->position = -1;
     return p;
+}
+
+/* -------------------------------------------------------------- metrics */
+
+static const double latency_buckets[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                         0.25,  0.5,    1,     2.5,  5,     10,   30};
+
+static void declare_metrics(struct aw_metrics *m)
+{
+    size_t nb = sizeof latency_buckets / sizeof *latency_buckets;
+    aw_metrics_family(m, "auditwatch_records_total", AW_METRIC_COUNTER, "Records consumed, by input topic.", NULL,
+                      0);
+    aw_metrics_family(m, "auditwatch_events_total", AW_METRIC_COUNTER, "Normalized events processed.", NULL, 0);
+    aw_metrics_family(m, "auditwatch_rejected_total", AW_METRIC_COUNTER,
+                      "Records rejected (dead-lettered), by reason.", NULL, 0);
+    aw_metrics_family(m, "auditwatch_alerts_total", AW_METRIC_COUNTER, "Alerts produced, by rule.", NULL, 0);
+    aw_metrics_family(m, "auditwatch_consumer_lag", AW_METRIC_GAUGE,
+                      "Records behind the partition's high watermark, by assigned partition.", NULL, 0);
+    aw_metrics_family(m, "auditwatch_batch_duration_seconds", AW_METRIC_HISTOGRAM,
+                      "Wall time of a batch from its first record to its commit.", latency_buckets, nb);
+    aw_metrics_family(m, "auditwatch_store_duration_seconds", AW_METRIC_HISTOGRAM,
+                      "Wall time of a batch's window updates and finalization in the state store.",
+                      latency_buckets, nb);
+    aw_metrics_family(m, "auditwatch_store_errors_total", AW_METRIC_COUNTER,
+                      "Batches the state store failed (after its own retries).", NULL, 0);
+    aw_metrics_family(m, "auditwatch_delivery_errors_total", AW_METRIC_COUNTER,
+                      "Alert and dead-letter deliveries that failed (and were retried).", NULL, 0);
+    aw_metrics_family(m, "auditwatch_batches_total", AW_METRIC_COUNTER, "Batches committed.", NULL, 0);
+    aw_metrics_family(m, "auditwatch_reloads_total", AW_METRIC_COUNTER, "SIGHUP reloads, by result.", NULL, 0);
+    aw_metrics_family(m, "auditwatch_event_time_seconds", AW_METRIC_GAUGE,
+                      "Newest event time (Unix seconds) given by the assigned partitions.", NULL, 0);
+    aw_metrics_family(m, "auditwatch_up", AW_METRIC_GAUGE, "1 while the job runs.", NULL, 0);
+    aw_metrics_set(m, "auditwatch_up", NULL, 1);
+}
+
+static void one_label(struct aw_buf *b, const char *key, const char *value)
+{
+    aw_buf_reset(b);
+    aw_metrics_label(b, key, value);
+    aw_buf_append_char(b, '\0');
+}
+
+/* The batch's counts into the registry, and the lag of every assigned
+ * partition (from the high watermarks librdkafka last saw - no request). */
+static void publish_batch(struct run *r)
+{
+    struct aw_buf lbl = {0};
+    for (size_t i = 0; i < r->ninputs; i++)
+        if (r->inputs[i].records) {
+            one_label(&lbl, "topic", r->inputs[i].topic);
+            aw_metrics_add(r->metrics, "auditwatch_records_total", lbl.data, (double)r->inputs[i].records);
+            r->inputs[i].records = 0;
+        }
+    aw_metrics_add(r->metrics, "auditwatch_events_total", NULL, (double)r->batch_events);
+    r->batch_events = 0;
+    for (int k = 1; k < AW_REJECT_REASON_COUNT; k++)
+        if (r->batch_rejected[k]) {
+            one_label(&lbl, "reason", aw_reject_name((enum aw_reject_reason)k));
+            aw_metrics_add(r->metrics, "auditwatch_rejected_total", lbl.data, (double)r->batch_rejected[k]);
+            r->batch_rejected[k] = 0;
+        }
+    aw_metrics_clear(r->metrics, "auditwatch_consumer_lag");
+    for (size_t i = 0; i < r->nparts; i++) {
+        struct part *p = &r->parts[i];
+        int64_t lo, hi;
+        if (!p->assigned || rd_kafka_get_watermark_offsets(r->consumer, p->topic, p->partition, &lo, &hi) ||
+            hi < 0)
+            continue;
+        int64_t pos = p->position >= 0 ? p->position : lo;
+        char part_no[16];
+        snprintf(part_no, sizeof part_no, "%d", (int)p->partition);
+        aw_buf_reset(&lbl);
+        aw_metrics_label(&lbl, "topic", p->topic);
+        aw_metrics_label(&lbl, "partition", part_no);
+        aw_buf_append_char(&lbl, '\0');
+        aw_metrics_set(r->metrics, "auditwatch_consumer_lag", lbl.data, (double)(hi > pos ? hi - pos : 0));
+    }
+    aw_buf_free(&lbl);
+}
+
+static int health(void *ctx, struct aw_buf *why)
+{
+    struct run *r = ctx;
+    int64_t now = mono_ms();
+    int64_t store_since = atomic_load(&r->store_since_ms);
+    int64_t deliv_since = atomic_load(&r->delivery_failing_since_ms);
+    int64_t loop_at = atomic_load(&r->loop_at_ms);
+    char line[200];
+    int status = 200;
+    if (store_since && now - store_since > 10000) {
+        snprintf(line, sizeof line, "unhealthy: the state store has not answered for %llds",
+                 (long long)((now - store_since) / 1000));
+        status = 503;
+    } else if (deliv_since && now - deliv_since > 10000) {
+        snprintf(line, sizeof line, "unhealthy: alert or dead-letter deliveries failing for %llds",
+                 (long long)((now - deliv_since) / 1000));
+        status = 503;
+    } else if (!store_since && !deliv_since && now - loop_at > STALL_MS) {
+        snprintf(line, sizeof line, "unhealthy: the consume loop has not turned for %llds",
+                 (long long)((now - loop_at) / 1000));
+        status = 503;
+    } else {
+        snprintf(line, sizeof line, "ok: %d partition(s) assigned", atomic_load(&r->assigned_count));
+    }
+    aw_buf_append_str(why, line);
+    return status;
 }
 
 /* ------------------------------------------------------------ producing */
@@ -131,13 +284,15 @@ static struct part *part_for(struct run *r, const char *topic, int32_t partition
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
     (void)rk;
-    (void)opaque;
+    struct run *r = opaque;
     struct pending_msg *pm = m->_private;
     if (!pm)
         return;
     pm->state = m->err ? -1 : 1;
-    if (m->err)
+    if (m->err) {
+        aw_metrics_add(r->metrics, "auditwatch_delivery_errors_total", NULL, 1);
         aw_log(AW_LOG_WARN, "delivery to %s failed: %s", rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err));
+    }
 }
 
 static void queue_msg(struct run *r, const char *topic, const char *key, size_t klen, const char *value,
@@ -218,11 +373,15 @@ static void pause_all(struct run *r, bool pause)
 }
 
 /* Until every message of the batch is delivered: produce, wait, and
- * produce again what failed, with backoff, partitions paused meanwhile. */
+ * produce again what failed, with backoff, partitions paused meanwhile.
+ * Returns -1 only when stopping and deliveries still fail after
+ * SHUTDOWN_WAIT_MS (the batch is then not committed). */
 static int deliver_all(struct run *r)
 {
-    int64_t backoff = 100;
+    int64_t backoff = 100, stop_at = 0;
     bool paused = false;
+    int rc = 0;
+    r->delivering = true;
     for (;;) {
         produce_pending(r);
         rd_kafka_flush(r->producer, 10000);
@@ -233,6 +392,18 @@ static int deliver_all(struct run *r)
         }
         if (!failed && !flying)
             break;
+        if (!atomic_load(&r->delivery_failing_since_ms))
+            atomic_store(&r->delivery_failing_since_ms, mono_ms());
+        if (stopping) {
+            if (!stop_at)
+                stop_at = mono_ms() + SHUTDOWN_WAIT_MS;
+            else if (mono_ms() > stop_at) {
+                aw_log(AW_LOG_ERROR, "stopping with %zu deliveries still failing: the batch is not committed "
+                                     "(a restart processes it again)", failed + flying);
+                rc = -1;
+                break;
+            }
+        }
         if (!paused) {
             pause_all(r, true);
             paused = true;
@@ -242,13 +413,24 @@ static int deliver_all(struct run *r)
                    (long long)backoff);
         rd_kafka_message_t *m = rd_kafka_consumer_poll(r->consumer, (int)backoff); /* keep the group alive */
         if (m)
-            rd_kafka_message_destroy(m); /* paused: nothing new is consumed */
+            rd_kafka_message_destroy(m); /* paused: a record here is fetched again after resume */
         backoff = backoff * 2 > 10000 ? 10000 : backoff * 2;
     }
+    atomic_store(&r->delivery_failing_since_ms, 0);
     if (paused)
         pause_all(r, false);
     free_msgs(r);
-    return 0;
+    r->delivering = false;
+    /* partitions revoked while we waited: their streams end now */
+    for (size_t i = 0; i < r->nparts; i++)
+        if (r->parts[i].close_stream) {
+            r->parts[i].close_stream = false;
+            if (r->parts[i].stream >= 0 && !r->parts[i].assigned) {
+                aw_pipeline_stream_close(r->pipeline, r->parts[i].stream);
+                r->parts[i].stream = -1;
+            }
+        }
+    return rc;
 }
 
 /* --------------------------------------------------------------- alerts */
@@ -262,22 +444,37 @@ static int on_alert(void *ctx, const struct aw_alert *a)
     size_t klen = a->group_json ? a->group_json_len : strlen(a->rule_name);
     queue_msg(r, r->alerts_topic, key, klen, r->buf.data, r->buf.len, NULL);
     r->alerts++;
+    aw_buf_reset(&r->buf);
+    aw_metrics_label(&r->buf, "rule", a->rule_name);
+    aw_buf_append_char(&r->buf, '\0');
+    aw_metrics_add(r->metrics, "auditwatch_alerts_total", r->buf.data, 1);
     return 0;
 }
 
 static void dead_letter(struct run *r, const rd_kafka_message_t *m, const struct aw_reject *why)
 {
     r->rejected++;
-    if (!r->dead_topic)
+    r->batch_rejected[why->reason]++;
+    if (!r->dead_topic) {
+        aw_log(AW_LOG_WARN, "rejected %s [%d] offset %lld (%s: %s); no dead_letter_topic configured",
+               rd_kafka_topic_name(m->rkt), (int)m->partition, (long long)m->offset, aw_reject_name(why->reason),
+               why->detail);
         return;
+    }
     rd_kafka_headers_t *h = rd_kafka_headers_new(3);
     const char *reason = aw_reject_name(why->reason);
     rd_kafka_header_add(h, "auditwatch.reason", -1, reason, -1);
     rd_kafka_header_add(h, "auditwatch.detail", -1, why->detail, -1);
-    char origin[512];
-    snprintf(origin, sizeof origin, "{\"topic\":\"%s\",\"partition\":%d,\"offset\":%lld}",
-             rd_kafka_topic_name(m->rkt), (int)m->partition, (long long)m->offset);
-    rd_kafka_header_add(h, "auditwatch.origin", -1, origin, -1);
+    struct aw_buf origin = {0};
+    aw_buf_append_str(&origin, "{\"topic\":");
+    aw_buf_json_cstr(&origin, rd_kafka_topic_name(m->rkt));
+    aw_buf_append_str(&origin, ",\"partition\":");
+    aw_buf_append_i64(&origin, m->partition);
+    aw_buf_append_str(&origin, ",\"offset\":");
+    aw_buf_append_i64(&origin, m->offset);
+    aw_buf_append_char(&origin, '}');
+    rd_kafka_header_add(h, "auditwatch.origin", -1, origin.data, (ssize_t)origin.len);
+    aw_buf_free(&origin);
     queue_msg(r, r->dead_topic, m->key ? m->key : "", m->key ? m->key_len : 0, m->payload ? m->payload : "",
               m->len, h);
 }
@@ -288,6 +485,7 @@ static int on_event(void *ctx, struct aw_event *ev)
     const rd_kafka_message_t *m = r->current;
     struct part *p = part_for(r, rd_kafka_topic_name(m->rkt), m->partition, true);
     r->events++;
+    r->batch_events++;
     if (p && p->stream < 0)
         p->stream = aw_pipeline_stream_open(r->pipeline, AW_TIME_NONE);
     return aw_pipeline_process_stream(r->pipeline, p ? p->stream : 0, ev) < 0 ? -1 : 0;
@@ -304,10 +502,12 @@ static int handle(struct run *r, const rd_kafka_message_t *m)
     struct part *p = part_for(r, topic, m->partition, true);
     if (p) {
         p->next_offset = m->offset + 1;
+        p->position = m->offset + 1;
         p->seen = true;
     }
     if (!in)
         return 0;
+    in->records++;
     struct aw_record rec = {m->payload ? m->payload : "", m->len,
                             {AW_ORIGIN_KAFKA, NULL, 0, topic, m->partition, m->offset}};
     struct aw_reject why;
@@ -318,30 +518,48 @@ static int handle(struct run *r, const rd_kafka_message_t *m)
     return n == -2 ? -1 : 0;
 }
 
-/* The batch is done in the store and delivered: store its offsets. */
+/* The batch is done in the store and delivered: store and commit its
+ * offsets (partitions still assigned only). */
 static void store_offsets(struct run *r)
 {
     rd_kafka_topic_partition_list_t *o = rd_kafka_topic_partition_list_new(4);
     for (size_t i = 0; i < r->nparts; i++)
         if (r->parts[i].next_offset >= 0) {
-            rd_kafka_topic_partition_list_add(o, r->parts[i].topic, r->parts[i].partition)->offset =
-                r->parts[i].next_offset;
+            if (r->parts[i].assigned)
+                rd_kafka_topic_partition_list_add(o, r->parts[i].topic, r->parts[i].partition)->offset =
+                    r->parts[i].next_offset;
             r->parts[i].next_offset = -1;
         }
     if (o->cnt) {
         rd_kafka_offsets_store(r->consumer, o);
-        rd_kafka_commit(r->consumer, o, 1);
+        rd_kafka_resp_err_t e = rd_kafka_commit(r->consumer, o, 0);
+        if (e)
+            aw_log(AW_LOG_WARN, "commit: %s (the next commit covers these offsets)", rd_kafka_err2str(e));
     }
     rd_kafka_topic_partition_list_destroy(o);
 }
 
-/* End the batch: windows, deliveries, offsets.  -1 when the store failed. */
-static int finish_batch(struct run *r)
+/* End the batch: windows, deliveries, offsets.  -1 when the store failed
+ * or a stop gave up on deliveries. */
+static int finish_batch(struct run *r, int64_t started_ms)
 {
-    if (aw_pipeline_end_batch(r->pipeline) < 0)
+    int64_t t0 = mono_ms();
+    atomic_store(&r->store_since_ms, t0);
+    int rc = aw_pipeline_end_batch(r->pipeline);
+    atomic_store(&r->store_since_ms, 0);
+    int64_t t1 = mono_ms();
+    aw_metrics_observe(r->metrics, "auditwatch_store_duration_seconds", NULL, (double)(t1 - t0) / 1000.0);
+    if (rc < 0) {
+        aw_metrics_add(r->metrics, "auditwatch_store_errors_total", NULL, 1);
         return -1;
-    deliver_all(r);
+    }
+    if (deliver_all(r) < 0)
+        return -1;
     store_offsets(r);
+    publish_batch(r);
+    aw_metrics_add(r->metrics, "auditwatch_batches_total", NULL, 1);
+    aw_metrics_observe(r->metrics, "auditwatch_batch_duration_seconds", NULL,
+                       (double)(mono_ms() - started_ms) / 1000.0);
     return 0;
 }
 
@@ -350,20 +568,30 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic
 {
     struct run *r = opaque;
     if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
-        /* finish and commit the in-flight batch before giving anything up */
-        if (!r->failed && finish_batch(r) < 0)
+        /* Finish and commit the in-flight batch before giving anything up.
+         * Inside a delivery wait that batch cannot be finished here: the
+         * revoked partitions' offsets are then not committed, and their
+         * next owner reads those records again (at least once). */
+        if (!r->delivering && !r->failed && finish_batch(r, mono_ms()) < 0)
             r->failed = true;
         for (int i = 0; i < parts->cnt; i++) {
             struct part *p = part_for(r, parts->elems[i].topic, parts->elems[i].partition, false);
             if (p && p->assigned) {
                 p->assigned = false;
-                aw_pipeline_stream_close(r->pipeline, p->stream);
-                p->stream = -1;
+                atomic_fetch_sub(&r->assigned_count, 1);
+                p->next_offset = -1;
+                if (r->delivering) {
+                    p->close_stream = true;
+                } else {
+                    aw_pipeline_stream_close(r->pipeline, p->stream);
+                    p->stream = -1;
+                }
             }
         }
         rd_kafka_incremental_unassign(rk, parts);
+        aw_log(AW_LOG_INFO, "run: %d partition(s) revoked", parts->cnt);
     } else if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-            for (int i = 0; i < parts->cnt; i++) {
+        for (int i = 0; i < parts->cnt; i++) {
             struct part *p = part_for(r, parts->elems[i].topic, parts->elems[i].partition, true);
             if (p && !p->assigned) {
                 /* An assigned partition holds event time back until it has
@@ -373,61 +601,111 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic
                     p->stream = aw_pipeline_stream_open(r->pipeline, HOLD_UNTIL_FIRST);
                 p->assigned = true;
                 p->seen = false;
+                p->close_stream = false;
+                p->position = -1;
+                atomic_fetch_add(&r->assigned_count, 1);
             }
         }
         rd_kafka_incremental_assign(rk, parts);
+        aw_log(AW_LOG_INFO, "run: %d partition(s) assigned", parts->cnt);
     }
+}
+
+/* ------------------------------------------------------------- reloading */
+
+/* SIGHUP, between batches: new rules and service map from the same
+ * configuration file, over the same store and streams.  On any problem
+ * the rules in force stay. */
+static void reload(struct run *r)
+{
+    struct aw_config *cfg = xcalloc(1, sizeof *cfg);
+    struct aw_ruleset *rules = xcalloc(1, sizeof *rules);
+    struct aw_diags diags = {0};
+    char err[1024];
+    struct aw_pipeline *np = NULL;
+    aw_config_init_defaults(cfg);
+    if (!aw_config_load(cfg, r->start_cfg->path, &diags) && !aw_config_load_rules(cfg, rules, &diags)) {
+        struct aw_pipeline_options po = {rules, cfg, r->store, on_alert, r, false, r->start_cfg->batch_events,
+                                         NULL};
+        np = aw_pipeline_new(&po, err, sizeof err);
+        if (!np)
+            aw_diag_add(&diags, r->start_cfg->path, 0, 0, "%s", err);
+        else if (aw_pipeline_adopt_streams(np, r->pipeline) < 0) {
+            aw_diag_add(&diags, r->start_cfg->path, 0, 0, "out of memory");
+            aw_pipeline_free(np);
+            np = NULL;
+        }
+    }
+    if (!np) {
+        for (size_t i = 0; i < diags.n; i++)
+            aw_log(AW_LOG_ERROR, "reload refused: %s:%d: %s", diags.items[i].file ? diags.items[i].file : "",
+                   diags.items[i].line, diags.items[i].message);
+        aw_log(AW_LOG_ERROR, "reload refused: %zu problem(s); the rules in force stay", diags.n);
+        aw_metrics_add(r->metrics, "auditwatch_reloads_total", "result=\"refused\"", 1);
+        aw_ruleset_free(rules);
+        free(rules);
+        aw_config_free(cfg);
+        free(cfg);
+        aw_diags_free(&diags);
+        return;
+    }
+    aw_pipeline_free(r->pipeline);
+    r->pipeline = np;
+    if (r->rules_cfg != r->start_cfg) {
+        aw_ruleset_free(r->rules);
+        free(r->rules);
+        aw_config_free(r->rules_cfg);
+        free(r->rules_cfg);
+    }
+    r->rules = rules;
+    r->rules_cfg = cfg;
+    aw_diags_free(&diags);
+    aw_metrics_add(r->metrics, "auditwatch_reloads_total", "result=\"ok\"", 1);
+    aw_log(AW_LOG_INFO, "reloaded %s: %zu rules in force", cfg->path, rules->n);
 }
 
 /* ------------------------------------------------------------ the job */
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: auditwatch run [-c CONFIG] [--store SPEC] [-q]\n\n"
+    fprintf(out, "usage: auditwatch run [-c CONFIG] [--store SPEC] [--metrics ADDR] [--log-format FMT] [-q]\n\n"
                  "Consume the configured Kafka topics, detect, and produce alerts to the\n"
                  "alerts topic (see README: the stream job).\n\n"
-                 "  -c, --config FILE   configuration (default config/auditwatch.yaml)\n"
-                 "      --store SPEC    override store.backend (memory, redis://..., unix://...)\n"
-                 "  -q, --quiet         no summary at exit\n"
-                 "  -h, --help          this help\n\n"
+                 "  -c, --config FILE     configuration (default config/auditwatch.yaml)\n"
+                 "      --store SPEC      override store.backend (memory, redis://..., unix://...)\n"
+                 "      --metrics ADDR    override metrics.address (host:port, port 0 = any free\n"
+                 "                        port, 'off' = no HTTP endpoints)\n"
+                 "      --log-format FMT  text (default) or json (one object per line)\n"
+                 "  -q, --quiet           no summary at exit\n"
+                 "  -h, --help            this help\n\n"
+                 "Signals: SIGTERM/SIGINT finish the batch, commit and exit; SIGHUP reloads\n"
+                 "rules, overrides, allowlists and the service map (kept if the new files are\n"
+                 "wrong).\n"
                  "Exit status: 0 stopped by SIGTERM/SIGINT, 1 a failure, 2 a configuration error.\n");
 }
 
-static int set_conf(rd_kafka_conf_t *c, const char *k, const char *v)
+static struct aw_decoder *input_decoder(const struct aw_config *cfg, const char *decoder, char *err,
+                                        size_t errlen)
 {
-    char err[512];
-    if (rd_kafka_conf_set(c, k, v, err, sizeof err) != RD_KAFKA_CONF_OK) {
-        fprintf(stderr, "auditwatch run: kafka property %s: %s\n", k, err);
-        return -1;
-    }
-    return 0;
-}
-
-static int apply_properties(rd_kafka_conf_t *c, const struct aw_config *cfg)
-{
-    for (size_t i = 0; i < cfg->kafka_properties.n; i++) {
-        char *kv = dup_bytes(cfg->kafka_properties.items[i], strlen(cfg->kafka_properties.items[i]));
-        char *eq = strchr(kv, '=');
-        int rc = 0;
-        if (eq) {
-            *eq = '\0';
-            rc = set_conf(c, kv, eq + 1);
-        }
-        free(kv);
-        if (rc < 0)
-            return -1;
-    }
-    return 0;
+    struct aw_decode_options opts = {
+        .source = !strcmp(decoder, "k8s") ? AW_SOURCE_K8S : AW_SOURCE_AUTH,
+        .year = cfg->year,
+        .timezone = cfg->timezone,
+        .max_record = cfg->max_record,
+        .strict = cfg->strict,
+    };
+    return aw_decoder_new(&opts, err, errlen);
 }
 
 int aw_cli_run(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"config", required_argument, NULL, 'c'}, {"store", required_argument, NULL, 'S'},
-        {"quiet", no_argument, NULL, 'q'},        {"help", no_argument, NULL, 'h'},
+        {"config", required_argument, NULL, 'c'},     {"store", required_argument, NULL, 'S'},
+        {"metrics", required_argument, NULL, 'M'},    {"log-format", required_argument, NULL, 'L'},
+        {"quiet", no_argument, NULL, 'q'},            {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *config_path = "config/auditwatch.yaml", *store_spec = NULL;
+    const char *config_path = "config/auditwatch.yaml", *store_spec = NULL, *metrics_addr = NULL;
     bool quiet = false;
     int c;
     optind = 1;
@@ -435,43 +713,63 @@ int aw_cli_run(int argc, char **argv)
         switch (c) {
         case 'c': config_path = optarg; break;
         case 'S': store_spec = optarg; break;
+        case 'M': metrics_addr = optarg; break;
+        case 'L': {
+            enum aw_log_format f;
+            if (aw_log_parse_format(optarg, &f) < 0) {
+                fprintf(stderr, "auditwatch run: --log-format must be text or json\n");
+                return AW_EXIT_USAGE;
+            }
+            aw_log_set_format(f);
+            break;
+        }
         case 'q': quiet = true; break;
         case 'h': usage(stdout); return AW_EXIT_OK;
         default: usage(stderr); return AW_EXIT_USAGE;
         }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "auditwatch run: unexpected argument '%s' (inputs come from the configuration)\n",
+                argv[optind]);
+        return AW_EXIT_USAGE;
     }
     struct aw_config cfg;
     struct aw_diags diags = {0};
     struct aw_ruleset rules = {0};
     struct run r;
     memset(&r, 0, sizeof r);
-    struct aw_store *store = NULL;
+    struct aw_status_server *http = NULL;
     int status = AW_EXIT_USAGE;
     char err[1024];
     aw_config_init_defaults(&cfg);
-    if (aw_config_load(&cfg, config_path, &diags))
-        goto diag_out;
-    for (size_t i = 0; i < cfg.rule_paths.n; i++) {
-        char *p = aw_config_resolve_path(&cfg, cfg.rule_paths.items[i]);
-        aw_ruleset_load_path(&rules, p, &diags);
-        free(p);
-    }
-    if (diags.n || aw_ruleset_link(&rules, &diags) || aw_config_apply_overrides(&cfg, &rules, &diags))
+    r.start_cfg = &cfg;
+    r.rules_cfg = &cfg;
+    r.rules = &rules;
+    if (aw_config_load(&cfg, config_path, &diags) || aw_config_load_rules(&cfg, &rules, &diags))
         goto diag_out;
     if (!cfg.kafka_brokers || !cfg.ninputs || !cfg.alerts_topic) {
         fprintf(stderr, "auditwatch run: the configuration needs kafka.brokers, kafka.inputs and "
                         "kafka.alerts_topic\n");
         goto out;
     }
-    struct aw_store_options so = {cfg.memory_cap, cfg.store_prefix, cfg.connect_timeout_ms,
-                                  cfg.command_timeout_ms, cfg.reconnect_wait_ms};
-    status = AW_EXIT_FAILURE;
-    store = aw_store_open(store_spec ? store_spec : cfg.store, &so, err, sizeof err);
-    if (!store) {
+    r.metrics = aw_metrics_new();
+    declare_metrics(r.metrics);
+    atomic_store(&r.loop_at_ms, mono_ms());
+    http = aw_status_server_start(metrics_addr ? metrics_addr : cfg.metrics_address, r.metrics, health, &r, err,
+                                  sizeof err);
+    if (!http && err[0]) {
         fprintf(stderr, "auditwatch run: %s\n", err);
         goto out;
     }
-    struct aw_pipeline_options po = {&rules, &cfg, store, on_alert, &r, false, cfg.batch_events, NULL};
+    struct aw_store_options so = {cfg.memory_cap, cfg.store_prefix, cfg.connect_timeout_ms,
+                                  cfg.command_timeout_ms, cfg.reconnect_wait_ms};
+    status = AW_EXIT_FAILURE;
+    r.store = aw_store_open(store_spec ? store_spec : cfg.store, &so, err, sizeof err);
+    if (!r.store) {
+        fprintf(stderr, "auditwatch run: %s\n", err);
+        goto out;
+    }
+    struct aw_pipeline_options po = {&rules, &cfg, r.store, on_alert, &r, false, cfg.batch_events, NULL};
     r.pipeline = aw_pipeline_new(&po, err, sizeof err);
     if (!r.pipeline) {
         fprintf(stderr, "auditwatch run: %s\n", err);
@@ -483,27 +781,19 @@ int aw_cli_run(int argc, char **argv)
     r.inputs = xcalloc(cfg.ninputs, sizeof *r.inputs);
     r.ninputs = cfg.ninputs;
     for (size_t i = 0; i < cfg.ninputs; i++) {
-        struct aw_decode_options opts = {
-            .source = !strcmp(cfg.inputs[i].decoder, "k8s") ? AW_SOURCE_K8S : AW_SOURCE_AUTH,
-            .year = cfg.year,
-            .timezone = cfg.timezone,
-            .max_record = cfg.max_record,
-            .strict = cfg.strict,
-        };
         r.inputs[i].topic = cfg.inputs[i].topic;
-        r.inputs[i].dec = aw_decoder_new(&opts, err, sizeof err);
+        r.inputs[i].dec = input_decoder(&cfg, cfg.inputs[i].decoder, err, sizeof err);
         if (!r.inputs[i].dec) {
             fprintf(stderr, "auditwatch run: %s\n", err);
             goto out;
         }
     }
     /* producer: idempotent, acks=all */
-    rd_kafka_conf_t *pc = rd_kafka_conf_new();
-    if (set_conf(pc, "bootstrap.servers", cfg.kafka_brokers) || set_conf(pc, "enable.idempotence", "true") ||
-        set_conf(pc, "acks", "all") || apply_properties(pc, &cfg)) {
-        rd_kafka_conf_destroy(pc);
+    rd_kafka_conf_t *pc =
+        aw_kafka_conf(&cfg, "auditwatch run", "enable.idempotence", "true", "acks", "all", (char *)NULL);
+    if (!pc)
         goto out;
-    }
+    rd_kafka_conf_set_opaque(pc, &r);
     rd_kafka_conf_set_dr_msg_cb(pc, on_delivery);
     r.producer = rd_kafka_new(RD_KAFKA_PRODUCER, pc, err, sizeof err);
     if (!r.producer) {
@@ -511,16 +801,12 @@ int aw_cli_run(int argc, char **argv)
         goto out;
     }
     /* consumer: one group, cooperative-sticky, offsets stored by us */
-    rd_kafka_conf_t *cc = rd_kafka_conf_new();
-    if (set_conf(cc, "bootstrap.servers", cfg.kafka_brokers) ||
-        set_conf(cc, "group.id", cfg.kafka_group ? cfg.kafka_group : "auditwatch") ||
-        set_conf(cc, "partition.assignment.strategy", "cooperative-sticky") ||
-        set_conf(cc, "enable.auto.offset.store", "false") || set_conf(cc, "enable.auto.commit", "false") ||
-        set_conf(cc, "auto.offset.reset", "earliest") || set_conf(cc, "enable.partition.eof", "true") ||
-        apply_properties(cc, &cfg)) {
-        rd_kafka_conf_destroy(cc);
+    rd_kafka_conf_t *cc = aw_kafka_conf(
+        &cfg, "auditwatch run", "group.id", cfg.kafka_group ? cfg.kafka_group : "auditwatch",
+        "partition.assignment.strategy", "cooperative-sticky", "enable.auto.offset.store", "false",
+        "enable.auto.commit", "false", "auto.offset.reset", "earliest", "enable.partition.eof", "true", (char *)NULL);
+    if (!cc)
         goto out;
-    }
     rd_kafka_conf_set_opaque(cc, &r);
     rd_kafka_conf_set_rebalance_cb(cc, on_rebalance);
     r.consumer = rd_kafka_new(RD_KAFKA_CONSUMER, cc, err, sizeof err);
@@ -540,26 +826,34 @@ int aw_cli_run(int argc, char **argv)
     }
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
+    sa.sa_handler = on_stop_signal;
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+    sa.sa_handler = on_hup;
+    sigaction(SIGHUP, &sa, NULL);
+    if (http)
+        aw_log(AW_LOG_INFO, "run: /metrics and /healthz on port %u", aw_status_server_port(http));
     aw_log(AW_LOG_INFO, "run: consuming %zu topic(s) from %s as group %s", cfg.ninputs, cfg.kafka_brokers,
            cfg.kafka_group ? cfg.kafka_group : "auditwatch");
     status = AW_EXIT_OK;
     while (!stopping && !r.failed) {
         size_t n = 0;
-        struct timespec t0;
-        clock_gettime(CLOCK_MONOTONIC, &t0);
+        int64_t t0 = mono_ms(), first_at = 0;
+        atomic_store(&r.loop_at_ms, t0);
+        if (reload_requested) {
+            reload_requested = 0;
+            reload(&r);
+        }
         while (n < cfg.batch_events && !stopping) {
             rd_kafka_message_t *m = rd_kafka_consumer_poll(r.consumer, 100);
             if (!m) {
-                struct timespec t1;
-                clock_gettime(CLOCK_MONOTONIC, &t1);
-                if ((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000 >= 200)
+                if (mono_ms() - t0 >= BATCH_WAIT_MS)
                     break;
                 continue;
             }
             if (!m->err) {
+                if (!first_at)
+                    first_at = mono_ms();
                 if (handle(&r, m) < 0)
                     r.failed = true;
                 n++;
@@ -578,26 +872,28 @@ int aw_cli_run(int argc, char **argv)
             if (r.failed)
                 break;
         }
-        if (r.failed || finish_batch(&r) < 0) {
+        if (r.failed || finish_batch(&r, first_at ? first_at : t0) < 0) {
             r.failed = true;
             break;
         }
     }
     if (r.failed) {
-        aw_log(AW_LOG_ERROR, "run: the state store failed; stopping without committing the batch");
+        aw_log(AW_LOG_ERROR, "run: %s; stopping without committing the batch",
+               stopping ? "deliveries kept failing" : "the state store failed");
         status = AW_EXIT_FAILURE;
     }
     rd_kafka_consumer_close(r.consumer);
     if (!quiet)
-        fprintf(stderr, "auditwatch run: %llu records, %llu events, %llu rejected, %llu alerts\n",
-                (unsigned long long)r.records, (unsigned long long)r.events, (unsigned long long)r.rejected,
-                (unsigned long long)r.alerts);
+        aw_log(AW_LOG_INFO, "run: %llu records, %llu events, %llu rejected, %llu alerts",
+               (unsigned long long)r.records, (unsigned long long)r.events, (unsigned long long)r.rejected,
+               (unsigned long long)r.alerts);
     goto out;
 
 diag_out:
     aw_diag_print(&diags, stderr);
     fprintf(stderr, "auditwatch run: %zu problem(s) in the configuration or rules\n", diags.n);
 out:
+    aw_status_server_stop(http);
     if (r.consumer)
         rd_kafka_destroy(r.consumer);
     if (r.producer) {
@@ -614,7 +910,14 @@ out:
     free(r.parts);
     aw_buf_free(&r.buf);
     aw_pipeline_free(r.pipeline);
-    aw_store_destroy(store);
+    if (r.rules_cfg != &cfg) {
+        aw_ruleset_free(r.rules);
+        free(r.rules);
+        aw_config_free(r.rules_cfg);
+        free(r.rules_cfg);
+    }
+    aw_store_destroy(r.store);
+    aw_metrics_free(r.metrics);
     aw_ruleset_free(&rules);
     aw_config_free(&cfg);
     aw_diags_free(&diags);

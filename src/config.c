@@ -604,3 +604,16 @@ size_t aw_config_apply_overrides(const struct aw_config *cfg, struct aw_ruleset 
     }
     return problems;
 }
+
+size_t aw_config_load_rules(const struct aw_config *cfg, struct aw_ruleset *set, struct aw_diags *diags)
+{
+    size_t before = diags->n;
+    for (size_t i = 0; i < cfg->rule_paths.n; i++) {
+        char *p = aw_config_resolve_path(cfg, cfg->rule_paths.items[i]);
+        aw_ruleset_load_path(set, p, diags);
+        free(p);
+    }
+    if (diags->n == before && !aw_ruleset_link(set, diags))
+        aw_config_apply_overrides(cfg, set, diags);
+    return diags->n - before;
+}

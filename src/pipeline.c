@@ -571,3 +571,16 @@ size_t aw_pipeline_stats(const struct aw_pipeline *p, struct aw_rule_stats *out,
     }
     return n;
 }
+
+int aw_pipeline_adopt_streams(struct aw_pipeline *to, const struct aw_pipeline *from)
+{
+    struct stream *copy = malloc((from->nstreams ? from->nstreams : 1) * sizeof *copy);
+    if (!copy)
+        return -1;
+    memcpy(copy, from->streams, from->nstreams * sizeof *copy);
+    free(to->streams);
+    to->streams = copy;
+    to->nstreams = from->nstreams;
+    to->watermark = from->watermark;
+    return 0;
+}

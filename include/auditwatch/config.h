@@ -115,6 +115,9 @@ void aw_config_free(struct aw_config *cfg);
  * an override naming no loaded rule is a problem.  Returns problems added. */
 size_t aw_config_apply_overrides(const struct aw_config *cfg, struct aw_ruleset *set,
                                  struct aw_diags *diags);
+/* The configured rule set: every rules.paths entry loaded, linked, and
+ * the overrides applied.  Returns the problems added (0: `set` is ready). */
+size_t aw_config_load_rules(const struct aw_config *cfg, struct aw_ruleset *set, struct aw_diags *diags);
 const struct aw_allowlist *aw_config_allowlist(const struct aw_config *cfg, const char *name);
 /* A path from the config resolved against its folder (malloc'd). */
 char *aw_config_resolve_path(const struct aw_config *cfg, const char *path);

@@ -76,6 +76,11 @@ int aw_pipeline_process_stream(struct aw_pipeline *p, int stream, const struct a
 int aw_pipeline_end_batch(struct aw_pipeline *p);
 /* Finalize everything pending (end of input). */
 int aw_pipeline_flush(struct aw_pipeline *p);
+/* A rule reload: `to` (a new pipeline over the same store) takes over
+ * the streams and event time of `from`, so stream ids stay valid and
+ * windows continue where they were (their state is in the store).  Call
+ * between batches.  Returns 0, or -1 out of memory. */
+int aw_pipeline_adopt_streams(struct aw_pipeline *to, const struct aw_pipeline *from);
 /* Per-detector statistics; returns the number of entries written. */
 size_t aw_pipeline_stats(const struct aw_pipeline *p, struct aw_rule_stats *out, size_t max);
 uint64_t aw_pipeline_alert_count(const struct aw_pipeline *p);
