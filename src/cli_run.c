@@ -19,6 +19,10 @@
  *
  * Event time is tracked per partition: each assigned partition is a
  * pipeline stream, so a partition that is behind holds finalization back.
+ * A revoked partition's stream keeps holding for RELEASE_GRACE_MS (its
+ * unread records are the next owner's, whose event time reaches the
+ * shared store's peer bound only once it has started), and is not closed
+ * at all on the way out.
  *
  * Signals: SIGTERM/SIGINT finish the batch, wait for its deliveries
  * (bounded by SHUTDOWN_WAIT_MS), commit and close.  SIGHUP reloads the
@@ -59,6 +63,7 @@
 #define SHUTDOWN_WAIT_MS 30000           /* deliveries still failing at a stop: give up */
 #define BATCH_WAIT_MS 200                /* a batch ends after this long without filling */
 #define STALL_MS 60000                   /* /healthz: the loop has not turned for this long */
+#define RELEASE_GRACE_MS 30000           /* a revoked partition holds event time back this long */
 
 static volatile sig_atomic_t stopping, reload_requested;
 
@@ -114,10 +119,10 @@ struct run {
         int32_t partition;
         int stream;
         int64_t next_offset; /* to store once the batch is done, -1 none */
-        int64_t position;    /* next offset to consume, for the lag */
         bool assigned;
         bool seen;         /* has given a record since it was assigned */
-        bool close_stream; /* revoked during a delivery wait: close after it */
+        int64_t released_at; /* revoked at (monotonic ms), 0 when not: its stream
+                                still holds event time back for RELEASE_GRACE_MS */
     } *parts;
     size_t nparts;
     /* this batch's messages to deliver */
@@ -169,7 +174,6 @@ static struct part *part_for(struct run *r, const char *topic, int32_t partition
     p->partition = partition;
     p->stream = -1; /* opened when assigned */
     p->next_offset = -1;
-    p->position = -1;
     return p;
 }
 
@@ -233,21 +237,30 @@ static void publish_batch(struct run *r)
             r->batch_rejected[k] = 0;
         }
     aw_metrics_clear(r->metrics, "auditwatch_consumer_lag");
-    for (size_t i = 0; i < r->nparts; i++) {
-        struct part *p = &r->parts[i];
-        int64_t lo, hi;
-        if (!p->assigned || rd_kafka_get_watermark_offsets(r->consumer, p->topic, p->partition, &lo, &hi) ||
-            hi < 0)
-            continue;
-        int64_t pos = p->position >= 0 ? p->position : lo;
-        char part_no[16];
-        snprintf(part_no, sizeof part_no, "%d", (int)p->partition);
-        aw_buf_reset(&lbl);
-        aw_metrics_label(&lbl, "topic", p->topic);
-        aw_metrics_label(&lbl, "partition", part_no);
-        aw_buf_append_char(&lbl, '\0');
-        aw_metrics_set(r->metrics, "auditwatch_consumer_lag", lbl.data, (double)(hi > pos ? hi - pos : 0));
-    }
+    rd_kafka_topic_partition_list_t *pos = rd_kafka_topic_partition_list_new(8);
+    for (size_t i = 0; i < r->nparts; i++)
+        if (r->parts[i].assigned)
+            rd_kafka_topic_partition_list_add(pos, r->parts[i].topic, r->parts[i].partition);
+    if (pos->cnt && !rd_kafka_position(r->consumer, pos))
+        for (int i = 0; i < pos->cnt; i++) {
+            const rd_kafka_topic_partition_t *tp = &pos->elems[i];
+            int64_t lo, hi;
+            if (tp->offset < 0 || rd_kafka_get_watermark_offsets(r->consumer, tp->topic, tp->partition, &lo, &hi) ||
+                hi < 0)
+                continue; /* nothing fetched yet: unknown */
+            char part_no[16];
+            snprintf(part_no, sizeof part_no, "%d", (int)tp->partition);
+            aw_buf_reset(&lbl);
+            aw_metrics_label(&lbl, "topic", tp->topic);
+            aw_metrics_label(&lbl, "partition", part_no);
+            aw_buf_append_char(&lbl, '\0');
+            aw_metrics_set(r->metrics, "auditwatch_consumer_lag", lbl.data,
+                           (double)(hi > tp->offset ? hi - tp->offset : 0));
+        }
+    rd_kafka_topic_partition_list_destroy(pos);
+    int64_t wm = aw_pipeline_watermark(r->pipeline);
+    if (wm > 0)
+        aw_metrics_set(r->metrics, "auditwatch_event_time_seconds", NULL, (double)wm / 1000.0);
     aw_buf_free(&lbl);
 }
 
@@ -421,15 +434,6 @@ static int deliver_all(struct run *r)
         pause_all(r, false);
     free_msgs(r);
     r->delivering = false;
-    /* partitions revoked while we waited: their streams end now */
-    for (size_t i = 0; i < r->nparts; i++)
-        if (r->parts[i].close_stream) {
-            r->parts[i].close_stream = false;
-            if (r->parts[i].stream >= 0 && !r->parts[i].assigned) {
-                aw_pipeline_stream_close(r->pipeline, r->parts[i].stream);
-                r->parts[i].stream = -1;
-            }
-        }
     return rc;
 }
 
@@ -502,7 +506,6 @@ static int handle(struct run *r, const rd_kafka_message_t *m)
     struct part *p = part_for(r, topic, m->partition, true);
     if (p) {
         p->next_offset = m->offset + 1;
-        p->position = m->offset + 1;
         p->seen = true;
     }
     if (!in)
@@ -577,15 +580,14 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic
         for (int i = 0; i < parts->cnt; i++) {
             struct part *p = part_for(r, parts->elems[i].topic, parts->elems[i].partition, false);
             if (p && p->assigned) {
+                /* Its stream stays open for a while: the records after the
+                 * committed offset are the next owner's now, and until that
+                 * owner has published its own event time, finalizing past
+                 * this partition's time would make them late. */
                 p->assigned = false;
-                atomic_fetch_sub(&r->assigned_count, 1);
                 p->next_offset = -1;
-                if (r->delivering) {
-                    p->close_stream = true;
-                } else {
-                    aw_pipeline_stream_close(r->pipeline, p->stream);
-                    p->stream = -1;
-                }
+                p->released_at = mono_ms();
+                atomic_fetch_sub(&r->assigned_count, 1);
             }
         }
         rd_kafka_incremental_unassign(rk, parts);
@@ -601,8 +603,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic
                     p->stream = aw_pipeline_stream_open(r->pipeline, HOLD_UNTIL_FIRST);
                 p->assigned = true;
                 p->seen = false;
-                p->close_stream = false;
-                p->position = -1;
+                p->released_at = 0;
                 atomic_fetch_add(&r->assigned_count, 1);
             }
         }
@@ -844,6 +845,15 @@ int aw_cli_run(int argc, char **argv)
             reload_requested = 0;
             reload(&r);
         }
+        for (size_t i = 0; i < r.nparts; i++) {
+            struct part *p = &r.parts[i];
+            if (p->released_at && t0 - p->released_at > RELEASE_GRACE_MS) {
+                p->released_at = 0;
+                if (p->stream >= 0)
+                    aw_pipeline_stream_close(r.pipeline, p->stream);
+                p->stream = -1;
+            }
+        }
         while (n < cfg.batch_events && !stopping) {
             rd_kafka_message_t *m = rd_kafka_consumer_poll(r.consumer, 100);
             if (!m) {
@@ -883,6 +893,13 @@ int aw_cli_run(int argc, char **argv)
         status = AW_EXIT_FAILURE;
     }
     rd_kafka_consumer_close(r.consumer);
+    /* A shared store: tell the peers this instance has finished, so they
+     * do not hold finalization back for it until it goes stale. */
+    if (!r.failed && r.store->ops->sync && r.store->ops->set_clock) {
+        r.store->ops->set_clock(r.store, INT64_MAX);
+        if (r.store->ops->sync(r.store) < 0)
+            aw_log(AW_LOG_WARN, "run: could not tell the store this instance has finished");
+    }
     if (!quiet)
         aw_log(AW_LOG_INFO, "run: %llu records, %llu events, %llu rejected, %llu alerts",
                (unsigned long long)r.records, (unsigned long long)r.events, (unsigned long long)r.rejected,

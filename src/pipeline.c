@@ -362,6 +362,13 @@ static int store_sync(struct aw_pipeline *p)
 
 /* Batched store: the detectors' questions for the coming advance go out
  * with the batch's writes, then the batch is synced. */
+/* A store other instances share (Redis): how far a group is final also
+ * depends on their event time, which moves without ours moving. */
+static bool shared_store(const struct aw_pipeline *p)
+{
+    return p->env.store && p->env.store->ops->pending_limit;
+}
+
 static int prefetch_and_sync(struct aw_pipeline *p, bool flush)
 {
     struct aw_store *s = p->env.store;
@@ -371,7 +378,7 @@ static int prefetch_and_sync(struct aw_pipeline *p, bool flush)
      * only after the final advance has written everything). */
     if (s->ops->set_clock && p->watermark != AW_TIME_NONE)
         s->ops->set_clock(s, p->watermark);
-    bool will_advance = flush || p->watermark != p->advanced_to; /* as advance_all decides */
+    bool will_advance = flush || p->watermark != p->advanced_to || shared_store(p); /* as advance_all decides */
     for (size_t i = 0; will_advance && i < p->ndets; i++) {
         struct aw_detector *d = p->dets[i];
         if (d->kind->prefetch && d->kind->prefetch(d, &p->env, p->watermark, flush) < 0)
@@ -383,8 +390,9 @@ static int prefetch_and_sync(struct aw_pipeline *p, bool flush)
 static int advance_all(struct aw_pipeline *p, bool flush)
 {
     /* Called after every event: only when event time moved (or on flush)
-     * can anything become final. */
-    if (!flush && p->watermark == p->advanced_to)
+     * can anything become final - or, with a shared store, when a peer
+     * that held finalization back caught up or went stale. */
+    if (!flush && p->watermark == p->advanced_to && !shared_store(p))
         return 0;
     p->advanced_to = p->watermark;
     if (p->watermark != AW_TIME_NONE && p->env.store->ops->set_clock)
@@ -517,8 +525,8 @@ int aw_pipeline_process_stream(struct aw_pipeline *p, int stream, const struct a
         st->newest = ev->timestamp_ms;
         recompute_watermark(p);
     }
-    if (!p->opt.batch_events)
-        return advance_all(p, false);
+    if (!p->opt.batch_events) /* (a shared store re-checks its peers per batch only) */
+        return p->watermark == p->advanced_to ? 0 : advance_all(p, false);
     /* Batched: detectors see the new watermark now (their late checks
      * stay per event), finalization waits for the end of the batch. */
     if (p->watermark != p->propagated) {
@@ -584,3 +592,5 @@ int aw_pipeline_adopt_streams(struct aw_pipeline *to, const struct aw_pipeline *
     to->watermark = from->watermark;
     return 0;
 }
+
+int64_t aw_pipeline_watermark(const struct aw_pipeline *p) { return p->watermark; }

@@ -81,6 +81,8 @@ int aw_pipeline_flush(struct aw_pipeline *p);
  * windows continue where they were (their state is in the store).  Call
  * between batches.  Returns 0, or -1 out of memory. */
 int aw_pipeline_adopt_streams(struct aw_pipeline *to, const struct aw_pipeline *from);
+/* The pipeline's event time (AW_TIME_NONE before the first event). */
+int64_t aw_pipeline_watermark(const struct aw_pipeline *p);
 /* Per-detector statistics; returns the number of entries written. */
 size_t aw_pipeline_stats(const struct aw_pipeline *p, struct aw_rule_stats *out, size_t max);
 uint64_t aw_pipeline_alert_count(const struct aw_pipeline *p);
