@@ -582,8 +582,11 @@ int window_advance(struct aw_detector *d, const struct aw_detector_env *env, int
         if (s->ops->pending_pop(s, &rule_key, final, &gh, &t, &found) < 0)
             return -1;
         if (!found) {
-            /* Everything due is done; t is the earliest still queued. */
-            ws->next_due = t;
+            /* Everything due is done; t is the earliest still queued.  A
+             * shared store may also hold groups other instances claimed;
+             * those of an instance that died come back to the queue at a
+             * later pop, so with one the queue is looked at every time. */
+            ws->next_due = t == AW_TIME_NONE && s->ops->pending_limit ? INT64_MIN + 1 : t;
             return 0;
         }
         struct aw_wkey key = {ws->rule->name, gh, ws->rule_hash};

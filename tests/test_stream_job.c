@@ -118,7 +118,7 @@ static void prepare(struct job_env *e, const char *tag, bool scenario, bool redi
            "-e \"s|alerts_topic: .*|alerts_topic: alerts-%s|\" -e \"s|dead_letter_topic: .*|dead_letter_topic: dead-%s|\" "
            "-e \"s|path: service-map.yaml|path: $root/config/service-map.yaml|\" "
            "-e \"s|^  year: 0 |  year: 2026 |\" -e \"s|^  backend: memory |  backend: %s |\" "
-           "-e \"s|^  prefix: auditwatch |  prefix: aw-%s |\" -e \"s|^  batch_events: 1024 |  batch_events: %s |\" "
+           "-e \"s|^  prefix: auditwatch |  prefix: aw-%s |\" -e \"s|^  reconnect_wait: 1m |  reconnect_wait: 30s |\" -e \"s|^  batch_events: 1024 |  batch_events: %s |\" "
            "-e 's|^  properties: {} |  properties: {session.timeout.ms: \"6000\", heartbeat.interval.ms: \"500\"} |' "
            "$root/config/auditwatch.yaml > run.yaml",
            e->dir, e->brokers, e->tag, e->tag, e->tag, e->tag, e->tag, redis ? e->redis.url : "memory", e->tag,
