@@ -14,6 +14,11 @@
  * when given.  A summary (records, events, rejected, alerts per rule,
  * events/s) ends the run on stderr; on a terminal a progress line shows
  * the run advancing.
+ *
+ * With --kafka the input is a range of Kafka topics instead (kafka_range.c:
+ * offsets by timestamp, no group, no commits), one pipeline stream per
+ * partition, each topic decoded as the configuration's kafka.inputs say;
+ * --alerts-topic produces the alerts to a topic instead of writing them.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -30,9 +35,13 @@
 #include "auditwatch/source.h"
 #include "auditwatch/timeparse.h"
 #include "cli.h"
+#include "kafka_conf.h"
+#include "kafka_range.h"
 
 #define SHOWN_REJECTIONS 10
 #define MAX_RULE_PATHS 64
+#define MAX_TOPICS 32
+#define HOLD_UNTIL_FIRST (INT64_MIN + 1) /* a partition's stream before its first record */
 
 struct replay_run {
     struct aw_pipeline *pipeline;
@@ -55,8 +64,13 @@ struct replay_run {
         const char *rule;
         char id[AW_ALERT_ID_LEN + 1];
         size_t off, len;
+        size_t key_off, key_len; /* the group (--alerts-topic message key) */
     } *batch;
     size_t nbatch, batch_cap;
+    /* --alerts-topic */
+    rd_kafka_t *producer;
+    const char *alerts_topic;
+    uint64_t delivery_failures;
 };
 
 static double now_s(void)
@@ -90,6 +104,12 @@ static int on_alert(void *ctx, const struct aw_alert *a)
         aw_alert_render_json(a, &run->batch_text);
     aw_buf_append_char(&run->batch_text, '\n');
     b->len = run->batch_text.len - b->off;
+    b->key_off = run->batch_text.len;
+    if (a->group_json)
+        aw_buf_append(&run->batch_text, a->group_json, a->group_json_len);
+    else
+        aw_buf_append_str(&run->batch_text, a->rule_name);
+    b->key_len = run->batch_text.len - b->key_off;
     run->alerts++;
     return 0;
 }
@@ -108,11 +128,27 @@ static int on_batch(void *ctx)
     struct replay_run *run = ctx;
     if (run->nbatch > 1)
         qsort(run->batch, run->nbatch, sizeof *run->batch, cmp_batch_alert);
-    for (size_t i = 0; i < run->nbatch; i++)
-        if (fwrite(run->batch_text.data + run->batch[i].off, 1, run->batch[i].len, run->out) != run->batch[i].len) {
+    for (size_t i = 0; i < run->nbatch; i++) {
+        const struct batch_alert *b = &run->batch[i];
+        if (run->producer) {
+            rd_kafka_resp_err_t e;
+            while ((e = rd_kafka_producev(run->producer, RD_KAFKA_V_TOPIC(run->alerts_topic),
+                                          RD_KAFKA_V_KEY(run->batch_text.data + b->key_off, b->key_len),
+                                          RD_KAFKA_V_VALUE(run->batch_text.data + b->off, b->len - 1),
+                                          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END)) ==
+                   RD_KAFKA_RESP_ERR__QUEUE_FULL)
+                rd_kafka_poll(run->producer, 100);
+            if (e) {
+                aw_log(AW_LOG_ERROR, "producing to %s: %s", run->alerts_topic, rd_kafka_err2str(e));
+                run->failed = true;
+                return -1;
+            }
+            rd_kafka_poll(run->producer, 0);
+        } else if (fwrite(run->batch_text.data + b->off, 1, b->len, run->out) != b->len) {
             run->failed = true;
             return -1;
         }
+    }
     run->nbatch = 0;
     aw_buf_reset(&run->batch_text);
     return 0;
@@ -236,10 +272,102 @@ static int replay_input(struct replay_run *run, struct aw_decoder *dec, const ch
     return rc;
 }
 
+static void on_alert_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    (void)rk;
+    struct replay_run *run = opaque;
+    if (m->err) {
+        run->delivery_failures++;
+        aw_log(AW_LOG_ERROR, "delivery to %s failed: %s", rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err));
+    }
+}
+
+/* The decoder of a topic: as kafka.inputs says, else the --source one. */
+static struct aw_decoder *topic_decoder(const struct aw_config *cfg, const char *topic,
+                                        const struct aw_decode_options *base, char *err, size_t errlen)
+{
+    struct aw_decode_options o = *base;
+    for (size_t i = 0; i < cfg->ninputs; i++)
+        if (!strcmp(cfg->inputs[i].topic, topic))
+            o.source = !strcmp(cfg->inputs[i].decoder, "k8s") ? AW_SOURCE_K8S : AW_SOURCE_AUTH;
+    return aw_decoder_new(&o, err, errlen);
+}
+
+/* --kafka: every record of the range through the pipeline, one stream per
+ * partition (held back until its first record, closed at its end). */
+static int replay_kafka(struct replay_run *run, const struct aw_config *cfg, const char *const *topics,
+                        size_t ntopics, int64_t from_ms, int64_t to_ms, const struct aw_decode_options *opts)
+{
+    char err[512];
+    struct aw_kafka_range *range = aw_kafka_range_open(cfg, topics, ntopics, from_ms, to_ms, err, sizeof err);
+    if (!range) {
+        aw_log(AW_LOG_ERROR, "kafka: %s", err);
+        return -1;
+    }
+    struct aw_decoder *decs[MAX_TOPICS] = {NULL};
+    size_t nparts = aw_kafka_range_count(range);
+    int *streams = calloc(nparts ? nparts : 1, sizeof *streams);
+    int rc = streams ? 0 : -1;
+    for (size_t i = 0; !rc && i < ntopics; i++)
+        if (!(decs[i] = topic_decoder(cfg, topics[i], opts, err, sizeof err))) {
+            aw_log(AW_LOG_ERROR, "%s", err);
+            rc = -1;
+        }
+    for (size_t i = 0; !rc && i < nparts; i++)
+        streams[i] = aw_pipeline_stream_open(run->pipeline, HOLD_UNTIL_FIRST);
+    if (!rc && run->progress)
+        fprintf(stderr, "auditwatch replay: %llu records in %zu partition(s)\n",
+                (unsigned long long)aw_kafka_range_total(range), nparts);
+    while (!rc) {
+        rd_kafka_message_t *m;
+        int finished;
+        int got = aw_kafka_range_next(range, &m, &finished, err, sizeof err);
+        if (got < 0) {
+            aw_log(AW_LOG_ERROR, "kafka: %s", err);
+            rc = -1;
+            break;
+        }
+        if (got == 1) {
+            const char *topic = rd_kafka_topic_name(m->rkt);
+            size_t t = 0;
+            while (t < ntopics && strcmp(topics[t], topic))
+                t++;
+            int part = aw_kafka_range_index(range, topic, m->partition);
+            struct aw_record rec = {m->payload ? m->payload : "", m->len,
+                                    {AW_ORIGIN_KAFKA, NULL, 0, topic, m->partition, m->offset}};
+            struct aw_reject why;
+            run->records++;
+            run->stream = streams[part];
+            int n = t < ntopics ? aw_decoder_decode(decs[t], &rec, on_event, run, &why) : 0;
+            if (n == -1)
+                reject(run, &rec, &why);
+            rd_kafka_message_destroy(m);
+            if (n == -2) {
+                aw_log(AW_LOG_ERROR, "processing stopped at %s [%d] offset %lld: %s", topic, (int)rec.origin.partition,
+                       (long long)rec.origin.offset, run->failed ? "writing alerts failed" : "the state store failed");
+                rc = -1;
+                break;
+            }
+            if ((run->records & 0x3ff) == 0)
+                show_progress(run, false);
+        }
+        if (finished >= 0 && aw_pipeline_stream_close(run->pipeline, streams[finished]) < 0)
+            rc = -1;
+        if (got == 0)
+            break;
+    }
+    for (size_t i = 0; i < ntopics; i++)
+        aw_decoder_free(decs[i]);
+    free(streams);
+    aw_kafka_range_close(range);
+    return rc;
+}
+
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: auditwatch replay [options] [FILE...|-]\n\n"
+            "usage: auditwatch replay [options] [FILE...|-]\n"
+            "       auditwatch replay --kafka --topic T [--from TIME] [--to TIME] [options]\n\n"
             "Run the detection rules over historical auth logs and Kubernetes audit\n"
             "logs and print the alerts a live run would have raised.\n\n"
             "Options:\n"
@@ -265,6 +393,16 @@ static void usage(FILE *out)
             "  -f, --format FORMAT      json (default, one alert per line) or text\n"
             "      --dead-letter FILE   write every rejected record there (JSON lines)\n"
             "  -q, --quiet              no summary and no progress line\n"
+            "      --kafka              read Kafka topics (kafka.brokers and kafka.properties\n"
+            "                           of the configuration) instead of files; no consumer\n"
+            "                           group, no committed offsets\n"
+            "      --topic T            a topic to read (repeatable); decoded as kafka.inputs\n"
+            "                           says, else by --source\n"
+            "      --from TIME          first record time (RFC 3339, e.g. 2026-03-01T00:00:00Z;\n"
+            "                           default: the oldest record kept)\n"
+            "      --to TIME            last record time (default: the newest when the replay\n"
+            "                           starts)\n"
+            "      --alerts-topic T     produce the alerts to topic T instead of writing them\n"
             "  -h, --help               this help\n\n"
             "Exit status: 0 done, 1 input or output failure, 2 usage or configuration error.\n");
 }
@@ -322,11 +460,18 @@ int aw_cli_replay(int argc, char **argv)
         {"dead-letter", required_argument, NULL, 'D'}, {"quiet", no_argument, NULL, 'q'},
         {"prefix", required_argument, NULL, 'P'},   {"help", no_argument, NULL, 'h'},
         {"peers", required_argument, NULL, 'N'},
+        {"kafka", no_argument, NULL, 'K'},          {"topic", required_argument, NULL, 'T'},
+        {"from", required_argument, NULL, 'F'},     {"to", required_argument, NULL, 'U'},
+        {"alerts-topic", required_argument, NULL, 'A'},
         {NULL, 0, NULL, 0},
     };
     const char *config_path = NULL, *store_spec = NULL, *output = NULL, *dead_letter = NULL;
-    const char *prefix = NULL;
+    const char *prefix = NULL, *alerts_topic = NULL;
     int peers = 0;
+    bool kafka = false;
+    const char *topics[MAX_TOPICS];
+    size_t ntopics = 0;
+    int64_t from_ms = INT64_MIN, to_ms = INT64_MIN;
     const char *rule_paths[MAX_RULE_PATHS];
     size_t nrule_paths = 0;
     int year = -1;
@@ -390,12 +535,44 @@ int aw_cli_replay(int argc, char **argv)
             }
             break;
         case 'D': dead_letter = optarg; break;
+        case 'K': kafka = true; break;
+        case 'A': alerts_topic = optarg; break;
+        case 'T':
+            if (ntopics == MAX_TOPICS) {
+                fprintf(stderr, "auditwatch replay: at most %d --topic options\n", MAX_TOPICS);
+                return AW_EXIT_USAGE;
+            }
+            topics[ntopics++] = optarg;
+            break;
+        case 'F':
+        case 'U': {
+            int64_t *t = c == 'F' ? &from_ms : &to_ms;
+            size_t len = strlen(optarg);
+            if (!len || aw_parse_rfc3339(optarg, len, false, t) != len) {
+                fprintf(stderr, "auditwatch replay: --%s wants an RFC 3339 time such as "
+                                "2026-03-01T12:00:00Z, got '%s'\n", c == 'F' ? "from" : "to", optarg);
+                return AW_EXIT_USAGE;
+            }
+            break;
+        }
         case 'q': quiet = true; break;
         case 'h': usage(stdout); return AW_EXIT_OK;
         default: usage(stderr); return AW_EXIT_USAGE;
         }
     }
 
+    if (kafka && (!ntopics || optind < argc)) {
+        fprintf(stderr, "auditwatch replay: --kafka reads --topic T (at least one) and no files\n");
+        return AW_EXIT_USAGE;
+    }
+    if (!kafka && (ntopics || from_ms != INT64_MIN || to_ms != INT64_MIN || alerts_topic)) {
+        fprintf(stderr, "auditwatch replay: --topic, --from, --to and --alerts-topic go with --kafka\n");
+        return AW_EXIT_USAGE;
+    }
+    if (from_ms != INT64_MIN && to_ms != INT64_MIN && to_ms < from_ms) {
+        fprintf(stderr, "auditwatch replay: --to is before --from\n");
+        return AW_EXIT_USAGE;
+    }
     struct aw_config cfg;
     struct aw_diags diags = {0};
     struct aw_ruleset rules = {0};
@@ -495,26 +672,52 @@ int aw_cli_replay(int argc, char **argv)
     run.progress = !quiet && isatty(STDERR_FILENO);
     run.started = now_s();
     status = AW_EXIT_OK;
-    /* One pipeline stream per input, registered up front with the time of
-     * its first record: files read one after the other then hold event
-     * time back for each other instead of arriving "late". */
-    const char *stdin_only[] = {"-"};
-    char **inputs = optind < argc ? argv + optind : (char **)stdin_only;
-    int ninputs = optind < argc ? argc - optind : 1;
-    int *streams = calloc((size_t)ninputs, sizeof *streams);
-    struct aw_decoder *peek = ninputs > 1 ? aw_decoder_new(&opts, err, sizeof err) : NULL;
-    for (int i = 0; i < ninputs; i++)
-        streams[i] = aw_pipeline_stream_open(pipeline, peek ? peek_first_time(peek, inputs[i], &opts)
-                                                            : AW_TIME_NONE);
-    aw_decoder_free(peek);
-    for (int i = 0; i < ninputs && !run.failed; i++) {
-        run.stream = streams[i];
-        if (replay_input(&run, dec, inputs[i], &opts) < 0)
+    if (kafka && alerts_topic) {
+        rd_kafka_conf_t *pc = aw_kafka_conf(&cfg, "auditwatch replay", "enable.idempotence", "true", "acks", "all",
+                                            (char *)NULL);
+        if (!pc) {
+            status = AW_EXIT_USAGE;
+            goto out;
+        }
+        rd_kafka_conf_set_opaque(pc, &run);
+        rd_kafka_conf_set_dr_msg_cb(pc, on_alert_delivery);
+        if (!(run.producer = rd_kafka_new(RD_KAFKA_PRODUCER, pc, err, sizeof err))) {
+            aw_log(AW_LOG_ERROR, "kafka: %s", err);
             status = AW_EXIT_FAILURE;
-        if (aw_pipeline_stream_close(pipeline, streams[i]) < 0)
-            status = AW_EXIT_FAILURE;
+            goto out;
+        }
+        run.alerts_topic = alerts_topic;
     }
-    free(streams);
+    if (kafka) {
+        if (!cfg.kafka_brokers) {
+            fprintf(stderr, "auditwatch replay: --kafka needs kafka.brokers in the configuration\n");
+            status = AW_EXIT_USAGE;
+            goto out;
+        }
+        if (replay_kafka(&run, &cfg, topics, ntopics, from_ms, to_ms, &opts) < 0)
+            status = AW_EXIT_FAILURE;
+    } else {
+        /* One pipeline stream per input, registered up front with the time of
+         * its first record: files read one after the other then hold event
+         * time back for each other instead of arriving "late". */
+        const char *stdin_only[] = {"-"};
+        char **inputs = optind < argc ? argv + optind : (char **)stdin_only;
+        int ninputs = optind < argc ? argc - optind : 1;
+        int *streams = calloc((size_t)ninputs, sizeof *streams);
+        struct aw_decoder *peek = ninputs > 1 ? aw_decoder_new(&opts, err, sizeof err) : NULL;
+        for (int i = 0; i < ninputs; i++)
+            streams[i] = aw_pipeline_stream_open(pipeline, peek ? peek_first_time(peek, inputs[i], &opts)
+                                                                : AW_TIME_NONE);
+        aw_decoder_free(peek);
+        for (int i = 0; i < ninputs && !run.failed; i++) {
+            run.stream = streams[i];
+            if (replay_input(&run, dec, inputs[i], &opts) < 0)
+                status = AW_EXIT_FAILURE;
+            if (aw_pipeline_stream_close(pipeline, streams[i]) < 0)
+                status = AW_EXIT_FAILURE;
+        }
+        free(streams);
+    }
     struct aw_store_stats live;
     memset(&live, 0, sizeof live);
     store->ops->stats(store, &live);
@@ -525,6 +728,14 @@ int aw_cli_replay(int argc, char **argv)
         status = AW_EXIT_FAILURE;
     if (run.nbatch) /* stopped by a failure mid-batch: keep what was found */
         on_batch(&run);
+    if (run.producer) {
+        if (rd_kafka_flush(run.producer, 60000) != RD_KAFKA_RESP_ERR_NO_ERROR || run.delivery_failures) {
+            aw_log(AW_LOG_ERROR, "%llu alert(s) not delivered to %s",
+                   (unsigned long long)(run.delivery_failures + (uint64_t)rd_kafka_outq_len(run.producer)),
+                   alerts_topic);
+            status = AW_EXIT_FAILURE;
+        }
+    }
     if (fflush(run.out) != 0 || run.failed) {
         aw_log(AW_LOG_ERROR, "writing alerts failed");
         status = AW_EXIT_FAILURE;
@@ -539,6 +750,8 @@ diag_out:
     fprintf(stderr, "auditwatch replay: %zu problem(s) in the configuration or rules; nothing was run\n",
             diags.n);
 out:
+    if (run.producer)
+        rd_kafka_destroy(run.producer);
     if (run.out && run.out != stdout)
         fclose(run.out);
     if (run.dead_letter)

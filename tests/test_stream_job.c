@@ -457,3 +457,38 @@ Test(stream_job, sighup_reloads_rules_and_refuses_broken_ones, .timeout = 300)
     cr_expect_eq(sh("cmp -s %s/got-rules %s/want", e.dir, e.dir), 0, "the demo's alerts are not all there");
     cleanup(&e);
 }
+
+Test(stream_job, replay_kafka_gives_the_file_replay_ids, .timeout = 300)
+{
+    struct job_env e;
+    prepare(&e, "kreplay", false, false, "1024");
+    /* every record of both topics: the ids of the file replay */
+    cr_assert_eq(sh("cd %s && $OLDPWD/%s replay -c run.yaml --kafka --topic auth-%s --topic k8s-%s 2> kreplay.err "
+                    "| jq -r .auditwatch.alert_id | sort > kids",
+                    e.dir, aw_bin(), e.tag, e.tag),
+                 0);
+    cr_expect_eq(sh("cmp -s %s/kids %s/want", e.dir, e.dir), 0, "replay --kafka differs from the file replay");
+    cr_expect_eq(sh("grep -q '%ld records' %s/kreplay.err", e.records, e.dir), 0, "not every record was read");
+    /* the same to a topic */
+    cr_assert_eq(sh("cd %s && $OLDPWD/%s replay -q -c run.yaml --kafka --topic auth-%s --topic k8s-%s "
+                    "--alerts-topic inv-%s",
+                    e.dir, aw_bin(), e.tag, e.tag, e.tag),
+                 0);
+    cr_expect_eq(sh("kcat -b %s -C -t inv-%s -e -q 2>/dev/null | jq -r .auditwatch.alert_id | sort | cmp -s - %s/want",
+                    e.brokers, e.tag, e.dir),
+                 0, "--alerts-topic did not get the alerts");
+    /* a range after every record's timestamp: nothing read */
+    cr_assert_eq(sh("cd %s && $OLDPWD/%s replay -c run.yaml --kafka --topic auth-%s --from 2099-01-01T00:00:00Z "
+                    "2> empty.err | wc -l | grep -qx 0",
+                    e.dir, aw_bin(), e.tag),
+                 0);
+    cr_expect_eq(sh("grep -q ' 0 records' %s/empty.err", e.dir), 0);
+    /* bad input: a clear usage error, an unknown topic a clear failure */
+    cr_expect_eq(sh("%s replay --kafka --from yesterday --topic x 2>/dev/null", aw_bin()), 2);
+    cr_expect_eq(sh("%s replay --kafka 2>/dev/null", aw_bin()), 2);
+    cr_expect_eq(sh("cd %s && $OLDPWD/%s replay -q -c run.yaml --kafka --topic no-such-topic-%s 2> unknown.err",
+                    e.dir, aw_bin(), e.tag),
+                 1);
+    cr_expect_eq(sh("grep -q 'no-such-topic-%s' %s/unknown.err", e.tag, e.dir), 0);
+    cleanup(&e);
+}
