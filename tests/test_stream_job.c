@@ -20,6 +20,8 @@
  * Skips when no broker address is given (a test binary run by hand).
  */
 #include <criterion/criterion.h>
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
 #include <arpa/inet.h>
 #include <hiredis/hiredis.h>
 #include <signal.h>
@@ -32,6 +34,8 @@
 #include <unistd.h>
 
 #include "redis_server.h"
+
+#define KAFKA_API_PRODUCE 0 /* the Produce request's API key (the Kafka protocol) */
 #include "test_util.h"
 
 #define sh test_sh
@@ -491,4 +495,91 @@ Test(stream_job, replay_kafka_gives_the_file_replay_ids, .timeout = 300)
                  1);
     cr_expect_eq(sh("grep -q 'no-such-topic-%s' %s/unknown.err", e.tag, e.dir), 0);
     cleanup(&e);
+}
+
+/* The committed offset of the job's group on one partition (-1: none). */
+static int64_t committed(rd_kafka_t *c, const char *topic, int32_t partition)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, topic, partition);
+    int64_t off = -2;
+    if (!rd_kafka_committed(c, l, 10000) && !l->elems[0].err)
+        off = l->elems[0].offset;
+    rd_kafka_topic_partition_list_destroy(l);
+    return off < 0 ? -1 : off;
+}
+
+Test(stream_job, failed_alert_deliveries_are_retried_and_not_committed, .timeout = 300)
+{
+    bootstrap(); /* runs with the real-broker tests */
+    /* librdkafka's mock cluster, in this process, as the job's cluster:
+     * every Produce request fails until the errors are cleared */
+    char err[512];
+    rd_kafka_t *owner = rd_kafka_new(RD_KAFKA_PRODUCER, rd_kafka_conf_new(), err, sizeof err);
+    cr_assert(owner, "%s", err);
+    rd_kafka_mock_cluster_t *mc = rd_kafka_mock_cluster_new(owner, 1);
+    cr_assert(mc);
+    const char *mb = rd_kafka_mock_cluster_bootstraps(mc);
+    struct job_env e;
+    memset(&e, 0, sizeof e);
+    e.brokers = mb;
+    snprintf(e.dir, sizeof e.dir, "/tmp/aw-job-XXXXXX");
+    cr_assert(mkdtemp(e.dir));
+    snprintf(e.tag, sizeof e.tag, "mock-%ld", (long)getpid());
+    rd_kafka_mock_topic_create(mc, "in-auth", 1, 1);
+    rd_kafka_mock_topic_create(mc, "alerts", 1, 1);
+    rd_kafka_mock_topic_create(mc, "dead", 1, 1);
+    cr_assert_eq(sh("cd %s && cp $OLDPWD/tests/data/demo/auth.log in.log && "
+                    "echo 'Mar  4 09:00:00 bastion-01 CRON[9990]: pam_unix(cron:session): session closed for user "
+                    "root' >> in.log && kcat -b %s -P -t in-auth -p 0 -l in.log && wc -l < in.log > records && "
+                    "root=$OLDPWD && sed -e \"s|brokers: .*|brokers: %s|\" -e \"s|group: .*|group: g-mock|\" "
+                    "-e \"s|topic: host-auth|topic: in-auth|\" -e '/topic: k8s-audit/d' "
+                    "-e \"s|alerts_topic: .*|alerts_topic: alerts|\" -e \"s|dead_letter_topic: .*|dead_letter_topic: dead|\" "
+                    "-e \"s|paths: \\[rules\\]|paths: [$root/config/rules]|\" "
+                    "-e \"s|path: service-map.yaml|path: $root/config/service-map.yaml|\" "
+                    "-e \"s|^  year: 0 |  year: 2026 |\" $root/config/auditwatch.yaml > run.yaml && "
+                    "$root/%s replay -q -c run.yaml in.log 2>/dev/null | jq -r .auditwatch.alert_id | sort > want",
+                    e.dir, mb, mb, aw_bin()),
+                 0, "setting up the mock cluster's input failed");
+    char path[128];
+    snprintf(path, sizeof path, "%s/records", e.dir);
+    char *n = test_read_file(path, NULL);
+    int64_t end = n ? atol(n) : 0;
+    free(n);
+    rd_kafka_resp_err_t fail[200];
+    for (int i = 0; i < 200; i++)
+        fail[i] = RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED;
+    rd_kafka_mock_push_request_errors_array(mc, KAFKA_API_PRODUCE, 200, fail);
+    pid_t pid = start_job(&e, "job");
+    /* the deliveries fail and are retried; meanwhile nothing is committed */
+    for (int i = 0; i < 300 && sh("grep -q 'deliveries failed; retrying' %s/job.err", e.dir); i++)
+        test_sleep_ms(100);
+    cr_assert_eq(sh("grep -q 'deliveries failed; retrying' %s/job.err", e.dir), 0, "no delivery failed");
+    rd_kafka_conf_t *cc = rd_kafka_conf_new();
+    cr_assert_eq(rd_kafka_conf_set(cc, "bootstrap.servers", mb, err, sizeof err), RD_KAFKA_CONF_OK);
+    cr_assert_eq(rd_kafka_conf_set(cc, "group.id", "g-mock", err, sizeof err), RD_KAFKA_CONF_OK);
+    rd_kafka_t *probe = rd_kafka_new(RD_KAFKA_CONSUMER, cc, err, sizeof err);
+    cr_assert(probe, "%s", err);
+    for (int i = 0; i < 5; i++) {
+        cr_expect_lt(committed(probe, "in-auth", 0), end, "committed while alert deliveries were failing");
+        test_sleep_ms(1000);
+    }
+    cr_expect_eq(kill(pid, 0), 0, "the job gave up");
+    /* the topic works again: the retried batch is delivered and committed */
+    rd_kafka_mock_clear_request_errors(mc, KAFKA_API_PRODUCE);
+    int64_t off = -1;
+    for (int i = 0; i < 600 && off < end; i++) {
+        test_sleep_ms(100);
+        off = committed(probe, "in-auth", 0);
+    }
+    cr_expect_eq(off, end, "the batch was not committed after the deliveries succeeded");
+    cr_expect_eq(stop_job(pid, SIGTERM), 0);
+    cr_expect_eq(sh("kcat -b %s -C -t alerts -e -q 2>/dev/null | jq -r .auditwatch.alert_id | sort -u | "
+                    "cmp -s - %s/want",
+                    mb, e.dir),
+                 0, "the alerts topic does not hold the replay's alert ids");
+    rd_kafka_destroy(probe);
+    rd_kafka_mock_cluster_destroy(mc);
+    rd_kafka_destroy(owner);
+    sh("rm -rf %s", e.dir);
 }
