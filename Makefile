@@ -10,6 +10,7 @@
 #   make bench-decode   decode benchmark against cat, sshguard and jansson
 #   make bench-replay   detection throughput and window memory
 #   make bench-redis    Redis store throughput, round trips and memory
+#   make bench-kafka    the stream job on a real broker: throughput against kcat, latency
 #   make clean
 #
 # BUILD selects the output folder so sanitizer builds never mix objects
@@ -39,7 +40,7 @@ DEB_PACKAGES := build-essential pkg-config librdkafka-dev libjansson-dev libpcre
                 libhiredis-dev libyaml-dev libmicrohttpd-dev libcriterion-dev redis-server clang \
                 libclang-rt-14-dev sshguard jq kcat python3 openjdk-17-jre-headless maven
 
-.PHONY: all deps test check asan fuzz fuzz-smoke demo bench-decode bench-replay bench-redis clean
+.PHONY: all deps test check asan fuzz fuzz-smoke demo bench-decode bench-replay bench-redis bench-kafka clean
 
 all: $(BUILD)/auditwatch
 
@@ -108,6 +109,10 @@ bench-replay: deps
 bench-redis: deps
 	@$(MAKE) --no-print-directory all
 	@bench/bench_redis.sh $(BUILD)/auditwatch
+
+bench-kafka: deps
+	@$(MAKE) --no-print-directory all
+	@tests/services.sh bench/bench_kafka.sh $(BUILD)/auditwatch
 
 # The deterministic data generator (labeled scenarios, demo data, benchmarks).
 $(BUILD)/gen: bench/gen.c $(wildcard bench/scenario*.c)

@@ -61,8 +61,9 @@
 #define MAX_PARTITIONS 4096
 #define HOLD_UNTIL_FIRST (INT64_MIN + 1) /* a stream's first-record hint: hold everything */
 #define SHUTDOWN_WAIT_MS 30000           /* deliveries still failing at a stop: give up */
-#define BATCH_WAIT_MS 200                /* a batch ends after this long without filling */
+#define BATCH_WAIT_MS 50                 /* a batch ends this long after it started */
 #define STALL_MS 60000                   /* /healthz: the loop has not turned for this long */
+#define CONSUME_SLICE 256                /* records taken from librdkafka per call */
 #define RELEASE_GRACE_MS 30000           /* a revoked partition holds event time back this long */
 
 static volatile sig_atomic_t stopping, reload_requested;
@@ -523,7 +524,7 @@ static int handle(struct run *r, const rd_kafka_message_t *m)
 
 /* The batch is done in the store and delivered: store and commit its
  * offsets (partitions still assigned only). */
-static void store_offsets(struct run *r)
+static void store_offsets(struct run *r, bool sync)
 {
     rd_kafka_topic_partition_list_t *o = rd_kafka_topic_partition_list_new(4);
     for (size_t i = 0; i < r->nparts; i++)
@@ -535,7 +536,10 @@ static void store_offsets(struct run *r)
         }
     if (o->cnt) {
         rd_kafka_offsets_store(r->consumer, o);
-        rd_kafka_resp_err_t e = rd_kafka_commit(r->consumer, o, 0);
+        /* Asynchronous in steady state (a lost commit only means records
+         * read again, as at-least-once allows); synchronous when giving
+         * partitions up or stopping, where the next owner starts from it. */
+        rd_kafka_resp_err_t e = rd_kafka_commit(r->consumer, o, sync ? 0 : 1);
         if (e)
             aw_log(AW_LOG_WARN, "commit: %s (the next commit covers these offsets)", rd_kafka_err2str(e));
     }
@@ -544,7 +548,7 @@ static void store_offsets(struct run *r)
 
 /* End the batch: windows, deliveries, offsets.  -1 when the store failed
  * or a stop gave up on deliveries. */
-static int finish_batch(struct run *r, int64_t started_ms)
+static int finish_batch(struct run *r, int64_t started_ms, bool sync_commit)
 {
     int64_t t0 = mono_ms();
     atomic_store(&r->store_since_ms, t0);
@@ -558,7 +562,7 @@ static int finish_batch(struct run *r, int64_t started_ms)
     }
     if (deliver_all(r) < 0)
         return -1;
-    store_offsets(r);
+    store_offsets(r, sync_commit);
     publish_batch(r);
     aw_metrics_add(r->metrics, "auditwatch_batches_total", NULL, 1);
     aw_metrics_observe(r->metrics, "auditwatch_batch_duration_seconds", NULL,
@@ -575,7 +579,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic
          * Inside a delivery wait that batch cannot be finished here: the
          * revoked partitions' offsets are then not committed, and their
          * next owner reads those records again (at least once). */
-        if (!r->delivering && !r->failed && finish_batch(r, mono_ms()) < 0)
+        if (!r->delivering && !r->failed && finish_batch(r, mono_ms(), true) < 0)
             r->failed = true;
         for (int i = 0; i < parts->cnt; i++) {
             struct part *p = part_for(r, parts->elems[i].topic, parts->elems[i].partition, false);
@@ -740,6 +744,8 @@ int aw_cli_run(int argc, char **argv)
     struct run r;
     memset(&r, 0, sizeof r);
     struct aw_status_server *http = NULL;
+    rd_kafka_queue_t *cq = NULL;
+    rd_kafka_message_t *slice[CONSUME_SLICE];
     int status = AW_EXIT_USAGE;
     char err[1024];
     aw_config_init_defaults(&cfg);
@@ -801,6 +807,18 @@ int aw_cli_run(int argc, char **argv)
         fprintf(stderr, "auditwatch run: %s\n", err);
         goto out;
     }
+    /* Connect and learn the alerts topic now, not at the first alert
+     * (which would otherwise wait a second for it). */
+    rd_kafka_topic_t *at = rd_kafka_topic_new(r.producer, cfg.alerts_topic, NULL);
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_resp_err_t me = at ? rd_kafka_metadata(r.producer, 0, at, &md, 10000) : RD_KAFKA_RESP_ERR__FAIL;
+    if (me || !md || md->topic_cnt != 1 || md->topics[0].err)
+        aw_log(AW_LOG_WARN, "run: alerts topic %s: %s (alerts wait until it is there)", cfg.alerts_topic,
+               me ? rd_kafka_err2str(me) : md && md->topic_cnt == 1 ? rd_kafka_err2str(md->topics[0].err) : "no metadata");
+    if (md)
+        rd_kafka_metadata_destroy(md);
+    if (at)
+        rd_kafka_topic_destroy(at);
     /* consumer: one group, cooperative-sticky, offsets stored by us */
     rd_kafka_conf_t *cc = aw_kafka_conf(
         &cfg, "auditwatch run", "group.id", cfg.kafka_group ? cfg.kafka_group : "auditwatch",
@@ -837,6 +855,7 @@ int aw_cli_run(int argc, char **argv)
     aw_log(AW_LOG_INFO, "run: consuming %zu topic(s) from %s as group %s", cfg.ninputs, cfg.kafka_brokers,
            cfg.kafka_group ? cfg.kafka_group : "auditwatch");
     status = AW_EXIT_OK;
+    cq = rd_kafka_queue_get_consumer(r.consumer);
     while (!stopping && !r.failed) {
         size_t n = 0;
         int64_t t0 = mono_ms(), first_at = 0;
@@ -854,35 +873,39 @@ int aw_cli_run(int argc, char **argv)
                 p->stream = -1;
             }
         }
-        while (n < cfg.batch_events && !stopping) {
-            rd_kafka_message_t *m = rd_kafka_consumer_poll(r.consumer, 100);
-            if (!m) {
-                if (mono_ms() - t0 >= BATCH_WAIT_MS)
-                    break;
-                continue;
-            }
-            if (!m->err) {
-                if (!first_at)
-                    first_at = mono_ms();
-                if (handle(&r, m) < 0)
-                    r.failed = true;
-                n++;
-            } else if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-                /* caught up with a partition that gave nothing: it no
-                 * longer holds event time back (a record later reopens it) */
-                struct part *p = part_for(&r, rd_kafka_topic_name(m->rkt), m->partition, false);
-                if (p && !p->seen && p->stream >= 0) {
-                    aw_pipeline_stream_close(r.pipeline, p->stream);
-                    p->stream = -1;
-                }
-            } else {
-                aw_log(AW_LOG_WARN, "consumer: %s", rd_kafka_message_errstr(m));
-            }
-            rd_kafka_message_destroy(m);
-            if (r.failed)
+        while (n < cfg.batch_events && !stopping && !r.failed) {
+            /* a batch ends when full or BATCH_WAIT_MS after it started:
+             * at low rates alerts then wait at most that long.  Records
+             * come in slices (one library call each; rebalance callbacks
+             * are served inside it). */
+            int64_t left = BATCH_WAIT_MS - (mono_ms() - t0);
+            if (left <= 0)
                 break;
+            size_t want = cfg.batch_events - n < CONSUME_SLICE ? cfg.batch_events - n : CONSUME_SLICE;
+            ssize_t got = rd_kafka_consume_batch_queue(cq, (int)left, slice, want);
+            for (ssize_t k = 0; k < got; k++) {
+                rd_kafka_message_t *m = slice[k];
+                if (!m->err && !r.failed) {
+                    if (!first_at)
+                        first_at = mono_ms();
+                    if (handle(&r, m) < 0)
+                        r.failed = true;
+                    n++;
+                } else if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+                    /* caught up with a partition that gave nothing: it no
+                     * longer holds event time back (a record later reopens it) */
+                    struct part *p = part_for(&r, rd_kafka_topic_name(m->rkt), m->partition, false);
+                    if (p && !p->seen && p->stream >= 0) {
+                        aw_pipeline_stream_close(r.pipeline, p->stream);
+                        p->stream = -1;
+                    }
+                } else if (m->err) {
+                    aw_log(AW_LOG_WARN, "consumer: %s", rd_kafka_message_errstr(m));
+                }
+                rd_kafka_message_destroy(m);
+            }
         }
-        if (r.failed || finish_batch(&r, first_at ? first_at : t0) < 0) {
+        if (r.failed || finish_batch(&r, first_at ? first_at : t0, stopping) < 0) {
             r.failed = true;
             break;
         }
@@ -892,6 +915,7 @@ int aw_cli_run(int argc, char **argv)
                stopping ? "deliveries kept failing" : "the state store failed");
         status = AW_EXIT_FAILURE;
     }
+    rd_kafka_queue_destroy(cq);
     rd_kafka_consumer_close(r.consumer);
     /* A shared store: tell the peers this instance has finished, so they
      * do not hold finalization back for it until it goes stale. */
