@@ -4,8 +4,11 @@
  *
  *   time      decimal milliseconds; "-inf"/"+inf" for none/unbounded
  *   identity  16 lower-case hex digits (sorts like the number)
- *   entry     value hash (8 bytes LE), tag (4), evidence length (4),
+ *   payload   value hash (8 bytes LE), tag (4), evidence length (4),
  *             evidence, fields
+ *   entry     a window entry as its hash field's value: its time, one
+ *             space, its payload (the time first, so a script can read
+ *             it with a pattern)
  *   meta      "cursor_time cursor_id suppress_until suppress_entry
  *             alert_id", "n" for a time not set, "-" for no alert
  * Readers treat what they read as untrusted: a malformed value decodes
@@ -19,14 +22,36 @@
 
 #include "auditwatch/hash.h"
 
-void aw_redis_fmt_time(char out[24], int64_t t)
+size_t aw_redis_fmt_i64(char out[24], int64_t t)
 {
-    if (t == AW_TIME_NONE)
-        snprintf(out, 24, "-inf");
-    else if (t == INT64_MAX)
-        snprintf(out, 24, "+inf");
-    else
-        snprintf(out, 24, "%lld", (long long)t);
+    /* by hand: the store formats several numbers per window entry, and
+     * snprintf was a tenth of the client's time */
+    char tmp[24];
+    size_t n = 0, len = 0;
+    uint64_t u = t < 0 ? (uint64_t)0 - (uint64_t)t : (uint64_t)t;
+    do {
+        tmp[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (t < 0)
+        out[len++] = '-';
+    while (n)
+        out[len++] = tmp[--n];
+    out[len] = '\0';
+    return len;
+}
+
+size_t aw_redis_fmt_time(char out[24], int64_t t)
+{
+    if (t == AW_TIME_NONE) {
+        memcpy(out, "-inf", 5);
+        return 4;
+    }
+    if (t == INT64_MAX) {
+        memcpy(out, "+inf", 5);
+        return 4;
+    }
+    return aw_redis_fmt_i64(out, t);
 }
 
 int64_t aw_redis_parse_time(const char *p, size_t n)
@@ -62,7 +87,7 @@ uint64_t aw_redis_parse_hex64(const char *p, size_t n)
 
 
 /* Payload: value hash (8) tag (4) evidence length (4) evidence fields. */
-void aw_redis_encode_payload(struct aw_buf *b, const struct aw_window_entry *e)
+static void append_payload(struct aw_buf *b, const struct aw_window_entry *e)
 {
     unsigned char head[16];
     for (int i = 0; i < 8; i++)
@@ -71,10 +96,15 @@ void aw_redis_encode_payload(struct aw_buf *b, const struct aw_window_entry *e)
         head[8 + i] = (unsigned char)(e->tag >> (8 * i));
     for (int i = 0; i < 4; i++)
         head[12 + i] = (unsigned char)((uint32_t)e->evidence_len >> (8 * i));
-    aw_buf_reset(b);
     aw_buf_append(b, head, sizeof head);
     aw_buf_append(b, e->evidence, e->evidence_len);
     aw_buf_append(b, e->fields, e->fields_len);
+}
+
+void aw_redis_encode_payload(struct aw_buf *b, const struct aw_window_entry *e)
+{
+    aw_buf_reset(b);
+    append_payload(b, e);
 }
 
 bool aw_redis_decode_payload(const char *p, size_t n, struct aw_window_entry *e)
@@ -98,6 +128,37 @@ bool aw_redis_decode_payload(const char *p, size_t n, struct aw_window_entry *e)
     e->evidence_len = el;
     e->fields = p + 16 + el;
     e->fields_len = n - 16 - el;
+    return true;
+}
+
+void aw_redis_encode_entry(struct aw_buf *b, const struct aw_window_entry *e)
+{
+    char t[24];
+    size_t tl = aw_redis_fmt_i64(t, e->time_ms);
+    aw_buf_reset(b);
+    aw_buf_append(b, t, tl);
+    aw_buf_append_char(b, ' ');
+    append_payload(b, e);
+}
+
+bool aw_redis_decode_entry(const char *p, size_t n, struct aw_window_entry *e)
+{
+    size_t i = 0;
+    bool neg = n > 0 && p[0] == '-';
+    if (neg)
+        i++;
+    uint64_t v = 0;
+    size_t digits = 0;
+    while (i < n && p[i] >= '0' && p[i] <= '9' && digits < 18) {
+        v = v * 10 + (uint64_t)(p[i] - '0');
+        i++;
+        digits++;
+    }
+    if (!digits || i >= n || p[i] != ' ')
+        return false;
+    if (!aw_redis_decode_payload(p + i + 1, n - i - 1, e))
+        return false;
+    e->time_ms = neg ? -(int64_t)v : (int64_t)v;
     return true;
 }
 

@@ -6,180 +6,227 @@
  * batch costs few calls.  The key layout they assume is described at the
  * top of store_redis.c.  Times are integers in milliseconds (exact in
  * Lua's doubles), event identities 16 hex digits.
+ *
+ * Cost model (measured on the project machine, Redis 7.0): an EVALSHA
+ * costs a few microseconds, and every redis.call inside it one to two
+ * more, whatever the command.  So the scripts are written to make as few
+ * calls as possible per window entry: a window is one hash (entries,
+ * group, meta and version in one key, so one TTL), an entry costs one
+ * HSETNX, and the per-window bookkeeping (version, TTL) is paid once per
+ * window and batch, the TTL only when the key is new or the client asks
+ * for a refresh.  Replies are packed into one string where they would
+ * otherwise be long arrays of small values (cheaper on both sides).
  */
 #include "redis_scripts.h"
 
-/* KEYS: w1 h1 w2 h2 ... (the windows of a batch); ARGV per window:
- * trim ttl group n, then n times (id time payload).  Returns per window
- * its new version ("v", counting every change to the window, so a
- * client can tell whether anyone else wrote since), then one code per
- * entry: 0 added, 1 already there, 2 already there and it completed the
- * alert that suppresses its group. */
+/* KEYS: the window hashes of a batch; ARGV per window: ttl refresh group
+ * n nold, then n times (id value), then nold ids to drop (entries the
+ * client's mirror shows older than the trim bound; dropped first, as
+ * window_add trims before it adds).  The version ("v", counting every
+ * change to the window, so a client can tell whether anyone else wrote
+ * since) is bumped once per window; when it is 1 the window is new: the
+ * group is written and the TTL set (otherwise only when refresh is 1).
+ * Returns one string, per window "version codes" joined by ',', one code
+ * digit per entry: 0 added, 1 already there, 2 already there and it
+ * completed the alert that suppresses its group. */
 static const char HIT_LUA[] =
-    "local res = {}\n"
+    "local out = {}\n"
     "local a = 1\n"
-    "for k = 1, #KEYS, 2 do\n"
-    "  local w, h = KEYS[k], KEYS[k + 1]\n"
-    "  local trim, ttl, group, n = ARGV[a], ARGV[a + 1], ARGV[a + 2], tonumber(ARGV[a + 3])\n"
-    "  a = a + 4\n"
-    "  res[#res + 1] = 0\n"
-    "  local base = #res\n"
+    "for k = 1, #KEYS do\n"
+    "  local h = KEYS[k]\n"
+    "  local ttl, refresh, group = ARGV[a], ARGV[a + 1], ARGV[a + 2]\n"
+    "  local n, nold = tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4])\n"
+    "  a = a + 5\n"
+    "  if nold > 0 then redis.call('HDEL', h, unpack(ARGV, a + 2 * n, a + 2 * n + nold - 1)) end\n"
+    "  local codes = {}\n"
     "  local m, mread = nil, false\n"
     "  for i = 1, n do\n"
     "    local id = ARGV[a]\n"
-    "    if redis.call('ZADD', w, 'NX', ARGV[a + 1], id) == 1 then\n"
-    "      redis.call('HSET', h, id, ARGV[a + 2])\n"
-    "      res[#res + 1] = 0\n"
+    "    if redis.call('HSETNX', h, id, ARGV[a + 1]) == 1 then\n"
+    "      codes[i] = '0'\n"
     "    else\n"
     "      if not mread then m = redis.call('HGET', h, 'm'); mread = true end\n"
-    "      local code = 1\n"
+    "      local code = '1'\n"
     "      if m then\n"
     "        local se, aid = string.match(m, '^%S+ %S+ %S+ (%S+) (%S+)$')\n"
-    "        if se == id and aid ~= '-' then code = 2 end\n"
+    "        if se == id and aid ~= '-' then code = '2' end\n"
     "      end\n"
-    "      res[#res + 1] = code\n"
+    "      codes[i] = code\n"
     "    end\n"
-    "    a = a + 3\n"
+    "    a = a + 2\n"
     "  end\n"
+    "  a = a + nold\n"
     "  local v = redis.call('HINCRBY', h, 'v', 1)\n"
-    "  res[base] = v\n"
     "  if v == 1 then redis.call('HSET', h, 'g', group) end\n"
-    "  if trim ~= '' then\n"
-    "    local bound = '(' .. trim\n"
-    "    local old = redis.call('ZRANGEBYSCORE', w, '-inf', bound, 'LIMIT', 0, 1000)\n"
-    "    while #old > 0 do\n"
-    "      redis.call('ZREM', w, unpack(old))\n"
-    "      redis.call('HDEL', h, unpack(old))\n"
-    "      old = redis.call('ZRANGEBYSCORE', w, '-inf', bound, 'LIMIT', 0, 1000)\n"
-    "    end\n"
-    "  end\n"
-    "  redis.call('PEXPIRE', w, ttl)\n"
-    "  redis.call('PEXPIRE', h, ttl)\n"
+    "  if v == 1 or refresh == '1' then redis.call('PEXPIRE', h, ttl) end\n"
+    "  out[k] = v .. ' ' .. table.concat(codes)\n"
     "end\n"
-    "return res\n";
+    "return table.concat(out, ',')\n";
 
-/* KEYS: w1 h1 w2 h2 ...; ARGV: keep per window (ms before the cursor
- * still needed, '' = all).  Returns per window {} when it has no meta,
- * else {g, m, v, id, time, payload, ...}. */
+/* KEYS: window hashes; ARGV per window: meta group ttl.  Writes the
+ * window's meta (cursor and suppression) and group, bumps its version,
+ * and sets the TTL when the write created the key (it expired since its
+ * last hit).  Returns the new versions, joined by ' '. */
+static const char META_LUA[] =
+    "local out = {}\n"
+    "for k = 1, #KEYS do\n"
+    "  local h, a = KEYS[k], 3 * k - 2\n"
+    "  redis.call('HSET', h, 'm', ARGV[a], 'g', ARGV[a + 1])\n"
+    "  local v = redis.call('HINCRBY', h, 'v', 1)\n"
+    "  if v == 1 then redis.call('PEXPIRE', h, ARGV[a + 2]) end\n"
+    "  out[k] = v\n"
+    "end\n"
+    "return table.concat(out, ' ')\n";
+
+/* KEYS: window hashes; ARGV: keep per window (ms before the cursor still
+ * needed, '' = all).  Returns per window {} when it has no group (no such
+ * window), else {g, m, v, id, value, ...} with the entries that can
+ * still matter; entries older than that are dropped on the way (a window
+ * written by several instances is trimmed here, as no single client
+ * knows all of its entries). */
 static const char SNAPSHOT_LUA[] =
     "local out = {}\n"
-    "for k = 1, #KEYS, 2 do\n"
-    "  local w, h, keep = KEYS[k], KEYS[k + 1], ARGV[(k + 1) / 2]\n"
-    "  local g = redis.call('HGET', h, 'g')\n"
+    "for k = 1, #KEYS do\n"
+    "  local h, keep = KEYS[k], ARGV[k]\n"
+    "  local all = redis.call('HGETALL', h)\n"
+    "  local f = {}\n"
+    "  for i = 1, #all, 2 do f[all[i]] = all[i + 1] end\n"
     "  local r = {}\n"
-    "  if g then\n"
-    "    local m = redis.call('HGET', h, 'm') or ''\n"
-    "    local from = '-inf'\n"
+    "  if f.g then\n"
+    "    local m = f.m or ''\n"
+    "    local from = nil\n"
     "    local ct = string.match(m, '^(%S+) ')\n"
-    "    if keep ~= '' and ct and ct ~= 'n' then from = '(' .. (tonumber(ct) - tonumber(keep)) end\n"
-    "    r = {g, m, redis.call('HGET', h, 'v') or '0'}\n"
-    "    local ents = redis.call('ZRANGEBYSCORE', w, from, '+inf', 'WITHSCORES')\n"
-    "    local n = #ents / 2\n"
-    "    for i = 1, n, 1000 do\n"
-    "      local ids = {}\n"
-    "      for j = i, math.min(n, i + 999) do ids[#ids + 1] = ents[2 * j - 1] end\n"
-    "      local pl = redis.call('HMGET', h, unpack(ids))\n"
-    "      for j = 1, #ids do\n"
-    "        local x = i + j - 1\n"
-    "        r[#r + 1] = ents[2 * x - 1]\n"
-    "        r[#r + 1] = ents[2 * x]\n"
-    "        r[#r + 1] = pl[j] or ''\n"
+    "    if keep ~= '' and ct and ct ~= 'n' then from = tonumber(ct) - tonumber(keep) end\n"
+    "    r = {f.g, m, f.v or '0'}\n"
+    "    local old = {}\n"
+    "    for i = 1, #all, 2 do\n"
+    "      local id = all[i]\n"
+    "      if #id == 16 then\n"
+    "        local t = tonumber(string.match(all[i + 1], '^(%-?%d+) '))\n"
+    "        if from and t and t <= from then\n"
+    "          old[#old + 1] = id\n"
+    "        else\n"
+    "          r[#r + 1] = id\n"
+    "          r[#r + 1] = all[i + 1]\n"
+    "        end\n"
     "      end\n"
     "    end\n"
+    "    for i = 1, #old, 1000 do\n"
+    "      redis.call('HDEL', h, unpack(old, i, math.min(#old, i + 999)))\n"
+    "    end\n"
     "  end\n"
-    "  out[#out + 1] = r\n"
+    "  out[k] = r\n"
     "end\n"
     "return out\n";
 
 /* KEYS: pending claims members; ARGV: up_to limit ttl lateness me
  * stale_ms window_key_head window_key_tail (a group's hash key is head ..
- * group .. tail).  The groups due up to min(up_to, the slowest live instance's
- * watermark - lateness) move from pending to the claims (field: group,
- * value "instance time"), skipping groups another live instance holds.
- * Groups this instance claimed before and has not finished are handed
- * out again (a reply lost with the connection); claims of instances
- * silent for stale_ms go back to pending.  Returns {group, time,
- * version, ...} in (time, group) order - the version tells the caller
- * whether its own copy of the window is current - then the earliest time
- * left pending or '', '1' when more are due than were handed out, and
- * the bound the groups may be finalized up to (up_to, lowered by the
- * slowest live peer). */
+ * group .. tail).  The groups due up to min(up_to, the slowest live
+ * instance's watermark - lateness) move from pending to this instance's
+ * claim (field: the instance, value: "group time ..." of every group it
+ * holds), skipping groups another live instance holds.  Groups this
+ * instance claimed before and has not finished are handed out again (a
+ * reply lost with the connection); claims of instances silent for
+ * stale_ms go back to pending.  Versions are read only when another
+ * instance has ever written under the prefix ("w:INSTANCE" fields of
+ * members, set before an instance's first write): alone, the caller's
+ * own copy of its windows is current by construction.  Returns one
+ * string: "group time version" per group in (time, group) order ('0' for
+ * a version not read), then the earliest time left pending ('-' for
+ * none), '1' when more are due than were handed out, and the bound the
+ * groups may be finalized up to (up_to, lowered by the slowest live
+ * peer), all joined by ' '. */
 static const char POP_LUA[] =
     "local tm = redis.call('TIME')\n"
     "local now = tonumber(tm[1]) * 1000 + math.floor(tonumber(tm[2]) / 1000)\n"
     "local stale = tonumber(ARGV[6])\n"
+    "local me = ARGV[5]\n"
     "local function num(x)\n"
     "  if x == '+inf' then return math.huge elseif x == '-inf' then return -math.huge end\n"
     "  return tonumber(x)\n"
     "end\n"
     "local up = num(ARGV[1])\n"
     "local live = {}\n"
+    "local others = false\n"
     "local mem = redis.call('HGETALL', KEYS[3])\n"
     "for i = 1, #mem, 2 do\n"
-    "  local wm, beat = string.match(mem[i + 1], '^(%S+) (%S+)$')\n"
-    "  if wm and now - tonumber(beat) <= stale then\n"
-    "    live[mem[i]] = true\n"
-    "    if mem[i] ~= ARGV[5] then\n"
-    "      local lim = num(wm) - tonumber(ARGV[4])\n"
-    "      if lim < up then up = lim end\n"
+    "  if string.sub(mem[i], 1, 2) == 'w:' then\n"
+    "    if mem[i] ~= 'w:' .. me then others = true end\n"
+    "  else\n"
+    "    local wm, beat = string.match(mem[i + 1], '^(%S+) (%S+)$')\n"
+    "    if wm and now - tonumber(beat) <= stale then\n"
+    "      live[mem[i]] = true\n"
+    "      if mem[i] ~= me then\n"
+    "        local lim = num(wm) - tonumber(ARGV[4])\n"
+    "        if lim < up then up = lim end\n"
+    "      end\n"
     "    end\n"
     "  end\n"
     "end\n"
     "local got = {}\n"
-    "local held = {}\n"
+    "local held, mine = {}, {}\n"
     "local more = false\n"
     "local cl = redis.call('HGETALL', KEYS[2])\n"
     "for i = 1, #cl, 2 do\n"
-    "  local owner, t = string.match(cl[i + 1], '^(%S+) (%S+)')\n"
-    "  if owner == ARGV[5] then got[#got + 1] = {cl[i], tonumber(t)}\n"
-    "  elseif live[owner] then held[cl[i]] = true\n"
-    "  else\n"
-    "    redis.call('ZADD', KEYS[1], 'LT', t, cl[i])\n"
-    "    redis.call('HDEL', KEYS[2], cl[i])\n"
+    "  local owner = cl[i]\n"
+    "  for g, t in string.gmatch(cl[i + 1], '(%S+) (%S+)') do\n"
+    "    if owner == me then got[#got + 1] = {g, tonumber(t)}; mine[g] = true\n"
+    "    elseif live[owner] then held[g] = true\n"
+    "    else redis.call('ZADD', KEYS[1], 'LT', t, g) end\n"
     "  end\n"
+    "  if owner ~= me and not live[owner] then redis.call('HDEL', KEYS[2], owner) end\n"
     "end\n"
+    "local fresh = 0\n"
     "if up > -math.huge then\n"
+    "  local limit = tonumber(ARGV[2])\n"
     "  local bound = up == math.huge and '+inf' or string.format('%d', up)\n"
-    "  local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', bound, 'WITHSCORES', 'LIMIT', 0, 4 * tonumber(ARGV[2]))\n"
-    "  local taken, n = {}, 0\n"
+    "  local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', bound, 'WITHSCORES', 'LIMIT', 0, 4 * limit)\n"
+    "  local taken = {}\n"
     "  for i = 1, #due, 2 do\n"
-    "    if n >= tonumber(ARGV[2]) then more = true; break end\n"
+    "    if #taken >= limit then more = true; break end\n"
     "    if not held[due[i]] then\n"
-    "      got[#got + 1] = {due[i], tonumber(due[i + 1])}\n"
+    "      if not mine[due[i]] then got[#got + 1] = {due[i], tonumber(due[i + 1])} end\n"
     "      taken[#taken + 1] = due[i]\n"
-    "      redis.call('HSET', KEYS[2], due[i], ARGV[5] .. ' ' .. due[i + 1])\n"
-    "      n = n + 1\n"
     "    end\n"
     "  end\n"
-    "  if #due == 8 * tonumber(ARGV[2]) then more = true end\n"
-    "  if #taken > 0 then\n"
-    "    redis.call('ZREM', KEYS[1], unpack(taken))\n"
-    "    redis.call('PEXPIRE', KEYS[2], ARGV[3])\n"
-    "  end\n"
+    "  if #due == 8 * limit then more = true end\n"
+    "  if #taken > 0 then redis.call('ZREM', KEYS[1], unpack(taken)) end\n"
+    "  fresh = #taken\n"
     "end\n"
     "table.sort(got, function(a, b) return a[2] < b[2] or (a[2] == b[2] and a[1] < b[1]) end)\n"
-    "local out = {}\n"
+    "local out, claim = {}, {}\n"
     "for i = 1, #got do\n"
-    "  out[#out + 1] = got[i][1]\n"
-    "  out[#out + 1] = string.format('%d', got[i][2])\n"
-    "  out[#out + 1] = redis.call('HGET', ARGV[7] .. got[i][1] .. ARGV[8], 'v') or '0'\n"
+    "  local t = string.format('%d', got[i][2])\n"
+    "  claim[#claim + 1] = got[i][1] .. ' ' .. t\n"
+    "  local v = '0'\n"
+    "  if others then v = redis.call('HGET', ARGV[7] .. got[i][1] .. ARGV[8], 'v') or '0' end\n"
+    "  out[#out + 1] = got[i][1] .. ' ' .. t .. ' ' .. v\n"
+    "end\n"
+    "if fresh > 0 then\n"
+    "  redis.call('HSET', KEYS[2], me, table.concat(claim, ' '))\n"
+    "  redis.call('PEXPIRE', KEYS[2], ARGV[3])\n"
     "end\n"
     "local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')\n"
-    "out[#out + 1] = first[2] or ''\n"
+    "out[#out + 1] = first[2] or '-'\n"
     "out[#out + 1] = more and '1' or '0'\n"
     "if up == math.huge then out[#out + 1] = '+inf'\n"
     "elseif up == -math.huge then out[#out + 1] = '-inf'\n"
     "else out[#out + 1] = string.format('%d', up) end\n"
-    "return out\n";
+    "return table.concat(out, ' ')\n";
 
-/* KEYS: claims; ARGV: me, then groups.  Releases this instance's claims
- * on the groups (a claim another instance took over stays its own). */
+/* KEYS: claims; ARGV: me, then groups.  Takes the groups out of this
+ * instance's claim (a claim another instance took over stays its own). */
 static const char DONE_LUA[] =
-    "local prefix = ARGV[1] .. ' '\n"
-    "for i = 2, #ARGV do\n"
-    "  local v = redis.call('HGET', KEYS[1], ARGV[i])\n"
-    "  if v and string.sub(v, 1, #prefix) == prefix then redis.call('HDEL', KEYS[1], ARGV[i]) end\n"
+    "local v = redis.call('HGET', KEYS[1], ARGV[1])\n"
+    "if not v then return 0 end\n"
+    "local fin = {}\n"
+    "for i = 2, #ARGV do fin[ARGV[i]] = true end\n"
+    "local keep = {}\n"
+    "for g, t in string.gmatch(v, '(%S+) (%S+)') do\n"
+    "  if not fin[g] then keep[#keep + 1] = g .. ' ' .. t end\n"
     "end\n"
+    "if #keep == 0 then redis.call('HDEL', KEYS[1], ARGV[1])\n"
+    "else redis.call('HSET', KEYS[1], ARGV[1], table.concat(keep, ' ')) end\n"
     "return 0\n";
 
 /* KEYS: members; ARGV: me watermark ttl.  Publishes this instance's
@@ -204,37 +251,49 @@ static const char SET_ADD_LUA[] =
     "redis.call('PEXPIRE', KEYS[1], ARGV[3])\n"
     "return a\n";
 
-/* KEYS: learning cur prev intro (prev = cur without retention); ARGV:
- * time learning_ms ttl value event_id has_prev learning_ttl.  first_seen.c's logic
- * in one step: 0 silent, 1 new pair, 2 introduced by this event. */
+/* KEYS: per decision learning cur prev intro (prev = cur without
+ * retention); ARGV: per decision time learning_ms ttl value event_id
+ * has_prev learning_ttl.  first_seen.c's logic, decision by decision in
+ * order: 0 silent, 1 new pair, 2 introduced by this event; one digit per
+ * decision in the returned string.  A key's TTL is set when a write adds
+ * to it (the value sets live by epochs of event time and their TTL only
+ * reclaims memory; the learning start is kept for good). */
 static const char FIRST_SEEN_LUA[] =
-    "local t = tonumber(ARGV[1])\n"
-    "local start = tonumber(redis.call('HGET', KEYS[1], 'start') or '')\n"
-    "if not start or t < start then\n"
-    "  start = t\n"
-    "  redis.call('HSET', KEYS[1], 'start', ARGV[1])\n"
+    "local out = {}\n"
+    "local function add(key, field, t, ttl)\n"
+    "  local n = redis.call('HSETNX', key, field, t)\n"
+    "  if n == 1 then redis.call('PEXPIRE', key, ttl) end\n"
+    "  return n\n"
     "end\n"
-    "redis.call('PEXPIRE', KEYS[1], ARGV[7])\n"
-    "if t - start < tonumber(ARGV[2]) then\n"
-    "  redis.call('HSETNX', KEYS[2], ARGV[4], ARGV[1])\n"
-    "  redis.call('PEXPIRE', KEYS[2], ARGV[3])\n"
-    "  return 0\n"
+    "for d = 1, #KEYS / 4 do\n"
+    "  local k, a = 4 * d - 3, 7 * d - 6\n"
+    "  local t = tonumber(ARGV[a])\n"
+    "  local res\n"
+    "  local start = tonumber(redis.call('HGET', KEYS[k], 'start') or '')\n"
+    "  if not start or t < start then\n"
+    "    start = t\n"
+    "    redis.call('HSET', KEYS[k], 'start', ARGV[a])\n"
+    "    redis.call('PEXPIRE', KEYS[k], ARGV[a + 6])\n"
+    "  end\n"
+    "  if t - start < tonumber(ARGV[a + 1]) then\n"
+    "    add(KEYS[k + 1], ARGV[a + 3], ARGV[a], ARGV[a + 2])\n"
+    "    res = 0\n"
+    "  else\n"
+    "    local found = redis.call('HEXISTS', KEYS[k + 1], ARGV[a + 3]) == 1\n"
+    "    if not found and ARGV[a + 5] == '1' and redis.call('HEXISTS', KEYS[k + 2], ARGV[a + 3]) == 1 then\n"
+    "      found = true\n"
+    "      add(KEYS[k + 1], ARGV[a + 3], ARGV[a], ARGV[a + 2])\n"
+    "    end\n"
+    "    if found then\n"
+    "      res = redis.call('HEXISTS', KEYS[k + 3], ARGV[a + 4]) == 1 and 2 or 0\n"
+    "    else\n"
+    "      add(KEYS[k + 3], ARGV[a + 4], ARGV[a], ARGV[a + 2])\n"
+    "      res = add(KEYS[k + 1], ARGV[a + 3], ARGV[a], ARGV[a + 2])\n"
+    "    end\n"
+    "  end\n"
+    "  out[d] = res\n"
     "end\n"
-    "local found = redis.call('HEXISTS', KEYS[2], ARGV[4]) == 1\n"
-    "if not found and ARGV[6] == '1' and redis.call('HEXISTS', KEYS[3], ARGV[4]) == 1 then\n"
-    "  found = true\n"
-    "  redis.call('HSETNX', KEYS[2], ARGV[4], ARGV[1])\n"
-    "  redis.call('PEXPIRE', KEYS[2], ARGV[3])\n"
-    "end\n"
-    "if found then\n"
-    "  if redis.call('HEXISTS', KEYS[4], ARGV[5]) == 1 then return 2 end\n"
-    "  return 0\n"
-    "end\n"
-    "redis.call('HSETNX', KEYS[4], ARGV[5], ARGV[1])\n"
-    "redis.call('PEXPIRE', KEYS[4], ARGV[3])\n"
-    "local added = redis.call('HSETNX', KEYS[2], ARGV[4], ARGV[1])\n"
-    "redis.call('PEXPIRE', KEYS[2], ARGV[3])\n"
-    "return added\n";
+    "return table.concat(out)\n";
 
-const char *const aw_redis_script_text[S_COUNT] = {HIT_LUA, SNAPSHOT_LUA, POP_LUA,
-                                                 SET_ADD_LUA, FIRST_SEEN_LUA, MEMBER_LUA, DONE_LUA};
+const char *const aw_redis_script_text[S_COUNT] = {HIT_LUA,     SNAPSHOT_LUA, POP_LUA,  SET_ADD_LUA,
+                                                 FIRST_SEEN_LUA, MEMBER_LUA, DONE_LUA, META_LUA};

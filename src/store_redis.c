@@ -3,42 +3,68 @@
  * DESIGN section 7).  The only file that includes hiredis.
  *
  * Keys (PREFIX defaults to "auditwatch"; replay uses a prefix of its own):
- *   PREFIX:{RULE|GROUPHASH}:w   sorted set: one member per entry, the
- *                               event identity (16 hex digits) scored by
- *                               its event time - a redelivered event is
- *                               the same member, so it is not counted twice
- *   PREFIX:{RULE|GROUPHASH}:h   hash: the entries' payloads by identity,
- *                               plus "g" (the group's values as JSON) and
+ *   PREFIX:{RULE|GROUPHASH}:h   hash: one window.  Its entries are fields
+ *                               named by the event identity (16 hex
+ *                               digits) - a redelivered event is the same
+ *                               field, so it is not counted twice - whose
+ *                               value is "TIME PAYLOAD" (redis_codec.c);
+ *                               plus "g" (the group's values as JSON),
  *                               "m" (finalization cursor and suppression)
+ *                               and "v" (a version, bumped by every write)
  *   PREFIX:{RULE|GROUPHASH}:s   hash: a set's members -> first-seen time
  *   PREFIX:{RULE}:pending       sorted set: groups waiting for their
  *                               finalization, scored by the earliest time
- *   PREFIX:{RULE}:claims        hash: groups an instance popped and has
- *                               not finished -> "instance time"
+ *   PREFIX:{RULE}:claims        hash: instance -> "group time ..." of the
+ *                               groups it popped and has not finished
  *   PREFIX:members              hash: instance -> "watermark heartbeat";
- *                               finalization waits for the slowest live one
- * The braces are Redis Cluster hash tags: a window's keys share one slot.
- * Every key gets a TTL (the window's timespan + lateness, or 30 days for
- * keys whose callers give none, such as the service map).
+ *                               finalization waits for the slowest live
+ *                               one; and "w:INSTANCE" for every instance
+ *                               that ever wrote (set before its first
+ *                               write; see the versions below)
+ * The braces are Redis Cluster hash tags: a window's key lives in one slot.
+ * Every key gets a TTL (the window's timespan + lateness + an hour of
+ * wall-clock slack, or 30 days for keys whose callers give none, such as
+ * the service map).  A window's TTL is set when its key is created and
+ * refreshed by this process at most every TTL_REFRESH_MS of wall time,
+ * which keeps it alive at least slack - TTL_REFRESH_MS after its last
+ * update (one PEXPIRE per window and batch was a tenth of Redis's work).
+ *
+ * Why one hash per window (no sorted set): a window entry costs one
+ * HSETNX, the window's bookkeeping one HINCRBY per batch, and nothing is
+ * kept twice.  Order by time is not needed on the server: this process
+ * reads its windows from its mirror (below), and the rare snapshot
+ * filters by time in Lua.  Entries older than what can still matter are
+ * dropped by id, which this process knows from its mirror (sent with the
+ * hits, when they are at least half of the window), and by snapshots,
+ * which trim what other instances left.
  *
  * Batching: writes are not sent when they are made.  window_hit, meta_put,
- * pending_push and pending_done append commands to a pipeline; the
- * pipeline goes out in one round trip when the pipeline's owner calls
- * sync (once per batch of events) or when a read needs an answer.  Window
- * updates run as Lua scripts by EVALSHA (redis_scripts.c), so each is
- * atomic; a batch's hits go in one script call, pending pushes are merged
- * per group into one ZADD LT per rule, and the pops of the coming
- * finalization (pending_prefetch) travel with the batch.
+ * first_seen, pending_push and pending_done append to per-batch buffers
+ * that go into the pipeline as a few script calls; the pipeline goes out
+ * in one round trip when its owner calls sync (once per batch of events)
+ * or when a read needs an answer.  Window updates run as Lua scripts by
+ * EVALSHA (redis_scripts.c), so each is atomic; a batch's hits go in one
+ * script call per 256 windows, its meta writes and first_seen decisions
+ * likewise, pending pushes are merged per group into one ZADD LT per
+ * rule, and the pops of the coming finalization (pending_prefetch) travel
+ * with the batch.  Per window, writes reach Redis in the order they were
+ * made (a meta write waiting in its buffer goes out before a later hit
+ * on the same window, and the other way round).
  *
  * Sharing: several instances may use one prefix.  Each publishes its
  * watermark; a group is finalized only up to the slowest live instance's
- * watermark minus the lateness, by the one instance that claimed it.
+ * watermark minus the lateness, by the one instance that claimed it.  A
+ * pop claims its groups with one write, and they are released with one
+ * per rule and batch.
  *
- * Reads during finalization are served from a local snapshot: popping due
- * groups fetches every popped window (entries that can still matter,
- * payloads and meta) in one more round trip into an embedded memory
- * store, which then answers scans, counts and meta reads; writes to a
- * snapshotted window go to both.  sync forgets the snapshots.
+ * Reads during finalization are served from a mirror: an embedded memory
+ * store holding what this process wrote, and windows it fetched.  Every
+ * write and pop reports the window's version; on a mismatch (another
+ * instance wrote, the key expired) the window is fetched again (entries
+ * that can still matter, payloads and meta, for every popped window in
+ * one more round trip).  While no other instance has ever written under
+ * the prefix, pops skip the version reads: the mirror is current by
+ * construction.
  *
  * Faults: when the connection breaks, the store reconnects with
  * exponential backoff (up to reconnect_wait), reloads its scripts and
@@ -78,6 +104,12 @@
  * this much longer. */
 #define TTL_SLACK_MS (3600LL * 1000)
 #define POP_LIMIT 512
+/* A window's TTL is refreshed by this process at most this often (wall
+ * clock); TTL_SLACK_MS covers it many times over. */
+#define TTL_REFRESH_MS (5LL * 60 * 1000)
+/* Entries dropped by id per window and call (a script's argument list
+ * stays small; the rest go with a later batch). */
+#define TRIM_MAX 1000
 
 /* An instance silent this long no longer holds finalization back, and
  * its claims go back to the queue: longer than any reconnect wait, so a
@@ -88,17 +120,18 @@
 
 enum reply_use {
     USE_CHECK, /* only an error matters */
-    USE_HIT,   /* a window_hit outcome */
+    USE_HIT,   /* window_hit outcomes: "version codes,..." */
+    USE_FS,    /* first_seen outcomes: one digit per decision */
     USE_KEEP,  /* the caller reads the reply after the exchange */
     USE_POP,   /* due groups of a rule: parsed right after the exchange */
-    USE_VER,   /* a window's new version (HINCRBY): checked against ours */
+    USE_VER,   /* windows' new versions ("v v ..."): checked against ours */
 };
 
 struct command {
     char *text; /* RESP, formatted by hiredis */
     int len;
     enum reply_use use;
-    size_t *hits; /* USE_HIT: the hits (indexes into hits[]) in reply order */
+    size_t *hits; /* USE_HIT, USE_FS: the hits (indexes into hits[]) in reply order */
     size_t nhits;
     struct rule_state *rule; /* USE_POP */
     /* USE_HIT (per window) and USE_VER: the window, the version the
@@ -108,19 +141,36 @@ struct command {
     redisReply *reply;
 };
 
-/* The hits of one window in the current batch: sent as one EVALSHA. */
+/* The hits of one window in the current batch: sent with one EVALSHA. */
 struct win_entry {
-    char id[17], time[24];
-    size_t off, len; /* payload in win_batch.payloads */
+    char id[17];
+    size_t off, len; /* the encoded entry in win_batch.payloads */
     size_t hit;
 };
 
 struct win_batch {
     struct aw_wkey key;
-    int64_t trim, ttl;
+    int64_t ttl;
+    bool refresh; /* (re)set the key's TTL */
     struct aw_buf group, payloads;
     struct win_entry *e;
     size_t n, cap;
+    uint64_t *old; /* entries to drop (older than the trim bound) */
+    size_t nold, old_cap;
+};
+
+/* A meta write waiting for the batch (the last one per window wins). */
+struct meta_write {
+    struct aw_wkey key;
+    size_t off, mlen, glen; /* meta then group text in redis_store.meta_text */
+    int64_t ttl;
+};
+
+/* A first_seen decision waiting for the batch: 4 keys and 7 arguments. */
+#define FS_ARGS 11
+struct fs_wait {
+    size_t off[FS_ARGS], len[FS_ARGS]; /* in redis_store.fs_text */
+    size_t hit;
 };
 
 struct hit_wait {
@@ -137,7 +187,7 @@ struct hit_wait {
 struct push {
     uint64_t group_hash;
     int64_t time;
-    uint64_t version; /* popped groups: the window's version in Redis */
+    uint64_t version; /* popped groups: the window's version in Redis (0: not read) */
 };
 
 /* Per rule: its keys, merged pending pushes and the groups popped last. */
@@ -148,7 +198,7 @@ struct rule_state {
     struct push *pushes;
     size_t npushes, push_cap;
     struct aw_hashmap push_index; /* group hash -> index + 1 */
-    uint64_t *done;               /* finished groups: one HDEL of the claims per batch */
+    uint64_t *done;               /* finished groups: one DONE per rule and batch */
     size_t ndone, done_cap;
     bool pushed_since_pop;
     /* popped, not yet handed out */
@@ -181,12 +231,20 @@ struct redis_store {
     struct win_batch **wb; /* [0, nwb) in use; the rest kept for reuse */
     size_t nwb, wb_alloc;
     struct aw_hashmap wb_index; /* window name -> index + 1 */
+    struct meta_write *metas;
+    size_t nmeta, meta_cap;
+    struct aw_hashmap meta_index; /* window name -> index + 1 */
+    struct aw_buf meta_text;
+    struct fs_wait *fs;
+    size_t nfs, fs_cap;
+    struct aw_buf fs_text;
     bool resent;      /* this batch was sent again after a reconnect */
     bool last_resent; /* the last exchange was */
     struct aw_hashmap rules; /* rule hash -> rule_state */
     /* snapshots of windows read during a finalization pass */
     struct aw_store *cache;
     struct aw_hashmap fetched; /* the mirror: window name -> expected version */
+    struct aw_hashmap refreshed; /* window name -> wall-clock second of our last TTL refresh */
     size_t mirror_cap;
     bool full_fetch;
     struct aw_buf key, key2, arg, arg2;
@@ -403,7 +461,30 @@ static int connect_once(struct redis_store *s, char *err, size_t errlen)
         s->sha[i][40] = '\0';
         freeReplyObject(r);
     }
-    return 0;
+    /* This instance writes under the prefix from now on: say so before
+     * the first write, so that other instances read versions (POP). */
+    struct aw_buf members = {0};
+    aw_buf_append_str(&members, s->prefix);
+    aw_buf_append_str(&members, ":members");
+    aw_buf_append_char(&members, '\0');
+    char writer[128], ttl[24];
+    snprintf(writer, sizeof writer, "w:%s", s->instance);
+    aw_redis_fmt_time(ttl, DEFAULT_TTL_MS);
+    const char *hv[] = {"HSET", members.data, writer, "1"};
+    const char *ev[] = {"PEXPIRE", members.data, ttl};
+    int rc = 0;
+    for (int i = 0; i < 2 && rc == 0; i++) {
+        r = i == 0 ? redisCommandArgv(s->c, 4, hv, NULL) : redisCommandArgv(s->c, 3, ev, NULL);
+        if (!r || reply_is_error(r)) {
+            snprintf(err, errlen, "%s: cannot register under prefix %s: %s", s->shown, s->prefix,
+                     r && r->str ? r->str : s->c->errstr);
+            rc = -1;
+        }
+        if (r)
+            freeReplyObject(r);
+    }
+    aw_buf_free(&members);
+    return rc;
 }
 
 /* Reconnect with exponential backoff until reconnect_wait has passed. */
@@ -536,80 +617,119 @@ static bool mirror_current(struct redis_store *s, const struct aw_wkey *k, uint6
     return found; /* else evicted from the mirror */
 }
 
+/* Argument lists of the batched scripts: pointers and lengths, and a
+ * text buffer for the small strings (numbers, key names) they point to.
+ * Offsets are kept while the text grows; pointers are made at the end. */
+struct argl {
+    const char **argv;
+    size_t *lens;
+    size_t *off; /* offset into text, or SIZE_MAX: argv holds the pointer */
+    size_t n, cap;
+    struct aw_buf *text;
+};
+
+static void argl_init(struct argl *l, struct aw_buf *text, size_t cap)
+{
+    l->n = 0;
+    l->cap = cap ? cap : 8;
+    l->argv = xcalloc(l->cap, sizeof *l->argv);
+    l->lens = xcalloc(l->cap, sizeof *l->lens);
+    l->off = xcalloc(l->cap, sizeof *l->off);
+    l->text = text;
+    aw_buf_reset(text);
+}
+
+static void argl_grow(struct argl *l)
+{
+    if (l->n < l->cap)
+        return;
+    l->cap *= 2;
+    l->argv = xrealloc(l->argv, l->cap * sizeof *l->argv);
+    l->lens = xrealloc(l->lens, l->cap * sizeof *l->lens);
+    l->off = xrealloc(l->off, l->cap * sizeof *l->off);
+}
+
+/* An argument that stays valid until the command is queued. */
+static void argl_ptr(struct argl *l, const char *p, size_t len)
+{
+    argl_grow(l);
+    l->argv[l->n] = p;
+    l->lens[l->n] = len;
+    l->off[l->n++] = SIZE_MAX;
+}
+
+/* An argument copied into the list's text. */
+static void argl_copy(struct argl *l, const char *p, size_t len)
+{
+    argl_grow(l);
+    l->off[l->n] = l->text->len;
+    l->lens[l->n++] = len;
+    aw_buf_append(l->text, p, len);
+}
+
+static void argl_num(struct argl *l, int64_t v)
+{
+    char num[24];
+    argl_copy(l, num, aw_redis_fmt_time(num, v));
+}
+
+/* Queue the list as one command and free it. */
+static struct command *argl_queue(struct redis_store *s, struct argl *l, enum reply_use use)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (l->off[i] != SIZE_MAX)
+            l->argv[i] = l->text->data + l->off[i];
+    queue_argv(s, use, (int)l->n, l->argv, l->lens);
+    free(l->argv);
+    free(l->lens);
+    free(l->off);
+    return &s->cmds[s->ncmds - 1];
+}
+
 /* The batch's hits: one EVALSHA for up to HIT_WINDOWS windows.  (On a
- * Redis Cluster every window would need a call of its own - its keys
- * share a slot, different windows do not; see README.) */
+ * Redis Cluster every window would need a call of its own - a window's
+ * key has its slot, different windows do not share one; see README.) */
 #define HIT_WINDOWS 256
 static void flush_hits(struct redis_store *s)
 {
     for (size_t first = 0; first < s->nwb; first += HIT_WINDOWS) {
         size_t last = first + HIT_WINDOWS < s->nwb ? first + HIT_WINDOWS : s->nwb;
-        size_t nkeys = 2 * (last - first), nentries = 0;
-        for (size_t w = first; w < last; w++)
+        size_t nentries = 0, nargs = 3;
+        for (size_t w = first; w < last; w++) {
             nentries += s->wb[w]->n;
-        size_t argc = 3 + nkeys + 4 * (last - first) + 3 * nentries;
-        const char **argv = xcalloc(argc, sizeof *argv);
-        size_t *lens = xcalloc(argc, sizeof *lens);
+            nargs += 6 + 2 * s->wb[w]->n + s->wb[w]->nold;
+        }
+        struct argl l;
+        argl_init(&l, &s->arg2, nargs);
         size_t *hits = xcalloc(nentries, sizeof *hits);
-        /* key texts and small numbers live in one buffer; pointers are
-         * taken once it stops growing */
-        struct aw_buf *text = &s->arg2;
-        aw_buf_reset(text);
-        size_t *off = xcalloc(nkeys + 3 * (last - first), sizeof *off);
-        size_t no = 0;
+        size_t h = 0;
+        argl_ptr(&l, "EVALSHA", 7);
+        argl_ptr(&l, s->sha[S_HIT], 40);
+        argl_num(&l, (int64_t)(last - first));
         for (size_t w = first; w < last; w++) {
-            struct win_batch *b = s->wb[w];
-            window_key_text(s, &s->key, &b->key, "w");
-            off[no++] = text->len;
-            aw_buf_append(text, s->key.data, s->key.len);
-            aw_buf_append_char(text, '\0');
-            window_key_text(s, &s->key, &b->key, "h");
-            off[no++] = text->len;
-            aw_buf_append(text, s->key.data, s->key.len);
-            aw_buf_append_char(text, '\0');
+            window_key_text(s, &s->key, &s->wb[w]->key, "h");
+            argl_copy(&l, s->key.data, s->key.len);
         }
         for (size_t w = first; w < last; w++) {
             struct win_batch *b = s->wb[w];
-            char num[24];
-            num[0] = '\0';
-            if (b->trim != AW_TIME_NONE)
-                aw_redis_fmt_time(num, b->trim);
-            off[no++] = text->len;
-            aw_buf_append(text, num, strlen(num) + 1);
-            aw_redis_fmt_time(num, b->ttl > 0 ? b->ttl + TTL_SLACK_MS : DEFAULT_TTL_MS);
-            off[no++] = text->len;
-            aw_buf_append(text, num, strlen(num) + 1);
-            snprintf(num, sizeof num, "%zu", b->n);
-            off[no++] = text->len;
-            aw_buf_append(text, num, strlen(num) + 1);
-        }
-        char nk[24];
-        snprintf(nk, sizeof nk, "%zu", nkeys);
-        size_t a = 0, h = 0, o = 0;
-        argv[a] = "EVALSHA", lens[a++] = 7;
-        argv[a] = s->sha[S_HIT], lens[a++] = 40;
-        argv[a] = nk, lens[a++] = strlen(nk);
-        for (size_t k = 0; k < nkeys; k++, o++)
-            argv[a] = text->data + off[o], lens[a++] = strlen(text->data + off[o]);
-        for (size_t w = first; w < last; w++) {
-            struct win_batch *b = s->wb[w];
-            for (int j = 0; j < 3; j++, o++) {
-                if (j == 2) { /* the group goes between ttl and n */
-                    argv[a] = b->group.data ? b->group.data : "{}";
-                    lens[a++] = b->group.data ? b->group.len : 2;
-                }
-                argv[a] = text->data + off[o], lens[a++] = strlen(text->data + off[o]);
-            }
+            argl_num(&l, b->ttl > 0 ? b->ttl + TTL_SLACK_MS : DEFAULT_TTL_MS);
+            argl_ptr(&l, b->refresh ? "1" : "0", 1);
+            argl_ptr(&l, b->group.data ? b->group.data : "{}", b->group.data ? b->group.len : 2);
+            argl_num(&l, (int64_t)b->n);
+            argl_num(&l, (int64_t)b->nold);
             for (size_t i = 0; i < b->n; i++) {
                 struct win_entry *e = &b->e[i];
-                argv[a] = e->id, lens[a++] = 16;
-                argv[a] = e->time, lens[a++] = strlen(e->time);
-                argv[a] = b->payloads.data + e->off, lens[a++] = e->len;
+                argl_ptr(&l, e->id, 16);
+                argl_ptr(&l, b->payloads.data + e->off, e->len);
                 hits[h++] = e->hit;
             }
+            for (size_t i = 0; i < b->nold; i++) {
+                char hex[16];
+                aw_hex64(b->old[i], hex);
+                argl_copy(&l, hex, 16);
+            }
         }
-        queue_argv(s, USE_HIT, (int)a, argv, lens);
-        struct command *cmd = &s->cmds[s->ncmds - 1];
+        struct command *cmd = argl_queue(s, &l, USE_HIT);
         cmd->hits = hits;
         cmd->nhits = h;
         cmd->nw = last - first;
@@ -621,12 +741,10 @@ static void flush_hits(struct redis_store *s)
             cmd->expect[w - first] = mirror_bump(s, cmd->names[w - first]);
             cmd->counts[w - first] = s->wb[w]->n;
         }
-        free(argv);
-        free(lens);
-        free(off);
     }
     for (size_t w = 0; w < s->nwb; w++) {
         s->wb[w]->n = 0;
+        s->wb[w]->nold = 0;
         aw_buf_reset(&s->wb[w]->payloads);
     }
     s->nwb = 0;
@@ -634,6 +752,67 @@ static void flush_hits(struct redis_store *s)
         aw_hashmap_free(&s->wb_index);
         aw_hashmap_init(&s->wb_index);
     }
+}
+
+/* The batch's meta writes: one EVALSHA per HIT_WINDOWS windows. */
+static void flush_meta(struct redis_store *s)
+{
+    for (size_t first = 0; first < s->nmeta; first += HIT_WINDOWS) {
+        size_t last = first + HIT_WINDOWS < s->nmeta ? first + HIT_WINDOWS : s->nmeta;
+        struct argl l;
+        argl_init(&l, &s->arg2, 3 + 4 * (last - first));
+        argl_ptr(&l, "EVALSHA", 7);
+        argl_ptr(&l, s->sha[S_META], 40);
+        argl_num(&l, (int64_t)(last - first));
+        for (size_t i = first; i < last; i++) {
+            window_key_text(s, &s->key, &s->metas[i].key, "h");
+            argl_copy(&l, s->key.data, s->key.len);
+        }
+        for (size_t i = first; i < last; i++) {
+            struct meta_write *m = &s->metas[i];
+            argl_ptr(&l, s->meta_text.data + m->off, m->mlen);
+            argl_ptr(&l, s->meta_text.data + m->off + m->mlen, m->glen);
+            argl_num(&l, m->ttl > 0 ? m->ttl + TTL_SLACK_MS : DEFAULT_TTL_MS);
+        }
+        struct command *cmd = argl_queue(s, &l, USE_VER);
+        cmd->nw = last - first;
+        cmd->names = xcalloc(cmd->nw, sizeof *cmd->names);
+        cmd->expect = xcalloc(cmd->nw, sizeof *cmd->expect);
+        for (size_t i = first; i < last; i++) {
+            cmd->names[i - first] = window_name(&s->metas[i].key);
+            cmd->expect[i - first] = mirror_bump(s, cmd->names[i - first]);
+        }
+    }
+    s->nmeta = 0;
+    aw_buf_reset(&s->meta_text);
+    if (s->meta_index.n) {
+        aw_hashmap_free(&s->meta_index);
+        aw_hashmap_init(&s->meta_index);
+    }
+}
+
+/* The batch's first_seen decisions: one EVALSHA per 256, in order. */
+static void flush_first_seen(struct redis_store *s)
+{
+    for (size_t first = 0; first < s->nfs; first += HIT_WINDOWS) {
+        size_t last = first + HIT_WINDOWS < s->nfs ? first + HIT_WINDOWS : s->nfs;
+        struct argl l;
+        argl_init(&l, &s->arg2, 3 + FS_ARGS * (last - first));
+        argl_ptr(&l, "EVALSHA", 7);
+        argl_ptr(&l, s->sha[S_FIRST_SEEN], 40);
+        argl_num(&l, (int64_t)(4 * (last - first)));
+        for (int part = 0; part < 2; part++) /* the keys of all, then the arguments of all */
+            for (size_t i = first; i < last; i++)
+                for (int j = part ? 4 : 0; j < (part ? FS_ARGS : 4); j++)
+                    argl_ptr(&l, s->fs_text.data + s->fs[i].off[j], s->fs[i].len[j]);
+        struct command *cmd = argl_queue(s, &l, USE_FS);
+        cmd->nhits = last - first;
+        cmd->hits = xcalloc(cmd->nhits, sizeof *cmd->hits);
+        for (size_t i = first; i < last; i++)
+            cmd->hits[i - first] = s->fs[i].hit;
+    }
+    s->nfs = 0;
+    aw_buf_reset(&s->fs_text);
 }
 
 /* Finished claims go out as one DONE script per rule. */
@@ -697,7 +876,9 @@ static void publish_clock(struct redis_store *s)
  * ZADD LT of pending pushes and one HDEL of finished claims per rule. */
 static void flush_pushes(struct redis_store *s)
 {
+    flush_meta(s);
     flush_hits(s);
+    flush_first_seen(s);
     for (size_t i = 0; i < s->rules.cap; i++) {
         if (s->rules.keys[i])
             flush_done(s, s->rules.values[i]);
@@ -753,47 +934,27 @@ static int run_now(struct redis_store *s);
 /* One call fetching the windows keys[0..n). */
 static void queue_snapshots(struct redis_store *s, const struct aw_wkey *keys, size_t n)
 {
-    size_t argc = 3 + 3 * n;
-    const char **argv = xcalloc(argc, sizeof *argv);
-    size_t *lens = xcalloc(argc, sizeof *lens);
-    struct aw_buf *text = &s->arg2;
-    aw_buf_reset(text);
-    size_t *off = xcalloc(3 * n, sizeof *off);
+    struct argl l;
+    argl_init(&l, &s->arg2, 3 + 2 * n);
+    argl_ptr(&l, "EVALSHA", 7);
+    argl_ptr(&l, s->sha[S_SNAPSHOT], 40);
+    argl_num(&l, (int64_t)n);
     for (size_t i = 0; i < n; i++) {
-        window_key_text(s, &s->key, &keys[i], "w");
-        off[2 * i] = text->len;
-        aw_buf_append(text, s->key.data, s->key.len);
-        aw_buf_append_char(text, '\0');
         window_key_text(s, &s->key, &keys[i], "h");
-        off[2 * i + 1] = text->len;
-        aw_buf_append(text, s->key.data, s->key.len);
-        aw_buf_append_char(text, '\0');
+        argl_copy(&l, s->key.data, s->key.len);
     }
     for (size_t i = 0; i < n; i++) {
-        char keep[24] = "";
         struct rule_state *rs = rule_state_for(s, keys[i].rule, rule_hash_of(&keys[i]));
         if (!s->full_fetch && rs->ttl)
-            aw_redis_fmt_time(keep, rs->ttl);
-        off[2 * n + i] = text->len;
-        aw_buf_append(text, keep, strlen(keep));
-        aw_buf_append_char(text, '\0');
+            argl_num(&l, rs->ttl);
+        else
+            argl_ptr(&l, "", 0);
     }
-    char nk[24];
-    snprintf(nk, sizeof nk, "%zu", 2 * n);
-    argv[0] = "EVALSHA", lens[0] = 7;
-    argv[1] = s->sha[S_SNAPSHOT], lens[1] = 40;
-    argv[2] = nk, lens[2] = strlen(nk);
-    for (size_t i = 0; i < 3 * n; i++) {
-        argv[3 + i] = text->data + off[i];
-        lens[3 + i] = strlen(argv[3 + i]);
-    }
-    queue_argv(s, USE_KEEP, (int)argc, argv, lens);
-    free(argv);
-    free(lens);
-    free(off);
+    argl_queue(s, &l, USE_KEEP);
 }
 
-/* Load a SNAPSHOT reply into the mirror, replacing what it held. */
+/* Load a SNAPSHOT reply ({g, m, v, id, entry, ...}) into the mirror,
+ * replacing what it held. */
 static void load_snapshot(struct redis_store *s, const struct aw_wkey *k, const redisReply *r)
 {
     struct aw_store *c = cache_of(s);
@@ -802,14 +963,18 @@ static void load_snapshot(struct redis_store *s, const struct aw_wkey *k, const 
     aw_hashmap_remove(&s->fetched, window_name(k));
     if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 3)
         return; /* no such window (any more) */
-    for (size_t i = 3; i + 2 < r->elements; i += 3) {
-        const redisReply *id = r->element[i], *t = r->element[i + 1], *pl = r->element[i + 2];
+    for (size_t i = 0; i < 3; i++)
+        if (r->element[i]->type != REDIS_REPLY_STRING)
+            return;
+    for (size_t i = 3; i + 1 < r->elements; i += 2) {
+        const redisReply *id = r->element[i], *val = r->element[i + 1];
+        if (id->type != REDIS_REPLY_STRING || val->type != REDIS_REPLY_STRING)
+            continue;
         struct aw_window_entry e;
         memset(&e, 0, sizeof e);
-        if (!aw_redis_decode_payload(pl->str, pl->len, &e))
+        if (!aw_redis_decode_entry(val->str, val->len, &e))
             continue;
         e.id_hash = aw_redis_parse_hex64(id->str, id->len);
-        e.time_ms = aw_redis_parse_time(t->str, t->len);
         bool added, found;
         c->ops->window_add(c, k, &e, AW_TIME_NONE, ttl, &added, NULL, &found);
     }
@@ -819,7 +984,7 @@ static void load_snapshot(struct redis_store *s, const struct aw_wkey *k, const 
     m.group_json = r->element[0]->str;
     m.group_json_len = r->element[0]->len;
     c->ops->meta_put(c, k, &m, ttl);
-    uint64_t v = strtoull(r->element[2]->str ? r->element[2]->str : "0", NULL, 10);
+    uint64_t v = strtoull(r->element[2]->str, NULL, 10);
     if (v)
         aw_hashmap_put(&s->fetched, window_name(k), (void *)(uintptr_t)v);
 }
@@ -847,7 +1012,22 @@ static int ensure_fetched(struct redis_store *s, const struct aw_wkey *k)
 
 static int deliver_hits(struct redis_store *s);
 
-/* A POP reply: the rule's due groups, in time order. */
+/* The next space-separated token of [*p, end); false at the end. */
+static bool next_token(const char **p, const char *end, const char **tok, size_t *len)
+{
+    while (*p < end && **p == ' ')
+        (*p)++;
+    if (*p >= end)
+        return false;
+    *tok = *p;
+    while (*p < end && **p != ' ')
+        (*p)++;
+    *len = (size_t)(*p - *tok);
+    return true;
+}
+
+/* A POP reply: the rule's due groups, in time order ("group time version"
+ * each), then the earliest time left, more, and the bound. */
 static void parse_pop(struct rule_state *rs, const redisReply *r)
 {
     rs->pop_queued = false;
@@ -858,29 +1038,40 @@ static void parse_pop(struct rule_state *rs, const redisReply *r)
     rs->due_more = false;
     rs->earliest = AW_TIME_NONE;
     rs->bound = INT64_MAX;
-    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 3)
+    if (!r || r->type != REDIS_REPLY_STRING)
         return;
-    size_t pairs = (r->elements - 3) / 3;
-    if (pairs > rs->due_cap) {
-        rs->due_cap = pairs;
-        rs->due = xrealloc(rs->due, pairs * sizeof *rs->due);
+    const char *p = r->str, *end = r->str + r->len, *tok[3];
+    size_t len[3], ntok = 0;
+    /* tokens come in threes; the last three are the trailer */
+    const char *t;
+    size_t tl;
+    size_t count = 0;
+    for (const char *q = p; next_token(&q, end, &t, &tl);)
+        count++;
+    if (count < 3 || count % 3)
+        return;
+    size_t groups = count / 3 - 1;
+    if (groups > rs->due_cap) {
+        rs->due_cap = groups;
+        rs->due = xrealloc(rs->due, groups * sizeof *rs->due);
     }
-    for (size_t i = 0; i < pairs; i++) {
-        const redisReply *m = r->element[3 * i], *t = r->element[3 * i + 1], *v = r->element[3 * i + 2];
-        rs->due[i].group_hash = aw_redis_parse_hex64(m->str, m->len);
-        rs->due[i].time = aw_redis_parse_time(t->str, t->len);
-        rs->due[i].version = v->str ? strtoull(v->str, NULL, 10) : 0;
+    for (size_t i = 0; i < groups; i++) {
+        for (int j = 0; j < 3; j++)
+            next_token(&p, end, &tok[j], &len[j]);
+        rs->due[i].group_hash = aw_redis_parse_hex64(tok[0], len[0]);
+        rs->due[i].time = aw_redis_parse_time(tok[1], len[1]);
+        rs->due[i].version = strtoull(tok[2], NULL, 10);
     }
-    rs->ndue = pairs;
-    rs->need_snapshots = pairs > 0;
-    const redisReply *e = r->element[r->elements - 3], *more = r->element[r->elements - 2],
-                     *bound = r->element[r->elements - 1];
-    rs->earliest = e->len ? aw_redis_parse_time(e->str, e->len) : AW_TIME_NONE;
-    rs->due_more = more->len == 1 && more->str[0] == '1';
-    if (bound->len == 4 && !memcmp(bound->str, "-inf", 4))
+    rs->ndue = groups;
+    rs->need_snapshots = groups > 0;
+    for (ntok = 0; ntok < 3; ntok++)
+        next_token(&p, end, &tok[ntok], &len[ntok]);
+    rs->earliest = len[0] == 1 && tok[0][0] == '-' ? AW_TIME_NONE : aw_redis_parse_time(tok[0], len[0]);
+    rs->due_more = len[1] == 1 && tok[1][0] == '1';
+    if (len[2] == 4 && !memcmp(tok[2], "-inf", 4))
         rs->bound = AW_TIME_NONE;
-    else if (!(bound->len == 4 && !memcmp(bound->str, "+inf", 4)))
-        rs->bound = aw_redis_parse_time(bound->str, bound->len);
+    else if (!(len[2] == 4 && !memcmp(tok[2], "+inf", 4)))
+        rs->bound = aw_redis_parse_time(tok[2], len[2]);
 }
 
 static int run_now(struct redis_store *s)
@@ -902,31 +1093,90 @@ static int run_now(struct redis_store *s)
             parse_pop(c->rule, c->reply);
             continue;
         }
-        if (c->use == USE_VER && c->reply && c->reply->type == REDIS_REPLY_INTEGER) {
-            mirror_check(s, c->names[0], c->expect[0], c->reply->integer);
+        if (!c->reply || c->reply->type != REDIS_REPLY_STRING)
+            continue;
+        const char *p = c->reply->str, *end = p + c->reply->len;
+        if (c->use == USE_FS) { /* one digit per decision */
+            for (size_t j = 0; j < c->nhits && j < c->reply->len; j++)
+                s->hits[c->hits[j]].code = p[j] - '0';
             continue;
         }
-        if (c->use != USE_HIT || !c->reply)
-            continue;
-        if (c->reply->type == REDIS_REPLY_INTEGER && c->nhits == 1) { /* first_seen */
-            s->hits[c->hits[0]].code = (int)c->reply->integer;
-            continue;
-        }
-        if (c->reply->type != REDIS_REPLY_ARRAY)
-            continue;
-        /* per window: its version, then one code per entry */
-        size_t at = 0, hit = 0;
-        for (size_t w = 0; w < c->nw; w++) {
-            const redisReply *v = at < c->reply->elements ? c->reply->element[at++] : NULL;
-            mirror_check(s, c->names[w], c->expect[w], v && v->type == REDIS_REPLY_INTEGER ? v->integer : -1);
-            for (size_t j = 0; j < c->counts[w] && at < c->reply->elements; j++, at++, hit++) {
-                const redisReply *code = c->reply->element[at];
-                s->hits[c->hits[hit]].code = code->type == REDIS_REPLY_INTEGER ? (int)code->integer : 0;
+        if (c->use == USE_VER) { /* "v v ..." */
+            const char *t;
+            size_t tl;
+            for (size_t w = 0; w < c->nw; w++) {
+                long long v = next_token(&p, end, &t, &tl) ? strtoll(t, NULL, 10) : -1;
+                mirror_check(s, c->names[w], c->expect[w], v);
             }
+            continue;
+        }
+        if (c->use != USE_HIT)
+            continue;
+        /* per window "version codes", joined by ',' */
+        size_t hit = 0;
+        for (size_t w = 0; w < c->nw; w++) {
+            long long v = -1;
+            if (p < end) {
+                v = strtoll(p, NULL, 10);
+                while (p < end && *p != ' ')
+                    p++;
+                if (p < end)
+                    p++;
+            }
+            mirror_check(s, c->names[w], c->expect[w], v);
+            for (size_t j = 0; j < c->counts[w]; j++, hit++) {
+                int code = p < end && *p >= '0' && *p <= '2' ? *p - '0' : 0;
+                if (p < end && *p != ',')
+                    p++;
+                s->hits[c->hits[hit]].code = code;
+            }
+            while (p < end && *p != ',')
+                p++;
+            if (p < end)
+                p++;
         }
     }
     return 0;
 }
+
+/* Collects the ids of a mirror scan (entries to drop). */
+struct id_list {
+    struct win_batch *b;
+    int64_t last; /* time of the last id listed */
+};
+
+static int collect_old(void *ctx, const struct aw_window_entry *e)
+{
+    struct id_list *l = ctx;
+    struct win_batch *b = l->b;
+    if (b->nold == TRIM_MAX)
+        return 1;
+    l->last = e->time_ms;
+    if (b->nold == b->old_cap) {
+        b->old_cap = b->old_cap ? b->old_cap * 2 : 16;
+        b->old = xrealloc(b->old, b->old_cap * sizeof *b->old);
+    }
+    b->old[b->nold++] = e->id_hash;
+    return 0;
+}
+
+/* Whether this process should (re)set a window's TTL with this batch. */
+static bool refresh_due(struct redis_store *s, uint64_t name)
+{
+    uint64_t sec = (uint64_t)(now_ms() / 1000) + 1;
+    uint64_t last = (uint64_t)(uintptr_t)aw_hashmap_get(&s->refreshed, name);
+    if (last && (sec - last) * 1000 < (uint64_t)TTL_REFRESH_MS)
+        return false;
+    if (s->refreshed.n > ((size_t)1 << 20)) { /* bounded: forgetting costs one more PEXPIRE */
+        aw_hashmap_free(&s->refreshed);
+        aw_hashmap_init(&s->refreshed);
+    }
+    aw_hashmap_put(&s->refreshed, name, (void *)(uintptr_t)sec);
+    return true;
+}
+
+static void queue_meta_write(struct redis_store *s, const struct aw_wkey *k, const struct aw_window_meta *m,
+                             int64_t ttl_ms);
 
 static int r_window_hit(struct aw_store *base, const struct aw_wkey *k, const struct aw_window_entry *e,
                         int64_t trim_before_ms, int64_t ttl_ms, const char *group_json, size_t group_len,
@@ -939,8 +1189,20 @@ static int r_window_hit(struct aw_store *base, const struct aw_wkey *k, const st
     if (ttl_ms > rs->ttl)
         rs->ttl = ttl_ms;
     uint64_t name = window_name(k);
+    if (s->nmeta && aw_hashmap_get(&s->meta_index, name))
+        flush_meta(s); /* the window's meta write goes first */
     uintptr_t at = (uintptr_t)aw_hashmap_get(&s->wb_index, name);
+    struct aw_store *c = cache_of(s);
+    /* The mirror follows every write.  A window it has no current copy
+     * of starts clean (assumed new; the version Redis reports says
+     * whether it was), and one it evicted is forgotten first. */
+    bool current = mirror_current(s, k, 0);
+    if (!at && !current) {
+        aw_hashmap_remove(&s->fetched, name);
+        aw_store_memory_forget(c, k);
+    }
     struct win_batch *b;
+    int64_t mirror_trim = AW_TIME_NONE;
     if (at) {
         b = s->wb[at - 1];
     } else {
@@ -951,21 +1213,27 @@ static int r_window_hit(struct aw_store *base, const struct aw_wkey *k, const st
         b = s->wb[s->nwb++];
         aw_hashmap_put(&s->wb_index, name, (void *)(uintptr_t)s->nwb);
         b->key = (struct aw_wkey){rs->name, k->group_hash, rs->rule_hash};
-        b->trim = AW_TIME_NONE;
         b->ttl = 0;
+        b->n = b->nold = 0;
+        b->refresh = refresh_due(s, name);
         aw_buf_reset(&b->group);
         aw_buf_append(&b->group, group_json ? group_json : "{}", group_json ? group_len : 2);
+        /* Entries older than the bound are dropped by id, from the
+         * mirror and Redis alike, once they are at least half of the
+         * window (so a busy window costs a drop every other batch or
+         * so, not one per batch).  Until then both keep them: they are
+         * outside every range that is still read. */
+        uint64_t old = 0, total = 0;
+        if (trim_before_ms != AW_TIME_NONE && current &&
+            c->ops->window_count(c, k, AW_TIME_NONE, trim_before_ms - 1, &old) == 0 && old &&
+            c->ops->window_count(c, k, AW_TIME_NONE, INT64_MAX, &total) == 0 && 2 * old >= total) {
+            struct id_list l = {b, AW_TIME_NONE};
+            c->ops->window_scan(c, k, AW_TIME_NONE, trim_before_ms - 1, collect_old, &l);
+            /* More than TRIM_MAX: the mirror drops what is listed (and any
+             * tie of the last one, which Redis keeps a while longer). */
+            mirror_trim = b->nold == old ? trim_before_ms : l.last + 1;
+        }
     }
-    /* Trimming costs a range read in Redis: skip it when the mirror shows
-     * nothing older than the bound. */
-    bool need_trim = trim_before_ms != AW_TIME_NONE;
-    if (need_trim && mirror_current(s, k, 0)) {
-        uint64_t older = 0;
-        s->cache->ops->window_count(s->cache, k, AW_TIME_NONE, trim_before_ms - 1, &older);
-        need_trim = older > 0;
-    }
-    if (need_trim && (b->trim == AW_TIME_NONE || trim_before_ms > b->trim))
-        b->trim = trim_before_ms;
     if (ttl_ms > b->ttl)
         b->ttl = ttl_ms;
     if (b->n == b->cap) {
@@ -975,8 +1243,7 @@ static int r_window_hit(struct aw_store *base, const struct aw_wkey *k, const st
     struct win_entry *we = &b->e[b->n++];
     aw_hex64(e->id_hash, we->id);
     we->id[16] = '\0';
-    aw_redis_fmt_time(we->time, e->time_ms);
-    aw_redis_encode_payload(&s->arg, e);
+    aw_redis_encode_entry(&s->arg, e);
     we->off = b->payloads.len;
     we->len = s->arg.len;
     aw_buf_append(&b->payloads, s->arg.data, s->arg.len);
@@ -986,17 +1253,9 @@ static int r_window_hit(struct aw_store *base, const struct aw_wkey *k, const st
     }
     we->hit = s->nhits;
     s->hits[s->nhits++] = (struct hit_wait){done, NULL, 0, done_ctx, *k, e->time_ms, e->id_hash, 0};
-    /* The mirror follows every write.  A window it has no current copy
-     * of starts clean (assumed new; the version Redis reports says
-     * whether it was), and one it evicted is forgotten first. */
-    struct aw_store *c = cache_of(s);
-    if (mirror_version(s, name) && !mirror_current(s, k, 0))
-        aw_hashmap_remove(&s->fetched, name);
-    if (!mirror_version(s, name) && !at)
-        aw_store_memory_forget(c, k);
     bool added, found;
     struct aw_window_meta m;
-    c->ops->window_add(c, k, e, trim_before_ms, ttl_ms, &added, &m, &found);
+    c->ops->window_add(c, k, e, mirror_trim, ttl_ms, &added, &m, &found);
     if (!found) {
         memset(&m, 0, sizeof m);
         m.group_json = group_json;
@@ -1058,33 +1317,45 @@ static int r_meta_get(struct aw_store *base, const struct aw_wkey *k, struct aw_
     return s->cache->ops->meta_get(s->cache, k, m, found);
 }
 
+/* A meta write into the batch's buffer (replacing one for the same
+ * window); the window's hits waiting in the batch go first. */
+static void queue_meta_write(struct redis_store *s, const struct aw_wkey *k, const struct aw_window_meta *m,
+                             int64_t ttl_ms)
+{
+    uint64_t name = window_name(k);
+    if (s->nwb && aw_hashmap_get(&s->wb_index, name))
+        flush_hits(s);
+    struct rule_state *rs = rule_state_for(s, k->rule, rule_hash_of(k));
+    uintptr_t at = (uintptr_t)aw_hashmap_get(&s->meta_index, name);
+    struct meta_write *w;
+    if (at) {
+        w = &s->metas[at - 1];
+    } else {
+        if (s->nmeta == s->meta_cap) {
+            s->meta_cap = s->meta_cap ? s->meta_cap * 2 : 256;
+            s->metas = xrealloc(s->metas, s->meta_cap * sizeof *s->metas);
+        }
+        w = &s->metas[s->nmeta++];
+        aw_hashmap_put(&s->meta_index, name, (void *)(uintptr_t)s->nmeta);
+    }
+    w->key = (struct aw_wkey){rs->name, k->group_hash, rs->rule_hash};
+    w->ttl = ttl_ms;
+    aw_redis_encode_meta(&s->arg, m);
+    w->off = s->meta_text.len;
+    w->mlen = s->arg.len;
+    w->glen = m->group_json ? m->group_json_len : 0;
+    aw_buf_append(&s->meta_text, s->arg.data, s->arg.len);
+    if (w->glen)
+        aw_buf_append(&s->meta_text, m->group_json, w->glen);
+}
+
 static int r_meta_put(struct aw_store *base, const struct aw_wkey *k, const struct aw_window_meta *m,
                       int64_t ttl_ms)
 {
     struct redis_store *s = (struct redis_store *)base;
     if (s->broken)
         return -1;
-    if (aw_hashmap_get(&s->wb_index, window_name(k)))
-        flush_hits(s); /* the window's own hits go first */
-    aw_redis_encode_meta(&s->arg, m);
-    char ttl[24];
-    aw_redis_fmt_time(ttl, ttl_ms > 0 ? ttl_ms + TTL_SLACK_MS : DEFAULT_TTL_MS);
-    window_key_text(s, &s->key2, k, "h");
-    const char *argv[] = {"HSET", s->key2.data, "g", m->group_json ? m->group_json : "", "m", s->arg.data};
-    size_t lens[] = {4, s->key2.len, 1, m->group_json ? m->group_json_len : 0, 1, s->arg.len};
-    queue_argv(s, USE_CHECK, 6, argv, lens);
-    const char *inc[] = {"HINCRBY", s->key2.data, "v", "1"};
-    size_t incl[] = {7, s->key2.len, 1, 1};
-    queue_argv(s, USE_VER, 4, inc, incl);
-    struct command *cmd = &s->cmds[s->ncmds - 1];
-    cmd->nw = 1;
-    cmd->names = xcalloc(1, sizeof *cmd->names);
-    cmd->expect = xcalloc(1, sizeof *cmd->expect);
-    cmd->names[0] = window_name(k);
-    cmd->expect[0] = mirror_bump(s, cmd->names[0]);
-    const char *ex[] = {"PEXPIRE", s->key2.data, ttl};
-    size_t exl[] = {7, s->key2.len, strlen(ttl)};
-    queue_argv(s, USE_CHECK, 3, ex, exl);
+    queue_meta_write(s, k, m, ttl_ms);
     struct aw_store *mirror = cache_of(s);
     mirror->ops->meta_put(mirror, k, m, ttl_ms);
     return 0;
@@ -1261,31 +1532,44 @@ static int r_first_seen(struct aw_store *base, const struct aw_first_seen_op *op
     struct aw_wkey lk = {op->name, op->learning_key, 0}, ck = {op->name, op->values_key, 0},
                    pk = {op->name, op->prev_values_key ? op->prev_values_key : op->values_key, 0},
                    ik = {op->name, op->intro_key, 0};
-    struct aw_buf *keys[4] = {&s->key, &s->key2, &s->arg, &s->arg2};
-    window_key_text(s, keys[0], &lk, "h");
-    window_key_text(s, keys[1], &ck, "s");
-    window_key_text(s, keys[2], &pk, "s");
-    window_key_text(s, keys[3], &ik, "s");
-    char t[24], learn[24], ttl[24], forever[24];
-    aw_redis_fmt_time(t, op->time_ms);
-    aw_redis_fmt_time(learn, op->learning_ms);
-    aw_redis_fmt_time(ttl, op->ttl_ms > 0 ? op->ttl_ms : FOREVER_MS); /* no retention: kept for good */
-    aw_redis_fmt_time(forever, FOREVER_MS); /* the learning start never expires */
-    const char *argv[] = {"EVALSHA", s->sha[S_FIRST_SEEN], "4", keys[0]->data, keys[1]->data, keys[2]->data,
-                          keys[3]->data, t, learn, ttl, op->value, op->event_id,
-                          op->prev_values_key ? "1" : "0", forever};
-    size_t lens[] = {7, 40, 1, keys[0]->len, keys[1]->len, keys[2]->len, keys[3]->len, strlen(t),
-                     strlen(learn), strlen(ttl), op->value_len, op->event_id_len, 1, strlen(forever)};
+    if (s->nfs == s->fs_cap) {
+        s->fs_cap = s->fs_cap ? s->fs_cap * 2 : 256;
+        s->fs = xrealloc(s->fs, s->fs_cap * sizeof *s->fs);
+    }
+    struct fs_wait *w = &s->fs[s->nfs++];
+    struct aw_buf *t = &s->fs_text;
+    const struct aw_wkey *keys[4] = {&lk, &ck, &pk, &ik};
+    for (int i = 0; i < 4; i++) {
+        window_key_text(s, &s->key, keys[i], i == 0 ? "h" : "s");
+        w->off[i] = t->len;
+        w->len[i] = s->key.len;
+        aw_buf_append(t, s->key.data, s->key.len);
+    }
+    int64_t nums[3] = {op->time_ms, op->learning_ms, op->ttl_ms > 0 ? op->ttl_ms : FOREVER_MS /* no retention: kept for good */};
+    for (int i = 0; i < 3; i++) {
+        char num[24];
+        size_t n = aw_redis_fmt_time(num, nums[i]);
+        w->off[4 + i] = t->len;
+        w->len[4 + i] = n;
+        aw_buf_append(t, num, n);
+    }
+    const char *strs[4] = {op->value, op->event_id, op->prev_values_key ? "1" : "0", NULL};
+    size_t lens[4] = {op->value_len, op->event_id_len, 1, 0};
+    char forever[24];
+    lens[3] = aw_redis_fmt_time(forever, FOREVER_MS); /* the learning start never expires */
+    strs[3] = forever;
+    for (int i = 0; i < 4; i++) {
+        w->off[7 + i] = t->len;
+        w->len[7 + i] = lens[i];
+        if (lens[i])
+            aw_buf_append(t, strs[i], lens[i]);
+    }
     if (s->nhits == s->hit_cap) {
         s->hit_cap = s->hit_cap ? s->hit_cap * 2 : 256;
         s->hits = xrealloc(s->hits, s->hit_cap * sizeof *s->hits);
     }
     s->hits[s->nhits] = (struct hit_wait){NULL, done, token, done_ctx, lk, op->time_ms, 0, 0};
-    queue_argv(s, USE_HIT, 14, argv, lens);
-    size_t *one = xcalloc(1, sizeof *one);
-    *one = s->nhits++;
-    s->cmds[s->ncmds - 1].hits = one;
-    s->cmds[s->ncmds - 1].nhits = 1;
+    w->hit = s->nhits++;
     return 0;
 }
 
@@ -1449,7 +1733,7 @@ static void r_destroy(struct aw_store *base)
         s->hits[i].fn = NULL;
         s->hits[i].fs_fn = NULL;
     }
-    if (!s->broken && s->c && (s->ncmds || s->nhits || s->nwb))
+    if (!s->broken && s->c && (s->ncmds || s->nhits || s->nwb || s->nmeta || s->nfs))
         r_sync(base);
     /* The membership stays, finished ("+inf"): a peer still joining
      * counts it, and it goes stale after STALE_MS. */
@@ -1460,10 +1744,17 @@ static void r_destroy(struct aw_store *base)
         aw_buf_free(&s->wb[i]->group);
         aw_buf_free(&s->wb[i]->payloads);
         free(s->wb[i]->e);
+        free(s->wb[i]->old);
         free(s->wb[i]);
     }
     free(s->wb);
     aw_hashmap_free(&s->wb_index);
+    free(s->metas);
+    aw_hashmap_free(&s->meta_index);
+    aw_buf_free(&s->meta_text);
+    free(s->fs);
+    aw_buf_free(&s->fs_text);
+    aw_hashmap_free(&s->refreshed);
     for (size_t i = 0; i < s->rules.cap; i++)
         if (s->rules.keys[i]) {
             struct rule_state *rs = s->rules.values[i];
@@ -1535,6 +1826,8 @@ struct aw_store *aw_store_redis_new(const char *spec, const struct aw_store_opti
     aw_hashmap_init(&s->rules);
     aw_hashmap_init(&s->fetched);
     aw_hashmap_init(&s->wb_index);
+    aw_hashmap_init(&s->meta_index);
+    aw_hashmap_init(&s->refreshed);
     s->clock = s->published_clock = AW_TIME_NONE;
     if (aw_redis_spec_parse(&s->spec, spec, err, errlen) < 0 || connect_once(s, err, errlen) < 0) {
         r_destroy(&s->base);
