@@ -19,22 +19,34 @@
  */
 #include "redis_scripts.h"
 
-/* KEYS: the window hashes of a batch; ARGV per window: ttl refresh group
- * n nold, then n times (id value), then nold ids to drop (entries the
- * client's mirror shows older than the trim bound; dropped first, as
- * window_add trims before it adds).  The version ("v", counting every
- * change to the window, so a client can tell whether anyone else wrote
- * since) is bumped once per window; when it is 1 the window is new: the
- * group is written and the TTL set (otherwise only when refresh is 1).
- * Returns one string, per window "version codes" joined by ',', one code
- * digit per entry: 0 added, 1 already there, 2 already there and it
- * completed the alert that suppresses its group. */
+/* Versions.  A window's version ("v") counts the writes to it, so that
+ * an instance can tell whether its mirror of the window is current.
+ * That only matters while another instance writes under the prefix: the
+ * writers hash (PREFIX:writers, instance -> server time of its last sign
+ * of life) says who does, and while it holds only the caller, scripts
+ * leave versions alone (one call less per window) and report instead
+ * 'N' (the write created the key), 'E' (the key was there, checked) or
+ * '0' (not checked).  Every instance registers before its first write,
+ * so versions are counted whenever anyone could rely on them. */
+
+/* KEYS: writers, then the window hashes of a batch; ARGV per window: ttl
+ * check group n nold, then n times (id value), then nold ids to drop
+ * (entries the client's mirror shows older than the trim bound; dropped
+ * first, as window_add trims before it adds).  With check = '1' (the
+ * client does not know the window, or its TTL is due for a refresh) the
+ * group is written if missing and the TTL set; a new key always gets
+ * both.  Returns one string, per window "version codes" joined by ','
+ * (version: see above; 'E' too when versions are counted but the key was
+ * there without one: written while its writer was alone), one code digit per entry: 0 added, 1 already
+ * there, 2 already there and it completed the alert that suppresses its
+ * group. */
 static const char HIT_LUA[] =
+    "local shared = redis.call('HLEN', KEYS[1]) > 1\n"
     "local out = {}\n"
     "local a = 1\n"
-    "for k = 1, #KEYS do\n"
+    "for k = 2, #KEYS do\n"
     "  local h = KEYS[k]\n"
-    "  local ttl, refresh, group = ARGV[a], ARGV[a + 1], ARGV[a + 2]\n"
+    "  local ttl, check, group = ARGV[a], ARGV[a + 1], ARGV[a + 2]\n"
     "  local n, nold = tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4])\n"
     "  a = a + 5\n"
     "  if nold > 0 then redis.call('HDEL', h, unpack(ARGV, a + 2 * n, a + 2 * n + nold - 1)) end\n"
@@ -56,32 +68,41 @@ static const char HIT_LUA[] =
     "    a = a + 2\n"
     "  end\n"
     "  a = a + nold\n"
-    "  local v = redis.call('HINCRBY', h, 'v', 1)\n"
-    "  if v == 1 then redis.call('HSET', h, 'g', group) end\n"
-    "  if v == 1 or refresh == '1' then redis.call('PEXPIRE', h, ttl) end\n"
-    "  out[k] = v .. ' ' .. table.concat(codes)\n"
+    "  local v = '0'\n"
+    "  if shared then v = redis.call('HINCRBY', h, 'v', 1) end\n"
+    "  if v == 1 or check == '1' then\n"
+    "    local new = redis.call('HSETNX', h, 'g', group) == 1\n"
+    "    redis.call('PEXPIRE', h, ttl)\n"
+    "    if not shared then v = new and 'N' or 'E'\n"
+    "    elseif v == 1 and not new then v = 'E' end\n"
+    "  end\n"
+    "  out[k - 1] = v .. ' ' .. table.concat(codes)\n"
     "end\n"
     "return table.concat(out, ',')\n";
 
-/* KEYS: window hashes; ARGV per window: meta group ttl.  Writes the
- * window's meta (cursor and suppression) and group, bumps its version,
- * and sets the TTL when the write created the key (it expired since its
- * last hit).  Returns the new versions, joined by ' '. */
+/* KEYS: writers, then window hashes; ARGV per window: meta group ttl.
+ * Writes the window's meta (cursor and suppression) and group, counts
+ * the version (see above), and sets the TTL when the write created the
+ * key (it expired since its last hit).  Returns the versions, joined by
+ * ' '. */
 static const char META_LUA[] =
+    "local shared = redis.call('HLEN', KEYS[1]) > 1\n"
     "local out = {}\n"
-    "for k = 1, #KEYS do\n"
-    "  local h, a = KEYS[k], 3 * k - 2\n"
-    "  redis.call('HSET', h, 'm', ARGV[a], 'g', ARGV[a + 1])\n"
-    "  local v = redis.call('HINCRBY', h, 'v', 1)\n"
-    "  if v == 1 then redis.call('PEXPIRE', h, ARGV[a + 2]) end\n"
-    "  out[k] = v\n"
+    "for k = 2, #KEYS do\n"
+    "  local h, a = KEYS[k], 3 * k - 5\n"
+    "  local new = redis.call('HSET', h, 'm', ARGV[a], 'g', ARGV[a + 1]) == 2\n"
+    "  local v = new and 'N' or '0'\n"
+    "  if shared then v = redis.call('HINCRBY', h, 'v', 1) end\n"
+    "  if new then redis.call('PEXPIRE', h, ARGV[a + 2]) end\n"
+    "  out[k - 1] = v\n"
     "end\n"
     "return table.concat(out, ' ')\n";
 
 /* KEYS: window hashes; ARGV: keep per window (ms before the cursor still
  * needed, '' = all).  Returns per window {} when it has no group (no such
  * window), else {g, m, v, id, value, ...} with the entries that can
- * still matter; entries older than that are dropped on the way (a window
+ * still matter (a window written while its writer was alone gets its
+ * first version here); entries older than that are dropped on the way (a window
  * written by several instances is trimmed here, as no single client
  * knows all of its entries). */
 static const char SNAPSHOT_LUA[] =
@@ -97,7 +118,8 @@ static const char SNAPSHOT_LUA[] =
     "    local from = nil\n"
     "    local ct = string.match(m, '^(%S+) ')\n"
     "    if keep ~= '' and ct and ct ~= 'n' then from = tonumber(ct) - tonumber(keep) end\n"
-    "    r = {f.g, m, f.v or '0'}\n"
+    "    if not f.v then redis.call('HSET', h, 'v', 1); f.v = '1' end\n"
+    "    r = {f.g, m, f.v}\n"
     "    local old = {}\n"
     "    for i = 1, #all, 2 do\n"
     "      local id = all[i]\n"
@@ -119,7 +141,7 @@ static const char SNAPSHOT_LUA[] =
     "end\n"
     "return out\n";
 
-/* KEYS: pending claims members; ARGV: up_to limit ttl lateness me
+/* KEYS: pending claims members writers; ARGV: up_to limit ttl lateness me
  * stale_ms window_key_head window_key_tail (a group's hash key is head ..
  * group .. tail).  The groups due up to min(up_to, the slowest live
  * instance's watermark - lateness) move from pending to this instance's
@@ -127,15 +149,14 @@ static const char SNAPSHOT_LUA[] =
  * holds), skipping groups another live instance holds.  Groups this
  * instance claimed before and has not finished are handed out again (a
  * reply lost with the connection); claims of instances silent for
- * stale_ms go back to pending.  Versions are read only when another
- * instance has ever written under the prefix ("w:INSTANCE" fields of
- * members, set before an instance's first write): alone, the caller's
- * own copy of its windows is current by construction.  Returns one
- * string: "group time version" per group in (time, group) order ('0' for
- * a version not read), then the earliest time left pending ('-' for
- * none), '1' when more are due than were handed out, and the bound the
+ * stale_ms go back to pending, and so do they leave the writers.  Versions
+ * are read only when another instance is among the writers: alone, the
+ * caller's mirror of its windows is current by construction.  Returns
+ * one string: "group time version" per group in (time, group) order ('0'
+ * for a version not read), then the earliest time left pending ('-' for
+ * none), '1' when more are due than were handed out, the bound the
  * groups may be finalized up to (up_to, lowered by the slowest live
- * peer), all joined by ' '. */
+ * peer), and '1' when other writers share the prefix, all joined by ' '. */
 static const char POP_LUA[] =
     "local tm = redis.call('TIME')\n"
     "local now = tonumber(tm[1]) * 1000 + math.floor(tonumber(tm[2]) / 1000)\n"
@@ -147,20 +168,23 @@ static const char POP_LUA[] =
     "end\n"
     "local up = num(ARGV[1])\n"
     "local live = {}\n"
-    "local others = false\n"
     "local mem = redis.call('HGETALL', KEYS[3])\n"
     "for i = 1, #mem, 2 do\n"
-    "  if string.sub(mem[i], 1, 2) == 'w:' then\n"
-    "    if mem[i] ~= 'w:' .. me then others = true end\n"
-    "  else\n"
-    "    local wm, beat = string.match(mem[i + 1], '^(%S+) (%S+)$')\n"
-    "    if wm and now - tonumber(beat) <= stale then\n"
-    "      live[mem[i]] = true\n"
-    "      if mem[i] ~= me then\n"
-    "        local lim = num(wm) - tonumber(ARGV[4])\n"
-    "        if lim < up then up = lim end\n"
-    "      end\n"
+    "  local wm, beat = string.match(mem[i + 1], '^(%S+) (%S+)$')\n"
+    "  if wm and now - tonumber(beat) <= stale then\n"
+    "    live[mem[i]] = true\n"
+    "    if mem[i] ~= me then\n"
+    "      local lim = num(wm) - tonumber(ARGV[4])\n"
+    "      if lim < up then up = lim end\n"
     "    end\n"
+    "  end\n"
+    "end\n"
+    "local others = false\n"
+    "local wr = redis.call('HGETALL', KEYS[4])\n"
+    "for i = 1, #wr, 2 do\n"
+    "  if wr[i] ~= me then\n"
+    "    if now - (tonumber(wr[i + 1]) or 0) > stale then redis.call('HDEL', KEYS[4], wr[i])\n"
+    "    else others = true end\n"
     "  end\n"
     "end\n"
     "local got = {}\n"
@@ -212,6 +236,7 @@ static const char POP_LUA[] =
     "if up == math.huge then out[#out + 1] = '+inf'\n"
     "elseif up == -math.huge then out[#out + 1] = '-inf'\n"
     "else out[#out + 1] = string.format('%d', up) end\n"
+    "out[#out + 1] = others and '1' or '0'\n"
     "return table.concat(out, ' ')\n";
 
 /* KEYS: claims; ARGV: me, then groups.  Takes the groups out of this
@@ -229,14 +254,17 @@ static const char DONE_LUA[] =
     "else redis.call('HSET', KEYS[1], ARGV[1], table.concat(keep, ' ')) end\n"
     "return 0\n";
 
-/* KEYS: members; ARGV: me watermark ttl.  Publishes this instance's
- * watermark with the server's time as its heartbeat; returns how many
- * instances are live (heard from within ARGV[4] ms). */
+/* KEYS: members writers; ARGV: me watermark ttl stale.  Publishes this
+ * instance's watermark with the server's time as its heartbeat (also in
+ * the writers); returns how many instances are live (heard from within
+ * stale ms). */
 static const char MEMBER_LUA[] =
     "local tm = redis.call('TIME')\n"
     "local now = tonumber(tm[1]) * 1000 + math.floor(tonumber(tm[2]) / 1000)\n"
     "redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. ' ' .. now)\n"
     "redis.call('PEXPIRE', KEYS[1], ARGV[3])\n"
+    "redis.call('HSET', KEYS[2], ARGV[1], now)\n"
+    "redis.call('PEXPIRE', KEYS[2], ARGV[3])\n"
     "local n = 0\n"
     "local mem = redis.call('HGETALL', KEYS[1])\n"
     "for i = 1, #mem, 2 do\n"
@@ -244,6 +272,15 @@ static const char MEMBER_LUA[] =
     "  if beat and now - tonumber(beat) <= tonumber(ARGV[4]) then n = n + 1 end\n"
     "end\n"
     "return n\n";
+
+/* KEYS: writers; ARGV: me ttl.  Registers this instance as a writer
+ * under the prefix (before its first write). */
+static const char WRITER_LUA[] =
+    "local tm = redis.call('TIME')\n"
+    "local now = tonumber(tm[1]) * 1000 + math.floor(tonumber(tm[2]) / 1000)\n"
+    "redis.call('HSET', KEYS[1], ARGV[1], now)\n"
+    "redis.call('PEXPIRE', KEYS[1], ARGV[2])\n"
+    "return 0\n";
 
 /* KEYS: s; ARGV: member time ttl.  Returns 1 when the member is new. */
 static const char SET_ADD_LUA[] =
@@ -296,4 +333,4 @@ static const char FIRST_SEEN_LUA[] =
     "return table.concat(out)\n";
 
 const char *const aw_redis_script_text[S_COUNT] = {HIT_LUA,     SNAPSHOT_LUA, POP_LUA,  SET_ADD_LUA,
-                                                 FIRST_SEEN_LUA, MEMBER_LUA, DONE_LUA, META_LUA};
+                                                 FIRST_SEEN_LUA, MEMBER_LUA, DONE_LUA, META_LUA, WRITER_LUA};

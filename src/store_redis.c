@@ -110,6 +110,9 @@
 /* Entries dropped by id per window and call (a script's argument list
  * stays small; the rest go with a later batch). */
 #define TRIM_MAX 1000
+/* Buffered windows (or decisions) that go to the connection at once,
+ * before the batch's end (send_early). */
+#define EARLY_WINDOWS 128
 
 /* An instance silent this long no longer holds finalization back, and
  * its claims go back to the queue: longer than any reconnect wait, so a
@@ -138,6 +141,7 @@ struct command {
      * command should leave it at if no one else wrote, entries */
     uint64_t *names, *expect;
     size_t *counts, nw;
+    bool *assumed_new; /* USE_HIT: the mirror took the window for new */
     redisReply *reply;
 };
 
@@ -151,7 +155,8 @@ struct win_entry {
 struct win_batch {
     struct aw_wkey key;
     int64_t ttl;
-    bool refresh; /* (re)set the key's TTL */
+    bool check;       /* write the group if missing and (re)set the TTL */
+    bool assumed_new; /* the mirror had no current copy: it starts empty */
     struct aw_buf group, payloads;
     struct win_entry *e;
     size_t n, cap;
@@ -223,9 +228,9 @@ struct redis_store {
     char *prefix;
     char instance[96];
     char sha[S_COUNT][41];
-    /* the pipeline */
+    /* the pipeline; [0, nsent) already written to the connection */
     struct command *cmds;
-    size_t ncmds, cmd_cap;
+    size_t ncmds, cmd_cap, nsent;
     struct hit_wait *hits;
     size_t nhits, hit_cap;
     struct win_batch **wb; /* [0, nwb) in use; the rest kept for reuse */
@@ -250,6 +255,7 @@ struct redis_store {
     struct aw_buf key, key2, arg, arg2;
     struct aw_store_stats st;
     bool broken; /* gave up reconnecting */
+    bool shared; /* other writers under the prefix (versions are counted) */
     /* this instance's event time, as published under PREFIX:members */
     int64_t clock, published_clock, published_at;
 };
@@ -326,6 +332,14 @@ static void rule_key_text(struct redis_store *s, struct aw_buf *b, const char *r
     aw_buf_append_str(b, suffix);
 }
 
+static void prefix_key_text(struct redis_store *s, struct aw_buf *b, const char *suffix)
+{
+    aw_buf_reset(b);
+    aw_buf_append_str(b, s->prefix);
+    aw_buf_append_char(b, ':');
+    aw_buf_append_str(b, suffix);
+}
+
 static uint64_t rule_hash_of(const struct aw_wkey *k)
 {
     return k->rule_hash ? k->rule_hash : aw_store_rule_hash(k->rule);
@@ -391,8 +405,10 @@ static void clear_commands(struct redis_store *s)
         free(s->cmds[i].names);
         free(s->cmds[i].expect);
         free(s->cmds[i].counts);
+        free(s->cmds[i].assumed_new);
     }
     s->ncmds = 0;
+    s->nsent = 0;
 }
 
 static bool reply_is_error(const redisReply *r) { return r && r->type == REDIS_REPLY_ERROR; }
@@ -414,6 +430,7 @@ static int connect_once(struct redis_store *s, char *err, size_t errlen)
         redisFree(s->c);
         s->c = NULL;
     }
+    s->nsent = 0; /* a new connection gets the whole pipeline */
     struct timeval ct = {(time_t)(s->connect_timeout_ms / 1000), (suseconds_t)(s->connect_timeout_ms % 1000) * 1000};
     s->c = s->spec.unix_path ? redisConnectUnixWithTimeout(s->spec.unix_path, ct)
                         : redisConnectWithTimeout(s->spec.host, s->spec.port, ct);
@@ -462,28 +479,30 @@ static int connect_once(struct redis_store *s, char *err, size_t errlen)
         freeReplyObject(r);
     }
     /* This instance writes under the prefix from now on: say so before
-     * the first write, so that other instances read versions (POP). */
-    struct aw_buf members = {0};
-    aw_buf_append_str(&members, s->prefix);
-    aw_buf_append_str(&members, ":members");
-    aw_buf_append_char(&members, '\0');
-    char writer[128], ttl[24];
-    snprintf(writer, sizeof writer, "w:%s", s->instance);
+     * the first write, so that the others count versions. */
+    struct aw_buf writers = {0};
+    aw_buf_append_str(&writers, s->prefix);
+    aw_buf_append_str(&writers, ":writers");
+    aw_buf_append_char(&writers, '\0');
+    char ttl[24];
     aw_redis_fmt_time(ttl, DEFAULT_TTL_MS);
-    const char *hv[] = {"HSET", members.data, writer, "1"};
-    const char *ev[] = {"PEXPIRE", members.data, ttl};
+    const char *wv[] = {"EVALSHA", s->sha[S_WRITER], "1", writers.data, s->instance, ttl};
+    r = redisCommandArgv(s->c, 6, wv, NULL);
     int rc = 0;
-    for (int i = 0; i < 2 && rc == 0; i++) {
-        r = i == 0 ? redisCommandArgv(s->c, 4, hv, NULL) : redisCommandArgv(s->c, 3, ev, NULL);
-        if (!r || reply_is_error(r)) {
-            snprintf(err, errlen, "%s: cannot register under prefix %s: %s", s->shown, s->prefix,
-                     r && r->str ? r->str : s->c->errstr);
-            rc = -1;
-        }
-        if (r)
-            freeReplyObject(r);
+    if (!r || reply_is_error(r)) {
+        snprintf(err, errlen, "%s: cannot register under prefix %s: %s", s->shown, s->prefix,
+                 r && r->str ? r->str : s->c->errstr);
+        rc = -1;
     }
-    aw_buf_free(&members);
+    if (r)
+        freeReplyObject(r);
+    aw_buf_free(&writers);
+    /* A reconnect may follow a restart that lost keys: every window's TTL
+     * is set again with its next write. */
+    if (s->refreshed.n) {
+        aw_hashmap_free(&s->refreshed);
+        aw_hashmap_init(&s->refreshed);
+    }
     return rc;
 }
 
@@ -519,8 +538,8 @@ static int exchange_once(struct redis_store *s)
     free_replies(s);
     if (!s->c && reconnect(s) < 0)
         return -1;
-    for (size_t i = 0; i < s->ncmds; i++)
-        if (redisAppendFormattedCommand(s->c, s->cmds[i].text, (size_t)s->cmds[i].len) != REDIS_OK)
+    for (; s->nsent < s->ncmds; s->nsent++)
+        if (redisAppendFormattedCommand(s->c, s->cmds[s->nsent].text, (size_t)s->cmds[s->nsent].len) != REDIS_OK)
             goto lost;
     s->st.round_trips++;
     bool noscript = false;
@@ -548,6 +567,24 @@ lost:
     if (reconnect(s) < 0)
         return -1;
     return 1;
+}
+
+/* Write what the pipeline holds so far to the connection without waiting
+ * for replies, so that Redis works on a batch's first windows while this
+ * process prepares the rest (on two cores the two overlap; the replies
+ * are read at the batch's one round trip).  A failure here is found and
+ * handled (reconnect, resend all) by the exchange that reads. */
+static void send_early(struct redis_store *s)
+{
+    if (!s->c || s->broken || s->c->err)
+        return;
+    for (; s->nsent < s->ncmds; s->nsent++)
+        if (redisAppendFormattedCommand(s->c, s->cmds[s->nsent].text, (size_t)s->cmds[s->nsent].len) != REDIS_OK)
+            return;
+    int done = 0;
+    while (!done)
+        if (redisBufferWrite(s->c, &done) != REDIS_OK)
+            return;
 }
 
 static int exchange(struct redis_store *s)
@@ -603,6 +640,38 @@ static void mirror_check(struct redis_store *s, uint64_t name, uint64_t expected
         aw_hashmap_remove(&s->fetched, name);
         s->st.evicted++; /* counted: mirror misses */
     }
+}
+
+/* The version of a mirrored window written while versions were not
+ * counted (no other writer): current, its number in Redis unknown.  A
+ * count reported later never matches it, so the window is fetched again
+ * once others write. */
+#define VERSION_TRUSTED ((uint64_t)1 << 62)
+
+/* A write's reply for one window: its new version, or - while versions
+ * are not counted - 'N' (the write created the key), 'E' (the key was
+ * there) or '0' (not checked).  A mirror that took the window for new
+ * while Redis had it is incomplete: dropped, to be fetched when needed. */
+static void mirror_reply(struct redis_store *s, uint64_t name, uint64_t expected, const char *tok, size_t len,
+                         bool assumed_new)
+{
+    if (len == 1 && (tok[0] == 'N' || tok[0] == 'E' || tok[0] == '0')) {
+        if (!mirror_version(s, name))
+            return;
+        if (tok[0] == 'E' && assumed_new) {
+            aw_hashmap_remove(&s->fetched, name);
+            s->st.evicted++;
+        } else {
+            aw_hashmap_put(&s->fetched, name, (void *)(uintptr_t)VERSION_TRUSTED);
+        }
+        return;
+    }
+    s->shared = true;
+    char num[24];
+    size_t n = len < sizeof num - 1 ? len : sizeof num - 1;
+    memcpy(num, tok, n);
+    num[n] = '\0';
+    mirror_check(s, name, expected, len ? strtoll(num, NULL, 10) : -1);
 }
 
 /* Whether the mirror holds the current window. */
@@ -705,7 +774,9 @@ static void flush_hits(struct redis_store *s)
         size_t h = 0;
         argl_ptr(&l, "EVALSHA", 7);
         argl_ptr(&l, s->sha[S_HIT], 40);
-        argl_num(&l, (int64_t)(last - first));
+        argl_num(&l, (int64_t)(last - first + 1));
+        prefix_key_text(s, &s->key, "writers");
+        argl_copy(&l, s->key.data, s->key.len);
         for (size_t w = first; w < last; w++) {
             window_key_text(s, &s->key, &s->wb[w]->key, "h");
             argl_copy(&l, s->key.data, s->key.len);
@@ -713,7 +784,7 @@ static void flush_hits(struct redis_store *s)
         for (size_t w = first; w < last; w++) {
             struct win_batch *b = s->wb[w];
             argl_num(&l, b->ttl > 0 ? b->ttl + TTL_SLACK_MS : DEFAULT_TTL_MS);
-            argl_ptr(&l, b->refresh ? "1" : "0", 1);
+            argl_ptr(&l, b->check ? "1" : "0", 1);
             argl_ptr(&l, b->group.data ? b->group.data : "{}", b->group.data ? b->group.len : 2);
             argl_num(&l, (int64_t)b->n);
             argl_num(&l, (int64_t)b->nold);
@@ -736,10 +807,12 @@ static void flush_hits(struct redis_store *s)
         cmd->names = xcalloc(cmd->nw, sizeof *cmd->names);
         cmd->expect = xcalloc(cmd->nw, sizeof *cmd->expect);
         cmd->counts = xcalloc(cmd->nw, sizeof *cmd->counts);
+        cmd->assumed_new = xcalloc(cmd->nw, sizeof *cmd->assumed_new);
         for (size_t w = first; w < last; w++) {
             cmd->names[w - first] = window_name(&s->wb[w]->key);
             cmd->expect[w - first] = mirror_bump(s, cmd->names[w - first]);
             cmd->counts[w - first] = s->wb[w]->n;
+            cmd->assumed_new[w - first] = s->wb[w]->assumed_new;
         }
     }
     for (size_t w = 0; w < s->nwb; w++) {
@@ -763,7 +836,9 @@ static void flush_meta(struct redis_store *s)
         argl_init(&l, &s->arg2, 3 + 4 * (last - first));
         argl_ptr(&l, "EVALSHA", 7);
         argl_ptr(&l, s->sha[S_META], 40);
-        argl_num(&l, (int64_t)(last - first));
+        argl_num(&l, (int64_t)(last - first + 1));
+        prefix_key_text(s, &s->key, "writers");
+        argl_copy(&l, s->key.data, s->key.len);
         for (size_t i = first; i < last; i++) {
             window_key_text(s, &s->key, &s->metas[i].key, "h");
             argl_copy(&l, s->key.data, s->key.len);
@@ -862,12 +937,11 @@ static void publish_clock(struct redis_store *s)
     fmt_clock(wm, s->clock);
     aw_redis_fmt_time(ttl, DEFAULT_TTL_MS);
     aw_redis_fmt_time(stale, STALE_MS(s));
-    aw_buf_reset(&s->key);
-    aw_buf_append_str(&s->key, s->prefix);
-    aw_buf_append_str(&s->key, ":members");
-    const char *argv[] = {"EVALSHA", s->sha[S_MEMBER], "1", s->key.data, s->instance, wm, ttl, stale};
-    size_t lens[] = {7, 40, 1, s->key.len, strlen(s->instance), strlen(wm), strlen(ttl), strlen(stale)};
-    queue_argv(s, USE_CHECK, 8, argv, lens);
+    prefix_key_text(s, &s->key, "members");
+    prefix_key_text(s, &s->key2, "writers");
+    const char *argv[] = {"EVALSHA", s->sha[S_MEMBER], "2", s->key.data, s->key2.data, s->instance, wm, ttl, stale};
+    size_t lens[] = {7, 40, 1, s->key.len, s->key2.len, strlen(s->instance), strlen(wm), strlen(ttl), strlen(stale)};
+    queue_argv(s, USE_CHECK, 9, argv, lens);
     s->published_clock = s->clock;
     s->published_at = now;
 }
@@ -1027,8 +1101,9 @@ static bool next_token(const char **p, const char *end, const char **tok, size_t
 }
 
 /* A POP reply: the rule's due groups, in time order ("group time version"
- * each), then the earliest time left, more, and the bound. */
-static void parse_pop(struct rule_state *rs, const redisReply *r)
+ * each), then the earliest time left, more, the bound, and whether other
+ * writers share the prefix. */
+static void parse_pop(struct redis_store *s, struct rule_state *rs, const redisReply *r)
 {
     rs->pop_queued = false;
     rs->ndue = rs->due_next = 0;
@@ -1048,9 +1123,9 @@ static void parse_pop(struct rule_state *rs, const redisReply *r)
     size_t count = 0;
     for (const char *q = p; next_token(&q, end, &t, &tl);)
         count++;
-    if (count < 3 || count % 3)
+    if (count < 4 || (count - 4) % 3)
         return;
-    size_t groups = count / 3 - 1;
+    size_t groups = (count - 4) / 3;
     if (groups > rs->due_cap) {
         rs->due_cap = groups;
         rs->due = xrealloc(rs->due, groups * sizeof *rs->due);
@@ -1066,6 +1141,19 @@ static void parse_pop(struct rule_state *rs, const redisReply *r)
     rs->need_snapshots = groups > 0;
     for (ntok = 0; ntok < 3; ntok++)
         next_token(&p, end, &tok[ntok], &len[ntok]);
+    const char *others;
+    size_t olen;
+    if (next_token(&p, end, &others, &olen)) {
+        bool shared = olen == 1 && others[0] == '1';
+        if (s->shared && !shared) {
+            /* The other writers are gone: from now on nothing checks the
+             * mirror against Redis, so what they may have changed since
+             * our last check must be fetched again. */
+            aw_hashmap_free(&s->fetched);
+            aw_hashmap_init(&s->fetched);
+        }
+        s->shared = shared;
+    }
     rs->earliest = len[0] == 1 && tok[0][0] == '-' ? AW_TIME_NONE : aw_redis_parse_time(tok[0], len[0]);
     rs->due_more = len[1] == 1 && tok[1][0] == '1';
     if (len[2] == 4 && !memcmp(tok[2], "-inf", 4))
@@ -1090,7 +1178,7 @@ static int run_now(struct redis_store *s)
     for (size_t i = 0; i < s->ncmds; i++) {
         struct command *c = &s->cmds[i];
         if (c->use == USE_POP) {
-            parse_pop(c->rule, c->reply);
+            parse_pop(s, c->rule, c->reply);
             continue;
         }
         if (!c->reply || c->reply->type != REDIS_REPLY_STRING)
@@ -1105,8 +1193,9 @@ static int run_now(struct redis_store *s)
             const char *t;
             size_t tl;
             for (size_t w = 0; w < c->nw; w++) {
-                long long v = next_token(&p, end, &t, &tl) ? strtoll(t, NULL, 10) : -1;
-                mirror_check(s, c->names[w], c->expect[w], v);
+                if (!next_token(&p, end, &t, &tl))
+                    t = "", tl = 0;
+                mirror_reply(s, c->names[w], c->expect[w], t, tl, false);
             }
             continue;
         }
@@ -1115,15 +1204,12 @@ static int run_now(struct redis_store *s)
         /* per window "version codes", joined by ',' */
         size_t hit = 0;
         for (size_t w = 0; w < c->nw; w++) {
-            long long v = -1;
-            if (p < end) {
-                v = strtoll(p, NULL, 10);
-                while (p < end && *p != ' ')
-                    p++;
-                if (p < end)
-                    p++;
-            }
-            mirror_check(s, c->names[w], c->expect[w], v);
+            const char *v = p;
+            while (p < end && *p != ' ')
+                p++;
+            mirror_reply(s, c->names[w], c->expect[w], v, (size_t)(p - v), c->assumed_new[w]);
+            if (p < end)
+                p++;
             for (size_t j = 0; j < c->counts[w]; j++, hit++) {
                 int code = p < end && *p >= '0' && *p <= '2' ? *p - '0' : 0;
                 if (p < end && *p != ',')
@@ -1215,7 +1301,8 @@ static int r_window_hit(struct aw_store *base, const struct aw_wkey *k, const st
         b->key = (struct aw_wkey){rs->name, k->group_hash, rs->rule_hash};
         b->ttl = 0;
         b->n = b->nold = 0;
-        b->refresh = refresh_due(s, name);
+        b->assumed_new = !current;
+        b->check = refresh_due(s, name) || !current;
         aw_buf_reset(&b->group);
         aw_buf_append(&b->group, group_json ? group_json : "{}", group_json ? group_len : 2);
         /* Entries older than the bound are dropped by id, from the
@@ -1263,6 +1350,10 @@ static int r_window_hit(struct aw_store *base, const struct aw_wkey *k, const st
         m.cursor_time = AW_TIME_NONE;
         m.suppress_until = AW_TIME_NONE;
         c->ops->meta_put(c, k, &m, ttl_ms);
+    }
+    if (s->nwb >= EARLY_WINDOWS) {
+        flush_hits(s);
+        send_early(s);
     }
     return 0;
 }
@@ -1347,6 +1438,10 @@ static void queue_meta_write(struct redis_store *s, const struct aw_wkey *k, con
     aw_buf_append(&s->meta_text, s->arg.data, s->arg.len);
     if (w->glen)
         aw_buf_append(&s->meta_text, m->group_json, w->glen);
+    if (s->nmeta >= EARLY_WINDOWS) {
+        flush_meta(s);
+        send_early(s);
+    }
 }
 
 static int r_meta_put(struct aw_store *base, const struct aw_wkey *k, const struct aw_window_meta *m,
@@ -1410,11 +1505,15 @@ static void queue_pop(struct redis_store *s, struct rule_state *rs, int64_t up_t
     aw_buf_append_str(&s->arg, ":{");
     aw_buf_append_str(&s->arg, rs->name);
     aw_buf_append_char(&s->arg, '|');
-    const char *argv[] = {"EVALSHA", s->sha[S_POP], "3", s->key.data, s->key2.data, s->arg2.data, up, lim,
-                          ttl,       late,           s->instance, stale, s->arg.data, "}:h"};
-    size_t lens[] = {7,           40,          1,          s->key.len,   s->key2.len,          s->arg2.len, strlen(up),
-                     strlen(lim), strlen(ttl), strlen(late), strlen(s->instance), strlen(stale), s->arg.len, 3};
-    queue_argv(s, USE_POP, 14, argv, lens);
+    struct aw_buf writers = {0};
+    prefix_key_text(s, &writers, "writers");
+    const char *argv[] = {"EVALSHA", s->sha[S_POP], "4", s->key.data, s->key2.data, s->arg2.data, writers.data,
+                          up,        lim,           ttl, late,        s->instance, stale,        s->arg.data, "}:h"};
+    size_t lens[] = {7,          40,          1,           s->key.len,           s->key2.len,   s->arg2.len,
+                     writers.len, strlen(up), strlen(lim), strlen(ttl), strlen(late), strlen(s->instance),
+                     strlen(stale), s->arg.len, 3};
+    queue_argv(s, USE_POP, 15, argv, lens);
+    aw_buf_free(&writers);
     s->cmds[s->ncmds - 1].rule = rs;
     rs->pop_queued = true;
     rs->due_up_to = up_to_ms;
@@ -1570,6 +1669,10 @@ static int r_first_seen(struct aw_store *base, const struct aw_first_seen_op *op
     }
     s->hits[s->nhits] = (struct hit_wait){NULL, done, token, done_ctx, lk, op->time_ms, 0, 0};
     w->hit = s->nhits++;
+    if (s->nfs >= EARLY_WINDOWS) {
+        flush_first_seen(s);
+        send_early(s);
+    }
     return 0;
 }
 
