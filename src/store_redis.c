@@ -110,6 +110,9 @@
 /* Entries dropped by id per window and call (a script's argument list
  * stays small; the rest go with a later batch). */
 #define TRIM_MAX 1000
+/* Old entries are dropped once there are this many (and they are half of
+ * the window): small windows expire with their key instead. */
+#define TRIM_MIN 8
 /* Buffered windows (or decisions) that go to the connection at once,
  * before the batch's end (send_early). */
 #define EARLY_WINDOWS 128
@@ -256,9 +259,21 @@ struct redis_store {
     struct aw_store_stats st;
     bool broken; /* gave up reconnecting */
     bool shared; /* other writers under the prefix (versions are counted) */
+    bool alone;  /* a reply showed no other writer (cursor writes may wait) */
+    /* windows whose cursor moved while alone and is not in Redis yet
+     * (window name -> index + 1 into dirty) */
+    struct aw_hashmap dirty_index;
+    struct aw_wkey *dirty;
+    size_t ndirty, dirty_cap;
+    bool dirty_flush_due; /* no longer alone: write them */
     /* this instance's event time, as published under PREFIX:members */
     int64_t clock, published_clock, published_at;
 };
+
+static void set_shared(struct redis_store *s, bool shared);
+static bool dirty_clear(struct redis_store *s, uint64_t name);
+static void write_mirror_meta(struct redis_store *s, const struct aw_wkey *k);
+static void write_dirty_all(struct redis_store *s);
 
 static void *xcalloc(size_t n, size_t size)
 {
@@ -666,7 +681,7 @@ static void mirror_reply(struct redis_store *s, uint64_t name, uint64_t expected
         }
         return;
     }
-    s->shared = true;
+    set_shared(s, true);
     char num[24];
     size_t n = len < sizeof num - 1 ? len : sizeof num - 1;
     memcpy(num, tok, n);
@@ -684,6 +699,27 @@ static bool mirror_current(struct redis_store *s, const struct aw_wkey *k, uint6
     bool found;
     s->cache->ops->meta_get(s->cache, k, &m, &found);
     return found; /* else evicted from the mirror */
+}
+
+/* What the last reply said about other writers.  Going from shared to
+ * alone forgets every mirror version (nothing checks them from now on,
+ * so what others changed since our last check is fetched again); going
+ * from alone to shared writes the cursors that waited (at the next
+ * flush: this runs while replies are read). */
+static void set_shared(struct redis_store *s, bool shared)
+{
+    if (shared) {
+        if (s->alone && s->ndirty)
+            s->dirty_flush_due = true;
+        s->alone = false;
+    } else {
+        if (s->shared) {
+            aw_hashmap_free(&s->fetched);
+            aw_hashmap_init(&s->fetched);
+        }
+        s->alone = true;
+    }
+    s->shared = shared;
 }
 
 /* Argument lists of the batched scripts: pointers and lengths, and a
@@ -950,6 +986,8 @@ static void publish_clock(struct redis_store *s)
  * ZADD LT of pending pushes and one HDEL of finished claims per rule. */
 static void flush_pushes(struct redis_store *s)
 {
+    if (s->dirty_flush_due)
+        write_dirty_all(s);
     flush_meta(s);
     flush_hits(s);
     flush_first_seen(s);
@@ -1035,6 +1073,7 @@ static void load_snapshot(struct redis_store *s, const struct aw_wkey *k, const 
     int64_t ttl = rule_state_for(s, k->rule, rule_hash_of(k))->ttl; /* expires in the mirror as written windows do */
     aw_store_memory_forget(c, k);
     aw_hashmap_remove(&s->fetched, window_name(k));
+    dirty_clear(s, window_name(k)); /* (a waiting cursor is lost with the copy: see dirty_mark) */
     if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 3)
         return; /* no such window (any more) */
     for (size_t i = 0; i < 3; i++)
@@ -1143,17 +1182,8 @@ static void parse_pop(struct redis_store *s, struct rule_state *rs, const redisR
         next_token(&p, end, &tok[ntok], &len[ntok]);
     const char *others;
     size_t olen;
-    if (next_token(&p, end, &others, &olen)) {
-        bool shared = olen == 1 && others[0] == '1';
-        if (s->shared && !shared) {
-            /* The other writers are gone: from now on nothing checks the
-             * mirror against Redis, so what they may have changed since
-             * our last check must be fetched again. */
-            aw_hashmap_free(&s->fetched);
-            aw_hashmap_init(&s->fetched);
-        }
-        s->shared = shared;
-    }
+    if (next_token(&p, end, &others, &olen))
+        set_shared(s, olen == 1 && others[0] == '1');
     rs->earliest = len[0] == 1 && tok[0][0] == '-' ? AW_TIME_NONE : aw_redis_parse_time(tok[0], len[0]);
     rs->due_more = len[1] == 1 && tok[1][0] == '1';
     if (len[2] == 4 && !memcmp(tok[2], "-inf", 4))
@@ -1289,6 +1319,19 @@ static int r_window_hit(struct aw_store *base, const struct aw_wkey *k, const st
     }
     struct win_batch *b;
     int64_t mirror_trim = AW_TIME_NONE;
+    /* Entries older than the bound are dropped by id, from the mirror and
+     * Redis alike, once they are at least TRIM_MIN and half of the window
+     * (so a busy window costs a drop now and then, not one per batch).
+     * Until then both keep them: they are outside every range that is
+     * still read. */
+    uint64_t old = 0, total = 0;
+    bool trim = !at && trim_before_ms != AW_TIME_NONE && current &&
+                c->ops->window_count(c, k, AW_TIME_NONE, trim_before_ms - 1, &old) == 0 && old >= TRIM_MIN &&
+                c->ops->window_count(c, k, AW_TIME_NONE, INT64_MAX, &total) == 0 && 2 * old >= total;
+    if (trim && dirty_clear(s, name)) { /* the waiting cursor goes first */
+        write_mirror_meta(s, k);
+        flush_meta(s);
+    }
     if (at) {
         b = s->wb[at - 1];
     } else {
@@ -1305,15 +1348,7 @@ static int r_window_hit(struct aw_store *base, const struct aw_wkey *k, const st
         b->check = refresh_due(s, name) || !current;
         aw_buf_reset(&b->group);
         aw_buf_append(&b->group, group_json ? group_json : "{}", group_json ? group_len : 2);
-        /* Entries older than the bound are dropped by id, from the
-         * mirror and Redis alike, once they are at least half of the
-         * window (so a busy window costs a drop every other batch or
-         * so, not one per batch).  Until then both keep them: they are
-         * outside every range that is still read. */
-        uint64_t old = 0, total = 0;
-        if (trim_before_ms != AW_TIME_NONE && current &&
-            c->ops->window_count(c, k, AW_TIME_NONE, trim_before_ms - 1, &old) == 0 && old &&
-            c->ops->window_count(c, k, AW_TIME_NONE, INT64_MAX, &total) == 0 && 2 * old >= total) {
+        if (trim) {
             struct id_list l = {b, AW_TIME_NONE};
             c->ops->window_scan(c, k, AW_TIME_NONE, trim_before_ms - 1, collect_old, &l);
             /* More than TRIM_MAX: the mirror drops what is listed (and any
@@ -1444,13 +1479,88 @@ static void queue_meta_write(struct redis_store *s, const struct aw_wkey *k, con
     }
 }
 
+/* ------------------------------------------------------- waiting cursors */
+
+/* While alone under its prefix, this instance moves a window's cursor in
+ * its mirror only: the cursor is read from Redis by nobody else, and a
+ * restarted instance that finds an older one judges those entries again
+ * with the same window contents, so with the same verdicts (alerts and
+ * suppressions are written at once).  A waiting cursor goes to Redis
+ * before the window's entries are trimmed there (which would change
+ * those contents), and all of them as soon as another writer shows up. */
+static void dirty_mark(struct redis_store *s, const struct aw_wkey *k, uint64_t name)
+{
+    if (aw_hashmap_get(&s->dirty_index, name))
+        return;
+    if (s->ndirty == s->dirty_cap) {
+        s->dirty_cap = s->dirty_cap ? s->dirty_cap * 2 : 256;
+        s->dirty = xrealloc(s->dirty, s->dirty_cap * sizeof *s->dirty);
+    }
+    struct rule_state *rs = rule_state_for(s, k->rule, rule_hash_of(k));
+    s->dirty[s->ndirty++] = (struct aw_wkey){rs->name, k->group_hash, rs->rule_hash};
+    aw_hashmap_put(&s->dirty_index, name, (void *)(uintptr_t)s->ndirty);
+}
+
+/* Forget a waiting cursor; true when there was one. */
+static bool dirty_clear(struct redis_store *s, uint64_t name)
+{
+    uintptr_t at = (uintptr_t)aw_hashmap_get(&s->dirty_index, name);
+    if (!at)
+        return false;
+    aw_hashmap_remove(&s->dirty_index, name);
+    if (at != s->ndirty) { /* the last one takes its place */
+        s->dirty[at - 1] = s->dirty[s->ndirty - 1];
+        aw_hashmap_put(&s->dirty_index, window_name(&s->dirty[at - 1]), (void *)at);
+    }
+    s->ndirty--;
+    return true;
+}
+
+/* Queue the mirror's meta of a window as its meta write. */
+static void write_mirror_meta(struct redis_store *s, const struct aw_wkey *k)
+{
+    struct aw_window_meta m;
+    bool found = false;
+    if (s->cache)
+        s->cache->ops->meta_get(s->cache, k, &m, &found);
+    if (found)
+        queue_meta_write(s, k, &m, rule_state_for(s, k->rule, rule_hash_of(k))->ttl);
+}
+
+static void write_dirty_all(struct redis_store *s)
+{
+    s->dirty_flush_due = false;
+    for (size_t i = 0; i < s->ndirty; i++)
+        write_mirror_meta(s, &s->dirty[i]);
+    s->ndirty = 0;
+    aw_hashmap_free(&s->dirty_index);
+    aw_hashmap_init(&s->dirty_index);
+}
+
 static int r_meta_put(struct aw_store *base, const struct aw_wkey *k, const struct aw_window_meta *m,
                       int64_t ttl_ms)
 {
     struct redis_store *s = (struct redis_store *)base;
     if (s->broken)
         return -1;
-    queue_meta_write(s, k, m, ttl_ms);
+    if (s->dirty_flush_due)
+        write_dirty_all(s);
+    uint64_t name = window_name(k);
+    bool wait = false;
+    if (s->alone && s->cache && mirror_version(s, name)) {
+        /* only the cursor moved: it may wait */
+        struct aw_window_meta old;
+        bool found;
+        s->cache->ops->meta_get(s->cache, k, &old, &found);
+        wait = found && old.suppress_until == m->suppress_until && old.suppress_entry == m->suppress_entry &&
+               !strcmp(old.alert_id, m->alert_id);
+    }
+    if (wait) {
+        dirty_mark(s, k, name);
+    } else {
+        dirty_clear(s, name);
+        queue_meta_write(s, k, m, ttl_ms);
+    }
     struct aw_store *mirror = cache_of(s);
     mirror->ops->meta_put(mirror, k, m, ttl_ms);
     return 0;
@@ -1858,6 +1968,8 @@ static void r_destroy(struct aw_store *base)
     free(s->fs);
     aw_buf_free(&s->fs_text);
     aw_hashmap_free(&s->refreshed);
+    free(s->dirty);
+    aw_hashmap_free(&s->dirty_index);
     for (size_t i = 0; i < s->rules.cap; i++)
         if (s->rules.keys[i]) {
             struct rule_state *rs = s->rules.values[i];
@@ -1931,6 +2043,7 @@ struct aw_store *aw_store_redis_new(const char *spec, const struct aw_store_opti
     aw_hashmap_init(&s->wb_index);
     aw_hashmap_init(&s->meta_index);
     aw_hashmap_init(&s->refreshed);
+    aw_hashmap_init(&s->dirty_index);
     s->clock = s->published_clock = AW_TIME_NONE;
     if (aw_redis_spec_parse(&s->spec, spec, err, errlen) < 0 || connect_once(s, err, errlen) < 0) {
         r_destroy(&s->base);
