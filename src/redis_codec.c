@@ -6,9 +6,13 @@
  *   identity  16 lower-case hex digits (sorts like the number)
  *   payload   value hash (8 bytes LE), tag (4), evidence length (4),
  *             evidence, fields
- *   entry     a window entry as its hash field's value: its time, one
- *             space, its payload (the time first, so a script can read
- *             it with a pattern)
+ *   entry     a window entry as its window hash field's value: its
+ *             time, one space, then either 'I' and its payload inline,
+ *             or 'R', the payload's first 16 bytes (value hash, tag,
+ *             evidence length) and the 16 hex digits of the payload
+ *             batch that holds the evidence and fields (shared by every
+ *             window of one event; store_redis.c).  The time comes
+ *             first so that a script can read it with a pattern.
  *   meta      "cursor_time cursor_id suppress_until suppress_entry
  *             alert_id", "n" for a time not set, "-" for no alert
  * Readers treat what they read as untrusted: a malformed value decodes
@@ -87,7 +91,7 @@ uint64_t aw_redis_parse_hex64(const char *p, size_t n)
 
 
 /* Payload: value hash (8) tag (4) evidence length (4) evidence fields. */
-static void append_payload(struct aw_buf *b, const struct aw_window_entry *e)
+static void append_head(struct aw_buf *b, const struct aw_window_entry *e)
 {
     unsigned char head[16];
     for (int i = 0; i < 8; i++)
@@ -97,8 +101,15 @@ static void append_payload(struct aw_buf *b, const struct aw_window_entry *e)
     for (int i = 0; i < 4; i++)
         head[12 + i] = (unsigned char)((uint32_t)e->evidence_len >> (8 * i));
     aw_buf_append(b, head, sizeof head);
-    aw_buf_append(b, e->evidence, e->evidence_len);
-    aw_buf_append(b, e->fields, e->fields_len);
+}
+
+static void append_payload(struct aw_buf *b, const struct aw_window_entry *e)
+{
+    append_head(b, e);
+    if (e->evidence_len)
+        aw_buf_append(b, e->evidence, e->evidence_len);
+    if (e->fields_len)
+        aw_buf_append(b, e->fields, e->fields_len);
 }
 
 void aw_redis_encode_payload(struct aw_buf *b, const struct aw_window_entry *e)
@@ -107,10 +118,9 @@ void aw_redis_encode_payload(struct aw_buf *b, const struct aw_window_entry *e)
     append_payload(b, e);
 }
 
-bool aw_redis_decode_payload(const char *p, size_t n, struct aw_window_entry *e)
+/* The payload's 16-byte head: value hash, tag, evidence length. */
+static void decode_head(const char *p, struct aw_window_entry *e, uint32_t *evidence_len)
 {
-    if (n < 16)
-        return false;
     const unsigned char *u = (const unsigned char *)p;
     uint64_t v = 0;
     uint32_t tag = 0, el = 0;
@@ -120,6 +130,20 @@ bool aw_redis_decode_payload(const char *p, size_t n, struct aw_window_entry *e)
         tag = tag << 8 | u[8 + i];
     for (int i = 3; i >= 0; i--)
         el = el << 8 | u[12 + i];
+    e->value_hash = v;
+    e->tag = tag;
+    *evidence_len = el;
+}
+
+bool aw_redis_decode_payload(const char *p, size_t n, struct aw_window_entry *e)
+{
+    if (n < 16)
+        return false;
+    struct aw_window_entry h;
+    uint32_t el;
+    decode_head(p, &h, &el);
+    uint64_t v = h.value_hash;
+    uint32_t tag = h.tag;
     if (el > n - 16)
         return false;
     e->value_hash = v;
@@ -131,17 +155,44 @@ bool aw_redis_decode_payload(const char *p, size_t n, struct aw_window_entry *e)
     return true;
 }
 
+static void append_time(struct aw_buf *b, int64_t t)
+{
+    char num[24];
+    size_t n = aw_redis_fmt_i64(num, t);
+    aw_buf_append(b, num, n);
+    aw_buf_append_char(b, ' ');
+}
+
 void aw_redis_encode_entry(struct aw_buf *b, const struct aw_window_entry *e)
 {
-    char t[24];
-    size_t tl = aw_redis_fmt_i64(t, e->time_ms);
     aw_buf_reset(b);
-    aw_buf_append(b, t, tl);
-    aw_buf_append_char(b, ' ');
+    append_time(b, e->time_ms);
+    aw_buf_append_char(b, 'I');
     append_payload(b, e);
 }
 
-bool aw_redis_decode_entry(const char *p, size_t n, struct aw_window_entry *e)
+void aw_redis_encode_entry_ref(struct aw_buf *b, const struct aw_window_entry *e, uint64_t batch)
+{
+    aw_buf_reset(b);
+    append_time(b, e->time_ms);
+    aw_buf_append_char(b, 'R');
+    append_head(b, e); /* its evidence length splits the batch's value */
+    char hex[16];
+    aw_hex64(batch, hex);
+    aw_buf_append(b, hex, 16);
+}
+
+void aw_redis_encode_shared(struct aw_buf *b, const struct aw_window_entry *e)
+{
+    aw_buf_reset(b);
+    if (e->evidence_len)
+        aw_buf_append(b, e->evidence, e->evidence_len);
+    if (e->fields_len)
+        aw_buf_append(b, e->fields, e->fields_len);
+}
+
+bool aw_redis_decode_entry(const char *p, size_t n, const char *shared, size_t shared_len,
+                           struct aw_window_entry *e)
 {
     size_t i = 0;
     bool neg = n > 0 && p[0] == '-';
@@ -154,10 +205,34 @@ bool aw_redis_decode_entry(const char *p, size_t n, struct aw_window_entry *e)
         i++;
         digits++;
     }
-    if (!digits || i >= n || p[i] != ' ')
+    if (!digits || i + 1 >= n || p[i] != ' ')
         return false;
-    if (!aw_redis_decode_payload(p + i + 1, n - i - 1, e))
+    i++;
+    if (p[i] == 'I') {
+        if (!aw_redis_decode_payload(p + i + 1, n - i - 1, e))
+            return false;
+    } else if (p[i] == 'R') {
+        /* header (16) and batch (16): the evidence and fields are the
+         * batch's value, split at the header's evidence length */
+        uint32_t el;
+        if (n - i - 1 != 32)
+            return false;
+        decode_head(p + i + 1, e, &el);
+        if (!shared) { /* the batch is gone: the entry without evidence */
+            e->evidence = e->fields = "";
+            e->evidence_len = e->fields_len = 0;
+            e->time_ms = neg ? -(int64_t)v : (int64_t)v;
+            return true;
+        }
+        if (el > shared_len)
+            return false;
+        e->evidence = shared;
+        e->evidence_len = el;
+        e->fields = shared + el;
+        e->fields_len = shared_len - el;
+    } else {
         return false;
+    }
     e->time_ms = neg ? -(int64_t)v : (int64_t)v;
     return true;
 }
