@@ -154,28 +154,40 @@ static const char SNAPSHOT_LUA[] =
 
 /* KEYS: pending claims members writers; ARGV: up_to limit ttl lateness me
  * stale_ms window_key_head window_key_tail (a group's hash key is head ..
- * group .. tail).  The groups due up to min(up_to, the slowest live
- * instance's watermark - lateness) move from pending to this instance's
- * claim (field: the instance, value: "group time ..." of every group it
- * holds), skipping groups another live instance holds.  Groups this
- * instance claimed before and has not finished are handed out again (a
- * reply lost with the connection); claims of instances silent for
- * stale_ms go back to pending, and so do they leave the writers.  Versions
- * are read only when another instance is among the writers: alone, the
- * caller's mirror of its windows is current by construction.  Returns
- * one string: "group time version" per group in (time, group) order ('0'
- * for a version not read), then the earliest time left pending ('-' for
- * none), '1' when more are due than were handed out, the bound the
- * groups may be finalized up to (up_to, lowered by the slowest live
- * peer), and '1' when other writers share the prefix, all joined by ' '. */
+ * group .. tail).  Hands out the groups due up to min(up_to, the slowest
+ * live instance's watermark - lateness), in (time, group) order, in one
+ * of two ways:
+ *   claimed  (mode 'c': another instance writes under the prefix, or
+ *            this one left claims of its own) the groups move from
+ *            pending to this instance's claim (field: the instance,
+ *            value: "group time ..."), skipping groups another live
+ *            instance holds; this instance's unfinished claims are
+ *            handed out again (a reply lost with the connection), and
+ *            versions are read when others write;
+ *   read     (mode 'a': alone) the groups stay pending - the caller
+ *            removes each when it is finalized (a crash loses none) -
+ *            and one field "@TIME" claims everything due up to the last
+ *            one handed out, in case another instance turns up.
+ * Claims of instances silent for stale_ms go back to pending, and so do
+ * they leave the writers.  Returns one string: the mode, then "group
+ * time version" per group (mode 'c') or "group time" (mode 'a'), then
+ * the earliest time left pending ('-' for none), '1' when more are due
+ * than were handed out, the bound the groups may be finalized up to
+ * (up_to, lowered by the slowest live peer), and '1' when other writers
+ * share the prefix, all joined by ' '. */
 static const char POP_LUA[] =
     "local tm = redis.call('TIME')\n"
     "local now = tonumber(tm[1]) * 1000 + math.floor(tonumber(tm[2]) / 1000)\n"
     "local stale = tonumber(ARGV[6])\n"
     "local me = ARGV[5]\n"
+    "local limit = tonumber(ARGV[2])\n"
     "local function num(x)\n"
     "  if x == '+inf' then return math.huge elseif x == '-inf' then return -math.huge end\n"
     "  return tonumber(x)\n"
+    "end\n"
+    "local function fmt(x)\n"
+    "  if x == math.huge then return '+inf' elseif x == -math.huge then return '-inf' end\n"
+    "  return string.format('%d', x)\n"
     "end\n"
     "local up = num(ARGV[1])\n"
     "local live = {}\n"
@@ -200,53 +212,81 @@ static const char POP_LUA[] =
     "end\n"
     "local got = {}\n"
     "local held, mine = {}, {}\n"
+    "local held_upto = -math.huge\n"
     "local more = false\n"
     "local cl = redis.call('HGETALL', KEYS[2])\n"
     "for i = 1, #cl, 2 do\n"
-    "  local owner = cl[i]\n"
-    "  for g, t in string.gmatch(cl[i + 1], '(%S+) (%S+)') do\n"
-    "    if owner == me then got[#got + 1] = {g, tonumber(t)}; mine[g] = true\n"
-    "    elseif live[owner] then held[g] = true\n"
-    "    else redis.call('ZADD', KEYS[1], 'LT', t, g) end\n"
+    "  local owner, val = cl[i], cl[i + 1]\n"
+    "  if string.sub(val, 1, 1) == '@' then\n"
+    "    if owner ~= me and live[owner] then\n"
+    "      local t = tonumber(string.sub(val, 2)) or -math.huge\n"
+    "      if t > held_upto then held_upto = t end\n"
+    "    end\n"
+    "  else\n"
+    "    for g, t in string.gmatch(val, '(%S+) (%S+)') do\n"
+    "      if owner == me then got[#got + 1] = {g, tonumber(t)}; mine[g] = true\n"
+    "      elseif live[owner] then held[g] = true\n"
+    "      else redis.call('ZADD', KEYS[1], 'LT', t, g) end\n"
+    "    end\n"
     "  end\n"
     "  if owner ~= me and not live[owner] then redis.call('HDEL', KEYS[2], owner) end\n"
     "end\n"
-    "local fresh = 0\n"
-    "if up > -math.huge then\n"
-    "  local limit = tonumber(ARGV[2])\n"
-    "  local bound = up == math.huge and '+inf' or string.format('%d', up)\n"
-    "  local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', bound, 'WITHSCORES', 'LIMIT', 0, 4 * limit)\n"
-    "  local taken = {}\n"
-    "  for i = 1, #due, 2 do\n"
-    "    if #taken >= limit then more = true; break end\n"
-    "    if not held[due[i]] then\n"
-    "      if not mine[due[i]] then got[#got + 1] = {due[i], tonumber(due[i + 1])} end\n"
-    "      taken[#taken + 1] = due[i]\n"
+    "local out = {}\n"
+    "local earliest = nil\n"
+    "if not others and #got == 0 then\n"
+    "  out[1] = 'a'\n"
+    "  if up > -math.huge then\n"
+    "    local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', fmt(up), 'WITHSCORES', 'LIMIT', 0, limit + 1)\n"
+    "    local n = math.min(#due / 2, limit)\n"
+    "    for i = 1, 2 * n do out[#out + 1] = due[i] end\n"
+    "    if #due / 2 > limit then more = true; earliest = due[2 * limit + 2] end\n"
+    "    if n > 0 then\n"
+    "      redis.call('HSET', KEYS[2], me, '@' .. due[2 * n])\n"
+    "      redis.call('PEXPIRE', KEYS[2], ARGV[3])\n"
     "    end\n"
+    "    if not earliest then\n"
+    "      local next = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. fmt(up), '+inf', 'WITHSCORES', 'LIMIT', 0, 1)\n"
+    "      earliest = next[2]\n"
+    "    end\n"
+    "  else\n"
+    "    earliest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')[2]\n"
     "  end\n"
-    "  if #due == 8 * limit then more = true end\n"
-    "  if #taken > 0 then redis.call('ZREM', KEYS[1], unpack(taken)) end\n"
-    "  fresh = #taken\n"
+    "else\n"
+    "  out[1] = 'c'\n"
+    "  local fresh = 0\n"
+    "  if up > -math.huge then\n"
+    "    local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', fmt(up), 'WITHSCORES', 'LIMIT', 0, 4 * limit)\n"
+    "    local taken = {}\n"
+    "    for i = 1, #due, 2 do\n"
+    "      if #taken >= limit then more = true; break end\n"
+    "      if not held[due[i]] and tonumber(due[i + 1]) > held_upto then\n"
+    "        if not mine[due[i]] then got[#got + 1] = {due[i], tonumber(due[i + 1])} end\n"
+    "        taken[#taken + 1] = due[i]\n"
+    "      end\n"
+    "    end\n"
+    "    if #due == 8 * limit then more = true end\n"
+    "    if #taken > 0 then redis.call('ZREM', KEYS[1], unpack(taken)) end\n"
+    "    fresh = #taken\n"
+    "  end\n"
+    "  table.sort(got, function(a, b) return a[2] < b[2] or (a[2] == b[2] and a[1] < b[1]) end)\n"
+    "  local claim = {}\n"
+    "  for i = 1, #got do\n"
+    "    local t = string.format('%d', got[i][2])\n"
+    "    claim[#claim + 1] = got[i][1] .. ' ' .. t\n"
+    "    local v = '0'\n"
+    "    if others then v = redis.call('HGET', ARGV[7] .. got[i][1] .. ARGV[8], 'v') or '0' end\n"
+    "    out[#out + 1] = got[i][1] .. ' ' .. t .. ' ' .. v\n"
+    "  end\n"
+    "  if fresh > 0 or #got == 0 then\n"
+    "    if #got > 0 then redis.call('HSET', KEYS[2], me, table.concat(claim, ' '))\n"
+    "    else redis.call('HDEL', KEYS[2], me) end\n"
+    "    redis.call('PEXPIRE', KEYS[2], ARGV[3])\n"
+    "  end\n"
+    "  earliest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')[2]\n"
     "end\n"
-    "table.sort(got, function(a, b) return a[2] < b[2] or (a[2] == b[2] and a[1] < b[1]) end)\n"
-    "local out, claim = {}, {}\n"
-    "for i = 1, #got do\n"
-    "  local t = string.format('%d', got[i][2])\n"
-    "  claim[#claim + 1] = got[i][1] .. ' ' .. t\n"
-    "  local v = '0'\n"
-    "  if others then v = redis.call('HGET', ARGV[7] .. got[i][1] .. ARGV[8], 'v') or '0' end\n"
-    "  out[#out + 1] = got[i][1] .. ' ' .. t .. ' ' .. v\n"
-    "end\n"
-    "if fresh > 0 then\n"
-    "  redis.call('HSET', KEYS[2], me, table.concat(claim, ' '))\n"
-    "  redis.call('PEXPIRE', KEYS[2], ARGV[3])\n"
-    "end\n"
-    "local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')\n"
-    "out[#out + 1] = first[2] or '-'\n"
+    "out[#out + 1] = earliest or '-'\n"
     "out[#out + 1] = more and '1' or '0'\n"
-    "if up == math.huge then out[#out + 1] = '+inf'\n"
-    "elseif up == -math.huge then out[#out + 1] = '-inf'\n"
-    "else out[#out + 1] = string.format('%d', up) end\n"
+    "out[#out + 1] = fmt(up)\n"
     "out[#out + 1] = others and '1' or '0'\n"
     "return table.concat(out, ' ')\n";
 

@@ -213,8 +213,13 @@ struct rule_state {
     struct push *pushes;
     size_t npushes, push_cap;
     struct aw_hashmap push_index; /* group hash -> index + 1 */
-    uint64_t *done;               /* finished groups: one DONE per rule and batch */
+    uint64_t *done;               /* finished claimed groups: one DONE per rule and batch */
     size_t ndone, done_cap;
+    uint64_t *finished;           /* finished groups read alone: one ZREM per rule and batch */
+    size_t nfinished, finished_cap;
+    size_t outstanding;           /* handed out, not finished */
+    bool due_claimed;             /* the last pop claimed its groups (else: read alone) */
+    bool at_claim;                /* this instance holds an "@TIME" claim of the rule */
     bool pushed_since_pop;
     /* popped, not yet handed out */
     struct push *due;
@@ -989,9 +994,41 @@ static void flush_first_seen(struct redis_store *s)
     aw_buf_reset(&s->fs_text);
 }
 
+/* Buffered window writes into the pipeline: meta before hits.  Per
+ * window that keeps the order of the calls - a meta write queued while
+ * the window has hits waiting sends those hits first (queue_meta_write),
+ * so a meta write waiting beside hits of its window is the older one. */
+static void flush_writes(struct redis_store *s)
+{
+    flush_meta(s);
+    flush_hits(s);
+}
+
 /* Finished claims go out as one DONE script per rule. */
 static void flush_done(struct redis_store *s, struct rule_state *rs)
 {
+    if (rs->nfinished) { /* groups read alone leave the queue as they are finished */
+        struct argl l;
+        argl_init(&l, &s->arg2, 2 + rs->nfinished);
+        argl_ptr(&l, "ZREM", 4);
+        rule_key_text(s, &s->key2, rs->name, "pending");
+        argl_copy(&l, s->key2.data, s->key2.len);
+        for (size_t j = 0; j < rs->nfinished; j++) {
+            char hex[16];
+            aw_hex64(rs->finished[j], hex);
+            argl_copy(&l, hex, 16);
+        }
+        argl_queue(s, &l, USE_CHECK);
+        rs->nfinished = 0;
+    }
+    if (rs->at_claim && !rs->outstanding && (!rs->due_valid || rs->due_next >= rs->ndue)) {
+        /* the pass is over: the "@" claim goes */
+        rule_key_text(s, &s->key2, rs->name, "claims");
+        const char *argv[] = {"HDEL", s->key2.data, s->instance};
+        size_t lens[] = {4, s->key2.len, strlen(s->instance)};
+        queue_argv(s, USE_CHECK, 3, argv, lens);
+        rs->at_claim = false;
+    }
     if (!rs->ndone)
         return;
     size_t argc = 5 + rs->ndone;
@@ -1208,13 +1245,15 @@ static bool next_token(const char **p, const char *end, const char **tok, size_t
     return true;
 }
 
-/* A POP reply: the rule's due groups, in time order ("group time version"
- * each), then the earliest time left, more, the bound, and whether other
- * writers share the prefix. */
+/* A POP reply: the mode ('c' claimed, 'a' read alone), the rule's due
+ * groups in time order ("group time version" or "group time" each), then
+ * the earliest time left, more, the bound, and whether other writers
+ * share the prefix. */
 static void parse_pop(struct redis_store *s, struct rule_state *rs, const redisReply *r)
 {
     rs->pop_queued = false;
     rs->ndue = rs->due_next = 0;
+    rs->outstanding = 0;
     rs->due_valid = true;
     rs->pushed_since_pop = false;
     rs->pushed_min = AW_TIME_NONE;
@@ -1223,42 +1262,44 @@ static void parse_pop(struct redis_store *s, struct rule_state *rs, const redisR
     rs->bound = INT64_MAX;
     if (!r || r->type != REDIS_REPLY_STRING)
         return;
-    const char *p = r->str, *end = r->str + r->len, *tok[3];
-    size_t len[3], ntok = 0;
-    /* tokens come in threes; the last three are the trailer */
-    const char *t;
-    size_t tl;
-    size_t count = 0;
+    const char *p = r->str, *end = r->str + r->len, *tok[3], *t;
+    size_t len[3], tl, count = 0;
     for (const char *q = p; next_token(&q, end, &t, &tl);)
         count++;
-    if (count < 4 || (count - 4) % 3)
+    if (!next_token(&p, end, &t, &tl) || tl != 1 || (t[0] != 'a' && t[0] != 'c'))
         return;
-    size_t groups = (count - 4) / 3;
+    rs->due_claimed = t[0] == 'c';
+    size_t per = rs->due_claimed ? 3 : 2;
+    if (count < 5 || (count - 5) % per)
+        return;
+    size_t groups = (count - 5) / per;
     if (groups > rs->due_cap) {
         rs->due_cap = groups;
         rs->due = xrealloc(rs->due, groups * sizeof *rs->due);
     }
     for (size_t i = 0; i < groups; i++) {
-        for (int j = 0; j < 3; j++)
+        for (size_t j = 0; j < per; j++)
             next_token(&p, end, &tok[j], &len[j]);
         rs->due[i].group_hash = aw_redis_parse_hex64(tok[0], len[0]);
         rs->due[i].time = aw_redis_parse_time(tok[1], len[1]);
-        rs->due[i].version = strtoull(tok[2], NULL, 10);
+        rs->due[i].version = per == 3 ? strtoull(tok[2], NULL, 10) : 0;
     }
     rs->ndue = groups;
     rs->need_snapshots = groups > 0;
-    for (ntok = 0; ntok < 3; ntok++)
-        next_token(&p, end, &tok[ntok], &len[ntok]);
-    const char *others;
-    size_t olen;
-    if (next_token(&p, end, &others, &olen))
-        set_shared(s, olen == 1 && others[0] == '1');
+    if (!rs->due_claimed && groups)
+        rs->at_claim = true;
+    for (size_t n = 0; n < 3; n++)
+        next_token(&p, end, &tok[n], &len[n]);
     rs->earliest = len[0] == 1 && tok[0][0] == '-' ? AW_TIME_NONE : aw_redis_parse_time(tok[0], len[0]);
     rs->due_more = len[1] == 1 && tok[1][0] == '1';
     if (len[2] == 4 && !memcmp(tok[2], "-inf", 4))
         rs->bound = AW_TIME_NONE;
     else if (!(len[2] == 4 && !memcmp(tok[2], "+inf", 4)))
         rs->bound = aw_redis_parse_time(tok[2], len[2]);
+    const char *others;
+    size_t olen;
+    if (next_token(&p, end, &others, &olen))
+        set_shared(s, olen == 1 && others[0] == '1');
 }
 
 static int run_now(struct redis_store *s)
@@ -1412,8 +1453,6 @@ static int r_window_hit(struct aw_store *base, const struct aw_wkey *k, const st
     if (ttl_ms > rs->ttl)
         rs->ttl = ttl_ms;
     uint64_t name = window_name(k);
-    if (s->nmeta && aw_hashmap_get(&s->meta_index, name))
-        flush_meta(s); /* the window's meta write goes first */
     uintptr_t at = (uintptr_t)aw_hashmap_get(&s->wb_index, name);
     struct aw_store *c = cache_of(s);
     /* The mirror follows every write.  A window it has no current copy
@@ -1435,10 +1474,8 @@ static int r_window_hit(struct aw_store *base, const struct aw_wkey *k, const st
     bool trim = !at && trim_before_ms != AW_TIME_NONE && current &&
                 c->ops->window_count(c, k, AW_TIME_NONE, trim_before_ms - 1, &old) == 0 && old >= TRIM_MIN &&
                 c->ops->window_count(c, k, AW_TIME_NONE, INT64_MAX, &total) == 0 && 2 * old >= total;
-    if (trim && dirty_clear(s, name)) { /* the waiting cursor goes first */
-        write_mirror_meta(s, k);
-        flush_meta(s);
-    }
+    if (trim && dirty_clear(s, name))
+        write_mirror_meta(s, k); /* the waiting cursor goes first (meta before hits) */
     if (at) {
         b = s->wb[at - 1];
     } else {
@@ -1494,7 +1531,7 @@ static int r_window_hit(struct aw_store *base, const struct aw_wkey *k, const st
         c->ops->meta_put(c, k, &m, ttl_ms);
     }
     if (s->nwb >= EARLY_WINDOWS) {
-        flush_hits(s);
+        flush_writes(s);
         send_early(s);
     }
     return 0;
@@ -1557,7 +1594,7 @@ static void queue_meta_write(struct redis_store *s, const struct aw_wkey *k, con
 {
     uint64_t name = window_name(k);
     if (s->nwb && aw_hashmap_get(&s->wb_index, name))
-        flush_hits(s);
+        flush_writes(s); /* the window's hits go first */
     struct rule_state *rs = rule_state_for(s, k->rule, rule_hash_of(k));
     uintptr_t at = (uintptr_t)aw_hashmap_get(&s->meta_index, name);
     struct meta_write *w;
@@ -1581,7 +1618,7 @@ static void queue_meta_write(struct redis_store *s, const struct aw_wkey *k, con
     if (w->glen)
         aw_buf_append(&s->meta_text, m->group_json, w->glen);
     if (s->nmeta >= EARLY_WINDOWS) {
-        flush_meta(s);
+        flush_writes(s);
         send_early(s);
     }
 }
@@ -1811,6 +1848,7 @@ static int r_pending_pop(struct aw_store *base, const struct aw_wkey *rule, int6
         *group_hash = rs->due[rs->due_next].group_hash;
         *time_ms = rs->due[rs->due_next].time;
         rs->due_next++;
+        rs->outstanding++;
         *found = true;
         return 0;
     }
@@ -1831,6 +1869,16 @@ static int r_pending_done(struct aw_store *base, const struct aw_wkey *k)
 {
     struct redis_store *s = (struct redis_store *)base;
     struct rule_state *rs = rule_state_for(s, k->rule, rule_hash_of(k));
+    if (rs->outstanding)
+        rs->outstanding--;
+    if (!rs->due_claimed) {
+        if (rs->nfinished == rs->finished_cap) {
+            rs->finished_cap = rs->finished_cap ? rs->finished_cap * 2 : 64;
+            rs->finished = xrealloc(rs->finished, rs->finished_cap * sizeof *rs->finished);
+        }
+        rs->finished[rs->nfinished++] = k->group_hash;
+        return 0;
+    }
     if (rs->ndone == rs->done_cap) {
         rs->done_cap = rs->done_cap ? rs->done_cap * 2 : 64;
         rs->done = xrealloc(rs->done, rs->done_cap * sizeof *rs->done);
@@ -2015,12 +2063,14 @@ static int r_sync(struct aw_store *base)
                 continue;
             /* Popped and not handed out (the pass stopped early): back
              * to the queue, and the claim released. */
-            for (; rs->due_valid && rs->due_next < rs->ndue; rs->due_next++) {
+            for (; rs->due_valid && rs->due_claimed && rs->due_next < rs->ndue; rs->due_next++) {
                 struct aw_wkey k = {rs->name, rs->due[rs->due_next].group_hash, rs->rule_hash};
+                rs->outstanding++;
                 r_pending_push(base, &k, rs->due[rs->due_next].time);
                 r_pending_done(base, &k);
             }
             rs->due_valid = false;
+            rs->outstanding = 0; /* (groups read alone and not handed out are still queued) */
         }
     flush_pushes(s);
     if (run_now(s) < 0)
@@ -2086,6 +2136,7 @@ static void r_destroy(struct aw_store *base)
             aw_hashmap_free(&rs->push_index);
             free(rs->pushes);
             free(rs->done);
+            free(rs->finished);
             free(rs->due);
             free(rs->name);
             free(rs);
