@@ -29,56 +29,76 @@
  * '0' (not checked).  Every instance registers before its first write,
  * so versions are counted whenever anyone could rely on them. */
 
-/* KEYS: writers, then the window hashes of a batch; ARGV per window: ttl
- * check group n nold, then n times (id value), then nold ids to drop
- * (entries the client's mirror shows older than the trim bound; dropped
- * first, as window_add trims before it adds).  With check = '1' (the
- * client does not know the window, or its TTL is due for a refresh) the
- * group is written if missing and the TTL set; a new key always gets
- * both.  Returns one string, per window "version codes" joined by ','
- * (version: see above; 'E' too when versions are counted but the key was
- * there without one: written while its writer was alone), one code digit per entry: 0 added, 1 already
- * there, 2 already there and it completed the alert that suppresses its
- * group. */
+/* KEYS: writers, then the window hashes of a batch; ARGV[1]: the TTL of
+ * a plain window found missing; ARGV[2]: one
+ * character per window, '.' for a plain window (one entry, nothing to
+ * drop, nothing to check: ARGV id value) or 'x' (ARGV: "n nold check",
+ * ttl, group, then n times (id value), then nold ids to drop - entries
+ * the client's mirror shows older than the trim bound, dropped first, as
+ * window_add trims before it adds).  With check = '1' (the client does
+ * not know the window, or its TTL is due for a refresh) the group is
+ * written if missing and the TTL set; a new key always gets both (the
+ * client sends every window as 'x' while versions are counted).  Every
+ * argument costs the server an allocation and a Lua string, so the
+ * common case takes two.  Returns one string: a code digit per entry in
+ * order (0 added, 1 already there, 2 already there and it completed the
+ * alert that suppresses its group), then '|' and the versions of the 'x'
+ * windows joined by ' ' (see above; 'E' too when versions are counted but
+ * the key was there without one: written while its writer was alone).
+ * Should another writer have appeared since the client chose plain
+ * windows, those are counted too, and every window then has a version
+ * ('L': the key had been lost; it is recreated without its group). */
 static const char HIT_LUA[] =
     "local shared = redis.call('HLEN', KEYS[1]) > 1\n"
-    "local out = {}\n"
-    "local a = 1\n"
+    "local spec = ARGV[2]\n"
+    "local codes, nc, vers = {}, 0, {}\n"
+    "local a = 3\n"
+    "local function dup(h, id)\n"
+    "  local m = redis.call('HGET', h, 'm')\n"
+    "  if m then\n"
+    "    local se, aid = string.match(m, '^%S+ %S+ %S+ (%S+) (%S+)$')\n"
+    "    if se == id and aid ~= '-' then return '2' end\n"
+    "  end\n"
+    "  return '1'\n"
+    "end\n"
     "for k = 2, #KEYS do\n"
     "  local h = KEYS[k]\n"
-    "  local ttl, check, group = ARGV[a], ARGV[a + 1], ARGV[a + 2]\n"
-    "  local n, nold = tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4])\n"
-    "  a = a + 5\n"
-    "  if nold > 0 then redis.call('HDEL', h, unpack(ARGV, a + 2 * n, a + 2 * n + nold - 1)) end\n"
-    "  local codes = {}\n"
-    "  local m, mread = nil, false\n"
-    "  for i = 1, n do\n"
-    "    local id = ARGV[a]\n"
-    "    if redis.call('HSETNX', h, id, ARGV[a + 1]) == 1 then\n"
-    "      codes[i] = '0'\n"
-    "    else\n"
-    "      if not mread then m = redis.call('HGET', h, 'm'); mread = true end\n"
-    "      local code = '1'\n"
-    "      if m then\n"
-    "        local se, aid = string.match(m, '^%S+ %S+ %S+ (%S+) (%S+)$')\n"
-    "        if se == id and aid ~= '-' then code = '2' end\n"
-    "      end\n"
-    "      codes[i] = code\n"
-    "    end\n"
+    "  nc = nc + 1\n"
+    "  if string.byte(spec, k - 1) == 46 then\n"
+    "    if redis.call('HSETNX', h, ARGV[a], ARGV[a + 1]) == 1 then codes[nc] = '0'\n"
+    "    else codes[nc] = dup(h, ARGV[a]) end\n"
     "    a = a + 2\n"
+    "    if shared then\n"
+    "      local v = redis.call('HINCRBY', h, 'v', 1)\n"
+    "      if v == 1 then redis.call('PEXPIRE', h, ARGV[1]); v = 'L' end\n"
+    "      vers[#vers + 1] = v\n"
+    "    end\n"
+    "  else\n"
+    "    nc = nc - 1\n"
+    "    local sn, so, check = string.match(ARGV[a], '^(%d+) (%d+) (%d)$')\n"
+    "    local n, nold = tonumber(sn), tonumber(so)\n"
+    "    local ttl, group = ARGV[a + 1], ARGV[a + 2]\n"
+    "    a = a + 3\n"
+    "    if nold > 0 then redis.call('HDEL', h, unpack(ARGV, a + 2 * n, a + 2 * n + nold - 1)) end\n"
+    "    for i = 1, n do\n"
+    "      nc = nc + 1\n"
+    "      if redis.call('HSETNX', h, ARGV[a], ARGV[a + 1]) == 1 then codes[nc] = '0'\n"
+    "      else codes[nc] = dup(h, ARGV[a]) end\n"
+    "      a = a + 2\n"
+    "    end\n"
+    "    a = a + nold\n"
+    "    local v = '0'\n"
+    "    if shared then v = redis.call('HINCRBY', h, 'v', 1) end\n"
+    "    if v == 1 or check == '1' then\n"
+    "      local new = redis.call('HSETNX', h, 'g', group) == 1\n"
+    "      redis.call('PEXPIRE', h, ttl)\n"
+    "      if not shared then v = new and 'N' or 'E'\n"
+    "      elseif v == 1 and not new then v = 'E' end\n"
+    "    end\n"
+    "    vers[#vers + 1] = v\n"
     "  end\n"
-    "  a = a + nold\n"
-    "  local v = '0'\n"
-    "  if shared then v = redis.call('HINCRBY', h, 'v', 1) end\n"
-    "  if v == 1 or check == '1' then\n"
-    "    local new = redis.call('HSETNX', h, 'g', group) == 1\n"
-    "    redis.call('PEXPIRE', h, ttl)\n"
-    "    if not shared then v = new and 'N' or 'E'\n"
-    "    elseif v == 1 and not new then v = 'E' end\n"
-    "  end\n"
-    "  out[k - 1] = v .. ' ' .. table.concat(codes)\n"
     "end\n"
-    "return table.concat(out, ',')\n";
+    "return table.concat(codes) .. '|' .. table.concat(vers, ' ')\n";
 
 /* KEYS: writers, then window hashes; ARGV per window: meta group ttl.
  * Writes the window's meta (cursor and suppression) and group, counts

@@ -145,6 +145,7 @@ struct command {
     uint64_t *names, *expect;
     size_t *counts, nw;
     bool *assumed_new; /* USE_HIT: the mirror took the window for new */
+    bool *plain;       /* USE_HIT: sent as a plain window (no version unless shared) */
     redisReply *reply;
 };
 
@@ -404,6 +405,23 @@ static struct rule_state *rule_state_for(struct redis_store *s, const char *rule
 
 /* ---------------------------------------------------------------- pipeline */
 
+/* Decimal digits of n, into p (no terminator); returns the count. */
+static size_t put_size(char *p, size_t n)
+{
+    char tmp[24];
+    size_t k = 0, len = 0;
+    do {
+        tmp[k++] = (char)('0' + n % 10);
+        n /= 10;
+    } while (n);
+    while (k)
+        p[len++] = tmp[--k];
+    return len;
+}
+
+/* A command in the Redis protocol (RESP): "*argc" then "$len" and the
+ * bytes of each argument.  Written here rather than by hiredis, whose
+ * formatter prints every length with sprintf (a batch has thousands). */
 static void queue_argv(struct redis_store *s, enum reply_use use, int argc, const char **argv, const size_t *lens)
 {
     if (s->ncmds == s->cmd_cap) {
@@ -412,11 +430,28 @@ static void queue_argv(struct redis_store *s, enum reply_use use, int argc, cons
     }
     struct command *c = &s->cmds[s->ncmds];
     memset(c, 0, sizeof *c);
-    c->len = redisFormatCommandArgv(&c->text, argc, argv, lens);
-    if (c->len < 0) {
+    size_t total = 1 + 20 + 2;
+    for (int i = 0; i < argc; i++)
+        total += 1 + 20 + 2 + lens[i] + 2;
+    char *p = malloc(total), *q = p;
+    if (!p) {
         fputs("auditwatch: out of memory\n", stderr);
         abort();
     }
+    *q++ = '*';
+    q += put_size(q, (size_t)argc);
+    *q++ = '\r', *q++ = '\n';
+    for (int i = 0; i < argc; i++) {
+        *q++ = '$';
+        q += put_size(q, lens[i]);
+        *q++ = '\r', *q++ = '\n';
+        if (lens[i])
+            memcpy(q, argv[i], lens[i]);
+        q += lens[i];
+        *q++ = '\r', *q++ = '\n';
+    }
+    c->text = p;
+    c->len = (int)(q - p);
     c->use = use;
     s->ncmds++;
 }
@@ -440,6 +475,7 @@ static void clear_commands(struct redis_store *s)
         free(s->cmds[i].expect);
         free(s->cmds[i].counts);
         free(s->cmds[i].assumed_new);
+        free(s->cmds[i].plain);
     }
     s->ncmds = 0;
     s->nsent = 0;
@@ -867,10 +903,10 @@ static void flush_hits(struct redis_store *s)
     flush_payloads(s);
     for (size_t first = 0; first < s->nwb; first += HIT_WINDOWS) {
         size_t last = first + HIT_WINDOWS < s->nwb ? first + HIT_WINDOWS : s->nwb;
-        size_t nentries = 0, nargs = 3;
+        size_t nentries = 0, nargs = 5;
         for (size_t w = first; w < last; w++) {
             nentries += s->wb[w]->n;
-            nargs += 6 + 2 * s->wb[w]->n + s->wb[w]->nold;
+            nargs += 4 + 2 * s->wb[w]->n + s->wb[w]->nold;
         }
         struct argl l;
         argl_init(&l, &s->arg2, nargs);
@@ -881,17 +917,27 @@ static void flush_hits(struct redis_store *s)
         argl_num(&l, (int64_t)(last - first + 1));
         prefix_key_text(s, &s->key, "writers");
         argl_copy(&l, s->key.data, s->key.len);
-        for (size_t w = first; w < last; w++) {
-            window_key_text(s, &s->key, &s->wb[w]->key, "h");
-            argl_copy(&l, s->key.data, s->key.len);
-        }
+        int64_t lost_ttl = 0;
+        char spec[HIT_WINDOWS];
         for (size_t w = first; w < last; w++) {
             struct win_batch *b = s->wb[w];
-            argl_num(&l, b->ttl > 0 ? b->ttl + TTL_SLACK_MS : DEFAULT_TTL_MS);
-            argl_ptr(&l, b->check ? "1" : "0", 1);
-            argl_ptr(&l, b->group.data ? b->group.data : "{}", b->group.data ? b->group.len : 2);
-            argl_num(&l, (int64_t)b->n);
-            argl_num(&l, (int64_t)b->nold);
+            window_key_text(s, &s->key, &b->key, "h");
+            argl_copy(&l, s->key.data, s->key.len);
+            spec[w - first] = b->n == 1 && !b->nold && !b->check && !s->shared ? '.' : 'x';
+            if (b->ttl > lost_ttl)
+                lost_ttl = b->ttl;
+        }
+        argl_num(&l, lost_ttl > 0 ? lost_ttl + TTL_SLACK_MS : DEFAULT_TTL_MS);
+        argl_copy(&l, spec, last - first);
+        for (size_t w = first; w < last; w++) {
+            struct win_batch *b = s->wb[w];
+            if (spec[w - first] == 'x') {
+                char head[64];
+                int hl = snprintf(head, sizeof head, "%zu %zu %d", b->n, b->nold, b->check ? 1 : 0);
+                argl_copy(&l, head, (size_t)hl);
+                argl_num(&l, b->ttl > 0 ? b->ttl + TTL_SLACK_MS : DEFAULT_TTL_MS);
+                argl_ptr(&l, b->group.data ? b->group.data : "{}", b->group.data ? b->group.len : 2);
+            }
             for (size_t i = 0; i < b->n; i++) {
                 struct win_entry *e = &b->e[i];
                 argl_ptr(&l, e->id, 16);
@@ -912,11 +958,13 @@ static void flush_hits(struct redis_store *s)
         cmd->expect = xcalloc(cmd->nw, sizeof *cmd->expect);
         cmd->counts = xcalloc(cmd->nw, sizeof *cmd->counts);
         cmd->assumed_new = xcalloc(cmd->nw, sizeof *cmd->assumed_new);
+        cmd->plain = xcalloc(cmd->nw, sizeof *cmd->plain);
         for (size_t w = first; w < last; w++) {
             cmd->names[w - first] = window_name(&s->wb[w]->key);
             cmd->expect[w - first] = mirror_bump(s, cmd->names[w - first]);
             cmd->counts[w - first] = s->wb[w]->n;
             cmd->assumed_new[w - first] = s->wb[w]->assumed_new;
+            cmd->plain[w - first] = spec[w - first] == '.';
         }
     }
     for (size_t w = 0; w < s->nwb; w++) {
@@ -1341,25 +1389,32 @@ static int run_now(struct redis_store *s)
         }
         if (c->use != USE_HIT)
             continue;
-        /* per window "version codes", joined by ',' */
-        size_t hit = 0;
+        /* a code digit per entry, '|', then versions: one per 'x' window,
+         * or one per window when another writer counted the plain ones */
+        const char *bar = memchr(p, '|', (size_t)(end - p));
+        if (!bar)
+            continue;
+        for (size_t j = 0; j < c->nhits; j++) {
+            const char *d = p + j;
+            s->hits[c->hits[j]].code = d < bar && *d >= '0' && *d <= '2' ? *d - '0' : 0;
+        }
+        const char *q = bar + 1, *t;
+        size_t tl, ntok = 0;
+        for (const char *r = q; next_token(&r, end, &t, &tl);)
+            ntok++;
+        bool all = ntok == c->nw;
         for (size_t w = 0; w < c->nw; w++) {
-            const char *v = p;
-            while (p < end && *p != ' ')
-                p++;
-            mirror_reply(s, c->names[w], c->expect[w], v, (size_t)(p - v), c->assumed_new[w]);
-            if (p < end)
-                p++;
-            for (size_t j = 0; j < c->counts[w]; j++, hit++) {
-                int code = p < end && *p >= '0' && *p <= '2' ? *p - '0' : 0;
-                if (p < end && *p != ',')
-                    p++;
-                s->hits[c->hits[hit]].code = code;
+            if (!all && c->plain[w]) { /* not counted: current as far as we know */
+                mirror_reply(s, c->names[w], c->expect[w], "0", 1, false);
+                continue;
             }
-            while (p < end && *p != ',')
-                p++;
-            if (p < end)
-                p++;
+            if (!next_token(&q, end, &t, &tl))
+                t = "", tl = 0;
+            if (tl == 1 && t[0] == 'L') { /* Redis had lost the key: as if it had expired */
+                aw_hashmap_remove(&s->fetched, c->names[w]);
+                continue;
+            }
+            mirror_reply(s, c->names[w], c->expect[w], t, tl, c->assumed_new[w]);
         }
     }
     return 0;
