@@ -214,6 +214,10 @@ struct rule_state {
     struct push *pushes;
     size_t npushes, push_cap;
     struct aw_hashmap push_index; /* group hash -> index + 1 */
+    /* alone: groups this instance queued in Redis and has not been handed
+     * out since (group hash -> QTIME(time)); a push that would not lower
+     * its time is not sent */
+    struct aw_hashmap queued;
     uint64_t *done;               /* finished claimed groups: one DONE per rule and batch */
     size_t ndone, done_cap;
     uint64_t *finished;           /* finished groups read alone: one ZREM per rule and batch */
@@ -286,6 +290,7 @@ struct redis_store {
     struct aw_wkey *dirty;
     size_t ndirty, dirty_cap;
     bool dirty_flush_due; /* no longer alone: write them */
+    bool requeue_due;     /* no longer alone: push every queued group again */
     /* this instance's event time, as published under PREFIX:members */
     int64_t clock, published_clock, published_at;
 };
@@ -398,6 +403,7 @@ static struct rule_state *rule_state_for(struct redis_store *s, const char *rule
         r->pushed_min = AW_TIME_NONE;
         r->bound = INT64_MAX;
         aw_hashmap_init(&r->push_index);
+        aw_hashmap_init(&r->queued);
         aw_hashmap_put(&s->rules, key, r);
     }
     return r;
@@ -501,6 +507,7 @@ static int connect_once(struct redis_store *s, char *err, size_t errlen)
         s->c = NULL;
     }
     s->nsent = 0; /* a new connection gets the whole pipeline */
+    s->requeue_due = true; /* (Redis may have restarted without what we queued) */
     struct timeval ct = {(time_t)(s->connect_timeout_ms / 1000), (suseconds_t)(s->connect_timeout_ms % 1000) * 1000};
     s->c = s->spec.unix_path ? redisConnectUnixWithTimeout(s->spec.unix_path, ct)
                         : redisConnectWithTimeout(s->spec.host, s->spec.port, ct);
@@ -718,6 +725,10 @@ static void mirror_check(struct redis_store *s, uint64_t name, uint64_t expected
  * once others write. */
 #define VERSION_TRUSTED ((uint64_t)1 << 62)
 
+/* A time as a nonzero map value and back. */
+#define QTIME(t) ((void *)(uintptr_t)((uint64_t)(t) ^ ((uint64_t)1 << 63)))
+#define QTIME_OF(v) ((int64_t)((uint64_t)(uintptr_t)(v) ^ ((uint64_t)1 << 63)))
+
 /* A write's reply for one window: its new version, or - while versions
  * are not counted - 'N' (the write created the key), 'E' (the key was
  * there) or '0' (not checked).  A mirror that took the window for new
@@ -766,6 +777,8 @@ static void set_shared(struct redis_store *s, bool shared)
     if (shared) {
         if (s->alone && s->ndirty)
             s->dirty_flush_due = true;
+        if (s->alone)
+            s->requeue_due = true; /* another instance may have taken some */
         s->alone = false;
     } else {
         if (s->shared) {
@@ -1132,8 +1145,35 @@ static void publish_clock(struct redis_store *s)
 
 /* Everything merged so far goes into the pipeline: the hits, then one
  * ZADD LT of pending pushes and one HDEL of finished claims per rule. */
+static int r_pending_push(struct aw_store *base, const struct aw_wkey *k, int64_t time_ms);
+
+/* Forget what this instance queued while alone (pushing it all again
+ * when requeue). */
+static void forget_queued(struct redis_store *s, bool requeue)
+{
+    for (size_t i = 0; i < s->rules.cap; i++) {
+        struct rule_state *rs = s->rules.keys[i] ? s->rules.values[i] : NULL;
+        if (!rs || !rs->queued.n)
+            continue;
+        for (size_t j = 0; requeue && j < rs->queued.cap; j++)
+            if (rs->queued.keys[j]) {
+                /* (the map's keys are the group hashes, 0 stored as 1: a
+                 * group hashing to 0 or 1 is pushed as 1 - it only
+                 * costs a look at a group that does not exist) */
+                struct aw_wkey k = {rs->name, rs->queued.keys[j], rs->rule_hash};
+                r_pending_push(&s->base, &k, QTIME_OF(rs->queued.values[j]));
+            }
+        aw_hashmap_free(&rs->queued);
+        aw_hashmap_init(&rs->queued);
+    }
+}
+
 static void flush_pushes(struct redis_store *s)
 {
+    if (s->requeue_due) {
+        s->requeue_due = false;
+        forget_queued(s, true);
+    }
     if (s->dirty_flush_due)
         write_dirty_all(s);
     flush_meta(s);
@@ -1160,21 +1200,33 @@ static void flush_pushes(struct redis_store *s)
         lens[1] = s->key.len;
         argv[2] = "LT";
         lens[2] = 2;
+        size_t sent = 0;
         for (size_t j = 0; j < rs->npushes; j++) {
-            char *score = text + j * 40, *member = score + 24;
-            aw_redis_fmt_time(score, rs->pushes[j].time);
-            aw_hex64(rs->pushes[j].group_hash, member);
-            argv[3 + 2 * j] = score;
-            lens[3 + 2 * j] = strlen(score);
-            argv[4 + 2 * j] = member;
-            lens[4 + 2 * j] = 16;
+            struct push *ps = &rs->pushes[j];
+            if (s->alone) { /* already queued no later: nothing to send */
+                uint64_t key = aw_hashmap_key(ps->group_hash);
+                void *q = aw_hashmap_get(&rs->queued, key);
+                if (q && QTIME_OF(q) <= ps->time)
+                    continue;
+                aw_hashmap_put(&rs->queued, key, QTIME(ps->time));
+            }
+            char *score = text + sent * 40, *member = score + 24;
+            aw_redis_fmt_time(score, ps->time);
+            aw_hex64(ps->group_hash, member);
+            argv[3 + 2 * sent] = score;
+            lens[3 + 2 * sent] = strlen(score);
+            argv[4 + 2 * sent] = member;
+            lens[4 + 2 * sent] = 16;
+            sent++;
         }
-        queue_argv(s, USE_CHECK, (int)argc, argv, lens);
-        char ttl[24];
-        aw_redis_fmt_time(ttl, rs->ttl ? rs->ttl + TTL_SLACK_MS : DEFAULT_TTL_MS);
-        const char *ex[] = {"PEXPIRE", s->key.data, ttl};
-        size_t exl[] = {7, s->key.len, strlen(ttl)};
-        queue_argv(s, USE_CHECK, 3, ex, exl);
+        if (sent) {
+            queue_argv(s, USE_CHECK, (int)(3 + 2 * sent), argv, lens);
+            char ttl[24];
+            aw_redis_fmt_time(ttl, rs->ttl ? rs->ttl + TTL_SLACK_MS : DEFAULT_TTL_MS);
+            const char *ex[] = {"PEXPIRE", s->key.data, ttl};
+            size_t exl[] = {7, s->key.len, strlen(ttl)};
+            queue_argv(s, USE_CHECK, 3, ex, exl);
+        }
         free(argv);
         free(lens);
         free(text);
@@ -1904,6 +1956,8 @@ static int r_pending_pop(struct aw_store *base, const struct aw_wkey *rule, int6
         *time_ms = rs->due[rs->due_next].time;
         rs->due_next++;
         rs->outstanding++;
+        if (rs->queued.n) /* leaves the queue when finished: a push from now on is sent */
+            aw_hashmap_remove(&rs->queued, aw_hashmap_key(*group_hash));
         *found = true;
         return 0;
     }
@@ -2189,6 +2243,7 @@ static void r_destroy(struct aw_store *base)
         if (s->rules.keys[i]) {
             struct rule_state *rs = s->rules.values[i];
             aw_hashmap_free(&rs->push_index);
+            aw_hashmap_free(&rs->queued);
             free(rs->pushes);
             free(rs->done);
             free(rs->finished);
