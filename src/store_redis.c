@@ -273,12 +273,19 @@ struct redis_store {
     bool resent;      /* this batch was sent again after a reconnect */
     bool last_resent; /* the last exchange was */
     struct aw_hashmap rules; /* rule hash -> rule_state */
+    struct rule_state *last_rule; /* the last one looked up */
     /* snapshots of windows read during a finalization pass */
     struct aw_store *cache;
     struct aw_hashmap fetched; /* the mirror: window name -> expected version */
     struct aw_hashmap refreshed; /* window name -> wall-clock second of our last TTL refresh */
     size_t mirror_cap;
     bool full_fetch;
+    /* the window the last read found current in the mirror (reads of
+     * one group's finalization come in runs); anything that changes the
+     * mirror or its versions clears ok_valid */
+    const char *ok_rule;
+    uint64_t ok_group;
+    bool ok_valid;
     struct aw_buf key, key2, arg, arg2;
     struct aw_store_stats st;
     bool broken; /* gave up reconnecting */
@@ -393,6 +400,8 @@ static uint64_t window_name(const struct aw_wkey *k)
 
 static struct rule_state *rule_state_for(struct redis_store *s, const char *rule, uint64_t rh)
 {
+    if (s->last_rule && s->last_rule->rule_hash == rh)
+        return s->last_rule;
     uint64_t key = aw_hashmap_key(rh);
     struct rule_state *r = aw_hashmap_get(&s->rules, key);
     if (!r) {
@@ -406,6 +415,7 @@ static struct rule_state *rule_state_for(struct redis_store *s, const char *rule
         aw_hashmap_init(&r->queued);
         aw_hashmap_put(&s->rules, key, r);
     }
+    s->last_rule = r;
     return r;
 }
 
@@ -707,6 +717,7 @@ static uint64_t mirror_version(struct redis_store *s, uint64_t name)
 static uint64_t mirror_bump(struct redis_store *s, uint64_t name)
 {
     uint64_t v = mirror_version(s, name) + 1; /* unknown: assume a new window */
+    s->ok_valid = false;
     aw_hashmap_put(&s->fetched, name, (void *)(uintptr_t)v);
     return v;
 }
@@ -714,6 +725,7 @@ static uint64_t mirror_bump(struct redis_store *s, uint64_t name)
 static void mirror_check(struct redis_store *s, uint64_t name, uint64_t expected, long long got)
 {
     if ((uint64_t)got != expected && mirror_version(s, name) != 0) {
+        s->ok_valid = false;
         aw_hashmap_remove(&s->fetched, name);
         s->st.evicted++; /* counted: mirror misses */
     }
@@ -740,9 +752,11 @@ static void mirror_reply(struct redis_store *s, uint64_t name, uint64_t expected
         if (!mirror_version(s, name))
             return;
         if (tok[0] == 'E' && assumed_new) {
+            s->ok_valid = false;
             aw_hashmap_remove(&s->fetched, name);
             s->st.evicted++;
         } else {
+            s->ok_valid = false;
             aw_hashmap_put(&s->fetched, name, (void *)(uintptr_t)VERSION_TRUSTED);
         }
         return;
@@ -782,6 +796,7 @@ static void set_shared(struct redis_store *s, bool shared)
         s->alone = false;
     } else {
         if (s->shared) {
+            s->ok_valid = false;
             aw_hashmap_free(&s->fetched);
             aw_hashmap_init(&s->fetched);
         }
@@ -1275,8 +1290,10 @@ static void queue_snapshots(struct redis_store *s, const struct aw_wkey *keys, s
 static void load_snapshot(struct redis_store *s, const struct aw_wkey *k, const redisReply *r)
 {
     struct aw_store *c = cache_of(s);
+    s->ok_valid = false;
     int64_t ttl = rule_state_for(s, k->rule, rule_hash_of(k))->ttl; /* expires in the mirror as written windows do */
     aw_store_memory_forget(c, k);
+    s->ok_valid = false;
     aw_hashmap_remove(&s->fetched, window_name(k));
     dirty_clear(s, window_name(k)); /* (a waiting cursor is lost with the copy: see dirty_mark) */
     if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 3)
@@ -1315,8 +1332,14 @@ static const redisReply *snapshot_part(const redisReply *r, size_t i)
 
 static int ensure_fetched(struct redis_store *s, const struct aw_wkey *k)
 {
-    if (mirror_current(s, k, 0))
+    if (s->ok_valid && s->ok_rule == k->rule && s->ok_group == k->group_hash)
         return 0;
+    if (mirror_current(s, k, 0)) {
+        s->ok_rule = k->rule;
+        s->ok_group = k->group_hash;
+        s->ok_valid = true;
+        return 0;
+    }
     flush_pushes(s);
     size_t at = s->ncmds;
     queue_snapshots(s, k, 1);
@@ -1463,6 +1486,7 @@ static int run_now(struct redis_store *s)
             if (!next_token(&q, end, &t, &tl))
                 t = "", tl = 0;
             if (tl == 1 && t[0] == 'L') { /* Redis had lost the key: as if it had expired */
+                s->ok_valid = false;
                 aw_hashmap_remove(&s->fetched, c->names[w]);
                 continue;
             }
@@ -1567,6 +1591,7 @@ static int r_window_hit(struct aw_store *base, const struct aw_wkey *k, const st
      * whether it was), and one it evicted is forgotten first. */
     bool current = mirror_current(s, k, 0);
     if (!at && !current) {
+        s->ok_valid = false;
         aw_hashmap_remove(&s->fetched, name);
         aw_store_memory_forget(c, k);
     }
@@ -1628,6 +1653,7 @@ static int r_window_hit(struct aw_store *base, const struct aw_wkey *k, const st
     s->hits[s->nhits++] = (struct hit_wait){done, NULL, 0, done_ctx, *k, e->time_ms, e->id_hash, 0};
     bool added, found;
     struct aw_window_meta m;
+    s->ok_valid = false; /* (a write may evict another window from the mirror) */
     c->ops->window_add(c, k, e, mirror_trim, ttl_ms, &added, &m, &found);
     if (!found) {
         memset(&m, 0, sizeof m);
@@ -1813,6 +1839,7 @@ static int r_meta_put(struct aw_store *base, const struct aw_wkey *k, const stru
         queue_meta_write(s, k, m, ttl_ms);
     }
     struct aw_store *mirror = cache_of(s);
+    s->ok_valid = false;
     mirror->ops->meta_put(mirror, k, m, ttl_ms);
     return 0;
 }
@@ -2253,6 +2280,7 @@ static void r_destroy(struct aw_store *base)
         }
     aw_hashmap_free(&s->rules);
     aw_store_destroy(s->cache);
+    s->ok_valid = false;
     aw_hashmap_free(&s->fetched);
     aw_buf_free(&s->key);
     aw_buf_free(&s->key2);
