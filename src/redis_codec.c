@@ -7,12 +7,9 @@
  *   payload   value hash (8 bytes LE), tag (4), evidence length (4),
  *             evidence, fields
  *   entry     a window entry as its window hash field's value: its
- *             time, one space, then either 'I' and its payload inline,
- *             or 'R', the payload's first 16 bytes (value hash, tag,
- *             evidence length) and the 16 hex digits of the payload
- *             batch that holds the evidence and fields (shared by every
- *             window of one event; store_redis.c).  The time comes
- *             first so that a script can read it with a pattern.
+ *             time, one space, 'I' (its kind: the payload inline, the
+ *             only one written), then its payload.  The time comes first
+ *             so that a script can read it with a pattern.
  *   meta      "cursor_time cursor_id suppress_until suppress_entry
  *             alert_id", "n" for a time not set, "-" for no alert
  * Readers treat what they read as untrusted: a malformed value decodes
@@ -171,28 +168,7 @@ void aw_redis_encode_entry(struct aw_buf *b, const struct aw_window_entry *e)
     append_payload(b, e);
 }
 
-void aw_redis_encode_entry_ref(struct aw_buf *b, const struct aw_window_entry *e, uint64_t batch)
-{
-    aw_buf_reset(b);
-    append_time(b, e->time_ms);
-    aw_buf_append_char(b, 'R');
-    append_head(b, e); /* its evidence length splits the batch's value */
-    char hex[16];
-    aw_hex64(batch, hex);
-    aw_buf_append(b, hex, 16);
-}
-
-void aw_redis_encode_shared(struct aw_buf *b, const struct aw_window_entry *e)
-{
-    aw_buf_reset(b);
-    if (e->evidence_len)
-        aw_buf_append(b, e->evidence, e->evidence_len);
-    if (e->fields_len)
-        aw_buf_append(b, e->fields, e->fields_len);
-}
-
-bool aw_redis_decode_entry(const char *p, size_t n, const char *shared, size_t shared_len,
-                           struct aw_window_entry *e)
+bool aw_redis_decode_entry(const char *p, size_t n, struct aw_window_entry *e)
 {
     size_t i = 0;
     bool neg = n > 0 && p[0] == '-';
@@ -208,31 +184,8 @@ bool aw_redis_decode_entry(const char *p, size_t n, const char *shared, size_t s
     if (!digits || i + 1 >= n || p[i] != ' ')
         return false;
     i++;
-    if (p[i] == 'I') {
-        if (!aw_redis_decode_payload(p + i + 1, n - i - 1, e))
-            return false;
-    } else if (p[i] == 'R') {
-        /* header (16) and batch (16): the evidence and fields are the
-         * batch's value, split at the header's evidence length */
-        uint32_t el;
-        if (n - i - 1 != 32)
-            return false;
-        decode_head(p + i + 1, e, &el);
-        if (!shared) { /* the batch is gone: the entry without evidence */
-            e->evidence = e->fields = "";
-            e->evidence_len = e->fields_len = 0;
-            e->time_ms = neg ? -(int64_t)v : (int64_t)v;
-            return true;
-        }
-        if (el > shared_len)
-            return false;
-        e->evidence = shared;
-        e->evidence_len = el;
-        e->fields = shared + el;
-        e->fields_len = shared_len - el;
-    } else {
+    if (p[i] != 'I' || !aw_redis_decode_payload(p + i + 1, n - i - 1, e))
         return false;
-    }
     e->time_ms = neg ? -(int64_t)v : (int64_t)v;
     return true;
 }

@@ -20,17 +20,11 @@ uint64_t aw_redis_parse_hex64(const char *p, size_t n);
 /* Entry payload: b is reset first.  decode points e's strings into p. */
 void aw_redis_encode_payload(struct aw_buf *b, const struct aw_window_entry *e);
 bool aw_redis_decode_payload(const char *p, size_t n, struct aw_window_entry *e);
-/* Entry (a window hash's field value): "TIME I" + payload, or "TIME R" +
- * the payload's head + the batch that holds the rest (encode_shared
- * writes that rest).  b is reset first.  decode sets every field but
- * id_hash; for a reference it needs the batch's value in shared (NULL
- * when the batch is gone: the entry then has no evidence and fields).  False for anything malformed (a time of more
- * than 18 digits included). */
+/* Entry (a window hash's field value): "TIME I" + payload; b is reset
+ * first.  decode sets every field but id_hash; false for anything
+ * malformed (a time of more than 18 digits included). */
 void aw_redis_encode_entry(struct aw_buf *b, const struct aw_window_entry *e);
-void aw_redis_encode_entry_ref(struct aw_buf *b, const struct aw_window_entry *e, uint64_t batch);
-void aw_redis_encode_shared(struct aw_buf *b, const struct aw_window_entry *e);
-bool aw_redis_decode_entry(const char *p, size_t n, const char *shared, size_t shared_len,
-                           struct aw_window_entry *e);
+bool aw_redis_decode_entry(const char *p, size_t n, struct aw_window_entry *e);
 void aw_redis_encode_meta(struct aw_buf *b, const struct aw_window_meta *m);
 /* Fills every field but group_json; malformed text gives an empty meta. */
 void aw_redis_decode_meta(const char *p, size_t n, struct aw_window_meta *m);

@@ -119,19 +119,15 @@ static const char META_LUA[] =
     "return table.concat(out, ' ')\n";
 
 /* KEYS: window hashes; ARGV: keep per window (ms before the cursor still
- * needed, '' = all), then the head and tail of a payload batch's key
- * (head .. batch .. tail).  Returns per window {} when it has no group
- * (no such window), else {g, m, v, id, value, shared, ...} with the
- * entries that can still matter, shared being the entry's evidence and
- * fields from its payload batch ('' for an entry that holds them
- * itself, or whose batch expired).  A window written while its writer
- * was alone gets its first version here.  Entries older than what can
+ * needed, '' = all).  Returns per window {} when it has no group (no
+ * such window), else {g, m, v, id, value, ...} with the entries that can
+ * still matter.  A window written while its writer was alone gets its
+ * first version here.  Entries older than what can
  * still matter are dropped on the way (a window written by several
  * instances is trimmed here, as no single client knows all of its
  * entries). */
 static const char SNAPSHOT_LUA[] =
     "local out = {}\n"
-    "local head, tail = ARGV[#KEYS + 1], ARGV[#KEYS + 2]\n"
     "for k = 1, #KEYS do\n"
     "  local h, keep = KEYS[k], ARGV[k]\n"
     "  local all = redis.call('HGETALL', h)\n"
@@ -149,18 +145,12 @@ static const char SNAPSHOT_LUA[] =
     "    for i = 1, #all, 2 do\n"
     "      local id, val = all[i], all[i + 1]\n"
     "      if #id == 16 then\n"
-    "        local ts, kind = string.match(val, '^(%-?%d+) (.)')\n"
-    "        local t = tonumber(ts)\n"
+    "        local t = tonumber(string.match(val, '^(%-?%d+) '))\n"
     "        if from and t and t <= from then\n"
     "          old[#old + 1] = id\n"
     "        else\n"
-    "          local sh = ''\n"
-    "          if kind == 'R' and #val >= 16 then\n"
-    "            sh = redis.call('HGET', head .. string.sub(val, -16) .. tail, id) or ''\n"
-    "          end\n"
     "          r[#r + 1] = id\n"
     "          r[#r + 1] = val\n"
-    "          r[#r + 1] = sh\n"
     "        end\n"
     "      end\n"
     "    end\n"

@@ -168,13 +168,6 @@ struct win_batch {
     size_t nold, old_cap;
 };
 
-/* An event's evidence and fields, written once per payload batch for all
- * of the event's windows (their entries refer to the batch). */
-struct shared_payload {
-    uint64_t id_hash;
-    size_t off, len; /* in redis_store.sp_text */
-};
-
 /* A meta write waiting for the batch (the last one per window wins). */
 struct meta_write {
     struct aw_wkey key;
@@ -263,13 +256,6 @@ struct redis_store {
     struct fs_wait *fs;
     size_t nfs, fs_cap;
     struct aw_buf fs_text;
-    /* the payload batch the buffered hits refer to */
-    struct shared_payload *sp;
-    size_t nsp, sp_cap;
-    struct aw_buf sp_text;
-    struct aw_hashmap sp_index; /* id hash -> index + 1 */
-    uint64_t sp_batch, sp_seq;
-    int64_t sp_ttl;
     bool resent;      /* this batch was sent again after a reconnect */
     bool last_resent; /* the last exchange was */
     struct aw_hashmap rules; /* rule hash -> rule_state */
@@ -874,61 +860,12 @@ static struct command *argl_queue(struct redis_store *s, struct argl *l, enum re
     return &s->cmds[s->ncmds - 1];
 }
 
-static void next_payload_batch(struct redis_store *s)
-{
-    s->sp_seq++;
-    s->sp_batch = aw_hash64(s->instance, strlen(s->instance), s->sp_seq);
-    s->nsp = 0;
-    s->sp_ttl = 0;
-    aw_buf_reset(&s->sp_text);
-    if (s->sp_index.n) {
-        aw_hashmap_free(&s->sp_index);
-        aw_hashmap_init(&s->sp_index);
-    }
-}
-
-/* The payload batch goes out before the hits that refer to it: one HSET
- * and its TTL in a MULTI (a key never exists without a TTL). */
-static void flush_payloads(struct redis_store *s)
-{
-    if (!s->nsp)
-        return;
-    char hex[16];
-    aw_hex64(s->sp_batch, hex);
-    aw_buf_reset(&s->key2);
-    aw_buf_append_str(&s->key2, s->prefix);
-    aw_buf_append_str(&s->key2, ":{p|");
-    aw_buf_append(&s->key2, hex, 16);
-    aw_buf_append_str(&s->key2, "}:p");
-    const char *multi[] = {"MULTI"}, *exec[] = {"EXEC"};
-    size_t multil[] = {5}, execl[] = {4};
-    queue_argv(s, USE_CHECK, 1, multi, multil);
-    struct argl l;
-    argl_init(&l, &s->arg2, 2 + 2 * s->nsp);
-    argl_ptr(&l, "HSET", 4);
-    argl_copy(&l, s->key2.data, s->key2.len);
-    for (size_t i = 0; i < s->nsp; i++) {
-        aw_hex64(s->sp[i].id_hash, hex);
-        argl_copy(&l, hex, 16);
-        argl_ptr(&l, s->sp_text.data + s->sp[i].off, s->sp[i].len);
-    }
-    argl_queue(s, &l, USE_CHECK);
-    char ttl[24];
-    aw_redis_fmt_time(ttl, s->sp_ttl > 0 ? s->sp_ttl + TTL_SLACK_MS : DEFAULT_TTL_MS);
-    const char *ex[] = {"PEXPIRE", s->key2.data, ttl};
-    size_t exl[] = {7, s->key2.len, strlen(ttl)};
-    queue_argv(s, USE_CHECK, 3, ex, exl);
-    queue_argv(s, USE_CHECK, 1, exec, execl);
-    next_payload_batch(s);
-}
-
 /* The batch's hits: one EVALSHA for up to HIT_WINDOWS windows.  (On a
  * Redis Cluster every window would need a call of its own - a window's
  * key has its slot, different windows do not share one; see README.) */
 #define HIT_WINDOWS 256
 static void flush_hits(struct redis_store *s)
 {
-    flush_payloads(s);
     for (size_t first = 0; first < s->nwb; first += HIT_WINDOWS) {
         size_t last = first + HIT_WINDOWS < s->nwb ? first + HIT_WINDOWS : s->nwb;
         size_t nentries = 0, nargs = 5;
@@ -1262,7 +1199,7 @@ static int run_now(struct redis_store *s);
 static void queue_snapshots(struct redis_store *s, const struct aw_wkey *keys, size_t n)
 {
     struct argl l;
-    argl_init(&l, &s->arg2, 5 + 2 * n);
+    argl_init(&l, &s->arg2, 3 + 2 * n);
     argl_ptr(&l, "EVALSHA", 7);
     argl_ptr(&l, s->sha[S_SNAPSHOT], 40);
     argl_num(&l, (int64_t)n);
@@ -1277,15 +1214,10 @@ static void queue_snapshots(struct redis_store *s, const struct aw_wkey *keys, s
         else
             argl_ptr(&l, "", 0);
     }
-    aw_buf_reset(&s->key);
-    aw_buf_append_str(&s->key, s->prefix);
-    aw_buf_append_str(&s->key, ":{p|");
-    argl_copy(&l, s->key.data, s->key.len);
-    argl_ptr(&l, "}:p", 3);
     argl_queue(s, &l, USE_KEEP);
 }
 
-/* Load a SNAPSHOT reply ({g, m, v, id, entry, shared, ...}) into the mirror,
+/* Load a SNAPSHOT reply ({g, m, v, id, entry, ...}) into the mirror,
  * replacing what it held. */
 static void load_snapshot(struct redis_store *s, const struct aw_wkey *k, const redisReply *r)
 {
@@ -1301,14 +1233,13 @@ static void load_snapshot(struct redis_store *s, const struct aw_wkey *k, const 
     for (size_t i = 0; i < 3; i++)
         if (r->element[i]->type != REDIS_REPLY_STRING)
             return;
-    for (size_t i = 3; i + 2 < r->elements; i += 3) {
-        const redisReply *id = r->element[i], *val = r->element[i + 1], *sh = r->element[i + 2];
-        if (id->type != REDIS_REPLY_STRING || val->type != REDIS_REPLY_STRING || sh->type != REDIS_REPLY_STRING)
+    for (size_t i = 3; i + 1 < r->elements; i += 2) {
+        const redisReply *id = r->element[i], *val = r->element[i + 1];
+        if (id->type != REDIS_REPLY_STRING || val->type != REDIS_REPLY_STRING)
             continue;
         struct aw_window_entry e;
         memset(&e, 0, sizeof e);
-        /* (an entry whose payload batch is gone still counts, without evidence) */
-        if (!aw_redis_decode_entry(val->str, val->len, sh->len ? sh->str : NULL, sh->len, &e))
+        if (!aw_redis_decode_entry(val->str, val->len, &e))
             continue;
         e.id_hash = aw_redis_parse_hex64(id->str, id->len);
         bool added, found;
@@ -1535,44 +1466,6 @@ static bool refresh_due(struct redis_store *s, uint64_t name)
 static void queue_meta_write(struct redis_store *s, const struct aw_wkey *k, const struct aw_window_meta *m,
                              int64_t ttl_ms);
 
-/* A hit's entry into s->arg: a reference to the payload batch, which
- * holds the event's evidence and fields once for all of its windows
- * (an id seen with other bytes, or a small payload, stays inline). */
-#define SHARED_MIN 32
-static void encode_hit(struct redis_store *s, const struct aw_window_entry *e, int64_t ttl_ms)
-{
-    size_t len = e->evidence_len + e->fields_len;
-    if (len < SHARED_MIN) {
-        aw_redis_encode_entry(&s->arg, e);
-        return;
-    }
-    uint64_t key = aw_hashmap_key(e->id_hash);
-    uintptr_t at = (uintptr_t)aw_hashmap_get(&s->sp_index, key);
-    if (at) {
-        const struct shared_payload *p = &s->sp[at - 1];
-        const char *t = s->sp_text.data + p->off;
-        if (p->len != len || (e->evidence_len && memcmp(t, e->evidence, e->evidence_len)) ||
-            (e->fields_len && memcmp(t + e->evidence_len, e->fields, e->fields_len))) {
-            aw_redis_encode_entry(&s->arg, e);
-            return;
-        }
-    } else {
-        if (s->nsp == s->sp_cap) {
-            s->sp_cap = s->sp_cap ? s->sp_cap * 2 : 256;
-            s->sp = xrealloc(s->sp, s->sp_cap * sizeof *s->sp);
-        }
-        s->sp[s->nsp] = (struct shared_payload){e->id_hash, s->sp_text.len, len};
-        if (e->evidence_len)
-            aw_buf_append(&s->sp_text, e->evidence, e->evidence_len);
-        if (e->fields_len)
-            aw_buf_append(&s->sp_text, e->fields, e->fields_len);
-        aw_hashmap_put(&s->sp_index, key, (void *)(uintptr_t)++s->nsp);
-    }
-    if (ttl_ms > s->sp_ttl)
-        s->sp_ttl = ttl_ms;
-    aw_redis_encode_entry_ref(&s->arg, e, s->sp_batch);
-}
-
 static int r_window_hit(struct aw_store *base, const struct aw_wkey *k, const struct aw_window_entry *e,
                         int64_t trim_before_ms, int64_t ttl_ms, const char *group_json, size_t group_len,
                         aw_hit_done_fn done, void *done_ctx)
@@ -1641,7 +1534,7 @@ static int r_window_hit(struct aw_store *base, const struct aw_wkey *k, const st
     struct win_entry *we = &b->e[b->n++];
     aw_hex64(e->id_hash, we->id);
     we->id[16] = '\0';
-    encode_hit(s, e, ttl_ms);
+    aw_redis_encode_entry(&s->arg, e);
     we->off = b->payloads.len;
     we->len = s->arg.len;
     aw_buf_append(&b->payloads, s->arg.data, s->arg.len);
@@ -2260,9 +2153,6 @@ static void r_destroy(struct aw_store *base)
     aw_buf_free(&s->meta_text);
     free(s->fs);
     aw_buf_free(&s->fs_text);
-    free(s->sp);
-    aw_buf_free(&s->sp_text);
-    aw_hashmap_free(&s->sp_index);
     aw_hashmap_free(&s->refreshed);
     free(s->dirty);
     aw_hashmap_free(&s->dirty_index);
@@ -2343,9 +2233,7 @@ struct aw_store *aw_store_redis_new(const char *spec, const struct aw_store_opti
     aw_hashmap_init(&s->meta_index);
     aw_hashmap_init(&s->refreshed);
     aw_hashmap_init(&s->dirty_index);
-    aw_hashmap_init(&s->sp_index);
     s->clock = s->published_clock = AW_TIME_NONE;
-    next_payload_batch(s);
     if (aw_redis_spec_parse(&s->spec, spec, err, errlen) < 0 || connect_once(s, err, errlen) < 0) {
         r_destroy(&s->base);
         return NULL;
