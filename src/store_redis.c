@@ -129,7 +129,7 @@ enum reply_use {
     USE_HIT,   /* window_hit outcomes: "version codes,..." */
     USE_FS,    /* first_seen outcomes: one digit per decision */
     USE_KEEP,  /* the caller reads the reply after the exchange */
-    USE_POP,   /* due groups of a rule: parsed right after the exchange */
+    USE_POP,   /* due groups of rules: parsed right after the exchange */
     USE_VER,   /* windows' new versions ("v v ..."): checked against ours */
 };
 
@@ -139,7 +139,8 @@ struct command {
     enum reply_use use;
     size_t *hits; /* USE_HIT, USE_FS: the hits (indexes into hits[]) in reply order */
     size_t nhits;
-    struct rule_state *rule; /* USE_POP */
+    struct rule_state **rules; /* USE_POP: the rules, in reply order */
+    size_t nrules;
     /* USE_HIT (per window) and USE_VER: the window, the version the
      * command should leave it at if no one else wrote, entries */
     uint64_t *names, *expect;
@@ -259,6 +260,8 @@ struct redis_store {
     bool resent;      /* this batch was sent again after a reconnect */
     bool last_resent; /* the last exchange was */
     struct aw_hashmap rules; /* rule hash -> rule_state */
+    struct rule_state **pops; /* rules whose pop waits for the next exchange */
+    size_t npops, pops_cap;
     struct rule_state *last_rule; /* the last one looked up */
     /* snapshots of windows read during a finalization pass */
     struct aw_store *cache;
@@ -478,6 +481,7 @@ static void clear_commands(struct redis_store *s)
         free(s->cmds[i].counts);
         free(s->cmds[i].assumed_new);
         free(s->cmds[i].plain);
+        free(s->cmds[i].rules);
     }
     s->ncmds = 0;
     s->nsent = 0;
@@ -1192,6 +1196,7 @@ static void flush_pushes(struct redis_store *s)
 /* Run the pipeline now (a read needs its answer); keeps replies until
  * clear_commands.  Hit outcomes are delivered at sync. */
 static int run_now(struct redis_store *s);
+static void flush_pops(struct redis_store *s);
 
 /* -------------------------------------------------------------- snapshots */
 
@@ -1358,11 +1363,12 @@ static void parse_pop(struct redis_store *s, struct rule_state *rs, const redisR
 
 static int run_now(struct redis_store *s)
 {
+    flush_pops(s); /* the pops go last: they see every write before them */
     int rc = exchange(s);
     if (rc < 0) {
         for (size_t i = 0; i < s->ncmds; i++)
-            if (s->cmds[i].use == USE_POP)
-                s->cmds[i].rule->pop_queued = false;
+            for (size_t j = 0; s->cmds[i].use == USE_POP && j < s->cmds[i].nrules; j++)
+                s->cmds[i].rules[j]->pop_queued = false;
         clear_commands(s);
         s->nhits = 0;
         return -1;
@@ -1372,7 +1378,11 @@ static int run_now(struct redis_store *s)
     for (size_t i = 0; i < s->ncmds; i++) {
         struct command *c = &s->cmds[i];
         if (c->use == USE_POP) {
-            parse_pop(s, c->rule, c->reply);
+            for (size_t j = 0; j < c->nrules; j++)
+                parse_pop(s, c->rules[j],
+                          c->reply && c->reply->type == REDIS_REPLY_ARRAY && j < c->reply->elements
+                              ? c->reply->element[j]
+                              : NULL);
             continue;
         }
         if (!c->reply || c->reply->type != REDIS_REPLY_STRING)
@@ -1766,38 +1776,63 @@ static void claims_key(struct redis_store *s, struct aw_buf *b, const char *rule
     rule_key_text(s, b, rule, "claims");
 }
 
+/* A pop of the rule's due groups: it goes out with the next exchange,
+ * after everything written until then, in one script call with the
+ * other rules' pops (flush_pops). */
 static void queue_pop(struct redis_store *s, struct rule_state *rs, int64_t up_to_ms)
 {
-    char up[24], lim[16], ttl[24];
-    aw_redis_fmt_time(up, up_to_ms);
-    snprintf(lim, sizeof lim, "%d", POP_LIMIT);
-    aw_redis_fmt_time(ttl, rs->ttl ? rs->ttl + TTL_SLACK_MS : DEFAULT_TTL_MS);
-    char late[24], stale[24];
-    aw_redis_fmt_time(late, rs->lateness);
-    aw_redis_fmt_time(stale, STALE_MS(s));
-    rule_key_text(s, &s->key, rs->name, "pending");
-    claims_key(s, &s->key2, rs->name);
-    aw_buf_reset(&s->arg2);
-    aw_buf_append_str(&s->arg2, s->prefix);
-    aw_buf_append_str(&s->arg2, ":members");
-    /* a group's window hash key: head .. group .. tail */
-    aw_buf_reset(&s->arg);
-    aw_buf_append_str(&s->arg, s->prefix);
-    aw_buf_append_str(&s->arg, ":{");
-    aw_buf_append_str(&s->arg, rs->name);
-    aw_buf_append_char(&s->arg, '|');
-    struct aw_buf writers = {0};
-    prefix_key_text(s, &writers, "writers");
-    const char *argv[] = {"EVALSHA", s->sha[S_POP], "4", s->key.data, s->key2.data, s->arg2.data, writers.data,
-                          up,        lim,           ttl, late,        s->instance, stale,        s->arg.data, "}:h"};
-    size_t lens[] = {7,          40,          1,           s->key.len,           s->key2.len,   s->arg2.len,
-                     writers.len, strlen(up), strlen(lim), strlen(ttl), strlen(late), strlen(s->instance),
-                     strlen(stale), s->arg.len, 3};
-    queue_argv(s, USE_POP, 15, argv, lens);
-    aw_buf_free(&writers);
-    s->cmds[s->ncmds - 1].rule = rs;
+    if (!rs->pop_queued) {
+        if (s->npops == s->pops_cap) {
+            s->pops_cap = s->pops_cap ? s->pops_cap * 2 : 16;
+            s->pops = xrealloc(s->pops, s->pops_cap * sizeof *s->pops);
+        }
+        s->pops[s->npops++] = rs;
+    }
     rs->pop_queued = true;
     rs->due_up_to = up_to_ms;
+}
+
+static void flush_pops(struct redis_store *s)
+{
+    if (!s->npops)
+        return;
+    struct argl l;
+    argl_init(&l, &s->arg2, 9 + 6 * s->npops);
+    argl_ptr(&l, "EVALSHA", 7);
+    argl_ptr(&l, s->sha[S_POP], 40);
+    argl_num(&l, (int64_t)(2 + 2 * s->npops));
+    prefix_key_text(s, &s->key, "members");
+    argl_copy(&l, s->key.data, s->key.len);
+    prefix_key_text(s, &s->key, "writers");
+    argl_copy(&l, s->key.data, s->key.len);
+    for (size_t i = 0; i < s->npops; i++) {
+        rule_key_text(s, &s->key, s->pops[i]->name, "pending");
+        argl_copy(&l, s->key.data, s->key.len);
+        claims_key(s, &s->key, s->pops[i]->name);
+        argl_copy(&l, s->key.data, s->key.len);
+    }
+    argl_copy(&l, s->instance, strlen(s->instance));
+    argl_num(&l, STALE_MS(s));
+    argl_num(&l, POP_LIMIT);
+    argl_ptr(&l, "}:h", 3);
+    for (size_t i = 0; i < s->npops; i++) {
+        struct rule_state *rs = s->pops[i];
+        argl_num(&l, rs->due_up_to);
+        argl_num(&l, rs->ttl ? rs->ttl + TTL_SLACK_MS : DEFAULT_TTL_MS);
+        argl_num(&l, rs->lateness);
+        /* a group's window hash key: head .. group .. tail */
+        aw_buf_reset(&s->key);
+        aw_buf_append_str(&s->key, s->prefix);
+        aw_buf_append_str(&s->key, ":{");
+        aw_buf_append_str(&s->key, rs->name);
+        aw_buf_append_char(&s->key, '|');
+        argl_copy(&l, s->key.data, s->key.len);
+    }
+    struct command *c = argl_queue(s, &l, USE_POP);
+    c->rules = s->pops;
+    c->nrules = s->npops;
+    s->pops = NULL;
+    s->npops = s->pops_cap = 0;
 }
 
 /* Fetch the windows of every rule's newly popped groups in one round trip. */
@@ -2169,6 +2204,7 @@ static void r_destroy(struct aw_store *base)
             free(rs);
         }
     aw_hashmap_free(&s->rules);
+    free(s->pops);
     aw_store_destroy(s->cache);
     s->ok_valid = false;
     aw_hashmap_free(&s->fetched);
