@@ -356,44 +356,55 @@ static const char SET_ADD_LUA[] =
     "redis.call('PEXPIRE', KEYS[1], ARGV[3])\n"
     "return a\n";
 
-/* KEYS: per decision learning cur prev intro (prev = cur without
- * retention); ARGV: per decision time learning_ms ttl value event_id
- * has_prev learning_ttl.  first_seen.c's logic, decision by decision in
+/* ARGV: key head (PREFIX ":{"), the learning start's TTL, then per
+ * decision: name, "time learning_ms ttl has_prev L C P I" (L C P I: the
+ * 16-hex-digit group hashes of the learning start, the current and the
+ * previous value sets, and the set of event ids that introduced a pair;
+ * P = C without retention), value, event_id.  Keys are built here
+ * (head .. name .. '|' .. hash .. '}:h' or ':s'), so a decision takes 4
+ * arguments, not 11.  first_seen.c's logic, decision by decision in
  * order: 0 silent, 1 new pair, 2 introduced by this event; one digit per
  * decision in the returned string.  A key's TTL is set when a write adds
  * to it (the value sets live by epochs of event time and their TTL only
  * reclaims memory; the learning start is kept for good). */
 static const char FIRST_SEEN_LUA[] =
+    "local head, forever = ARGV[1], ARGV[2]\n"
     "local out = {}\n"
     "local function add(key, field, t, ttl)\n"
     "  local n = redis.call('HSETNX', key, field, t)\n"
     "  if n == 1 then redis.call('PEXPIRE', key, ttl) end\n"
     "  return n\n"
     "end\n"
-    "for d = 1, #KEYS / 4 do\n"
-    "  local k, a = 4 * d - 3, 7 * d - 6\n"
-    "  local t = tonumber(ARGV[a])\n"
+    "for d = 1, (#ARGV - 2) / 4 do\n"
+    "  local a = 4 * d - 1\n"
+    "  local value, eid = ARGV[a + 2], ARGV[a + 3]\n"
+    "  local ts, learn, ttl, hasprev, lh, ch, ph, ih =\n"
+    "    string.match(ARGV[a + 1], '^(%S+) (%S+) (%S+) (%d) (%x+) (%x+) (%x+) (%x+)$')\n"
+    "  local base = head .. ARGV[a] .. '|'\n"
+    "  local lkey, ckey = base .. lh .. '}:h', base .. ch .. '}:s'\n"
+    "  local t = tonumber(ts)\n"
     "  local res\n"
-    "  local start = tonumber(redis.call('HGET', KEYS[k], 'start') or '')\n"
+    "  local start = tonumber(redis.call('HGET', lkey, 'start') or '')\n"
     "  if not start or t < start then\n"
     "    start = t\n"
-    "    redis.call('HSET', KEYS[k], 'start', ARGV[a])\n"
-    "    redis.call('PEXPIRE', KEYS[k], ARGV[a + 6])\n"
+    "    redis.call('HSET', lkey, 'start', ts)\n"
+    "    redis.call('PEXPIRE', lkey, forever)\n"
     "  end\n"
-    "  if t - start < tonumber(ARGV[a + 1]) then\n"
-    "    add(KEYS[k + 1], ARGV[a + 3], ARGV[a], ARGV[a + 2])\n"
+    "  if t - start < tonumber(learn) then\n"
+    "    add(ckey, value, ts, ttl)\n"
     "    res = 0\n"
     "  else\n"
-    "    local found = redis.call('HEXISTS', KEYS[k + 1], ARGV[a + 3]) == 1\n"
-    "    if not found and ARGV[a + 5] == '1' and redis.call('HEXISTS', KEYS[k + 2], ARGV[a + 3]) == 1 then\n"
+    "    local ikey = base .. ih .. '}:s'\n"
+    "    local found = redis.call('HEXISTS', ckey, value) == 1\n"
+    "    if not found and hasprev == '1' and redis.call('HEXISTS', base .. ph .. '}:s', value) == 1 then\n"
     "      found = true\n"
-    "      add(KEYS[k + 1], ARGV[a + 3], ARGV[a], ARGV[a + 2])\n"
+    "      add(ckey, value, ts, ttl)\n"
     "    end\n"
     "    if found then\n"
-    "      res = redis.call('HEXISTS', KEYS[k + 3], ARGV[a + 4]) == 1 and 2 or 0\n"
+    "      res = redis.call('HEXISTS', ikey, eid) == 1 and 2 or 0\n"
     "    else\n"
-    "      add(KEYS[k + 3], ARGV[a + 4], ARGV[a], ARGV[a + 2])\n"
-    "      res = add(KEYS[k + 1], ARGV[a + 3], ARGV[a], ARGV[a + 2])\n"
+    "      add(ikey, eid, ts, ttl)\n"
+    "      res = add(ckey, value, ts, ttl)\n"
     "    end\n"
     "  end\n"
     "  out[d] = res\n"

@@ -176,8 +176,9 @@ struct meta_write {
     int64_t ttl;
 };
 
-/* A first_seen decision waiting for the batch: 4 keys and 7 arguments. */
-#define FS_ARGS 11
+/* A first_seen decision waiting for the batch: name, "time learning ttl
+ * has_prev L C P I", value, event id (redis_scripts.c). */
+#define FS_ARGS 4
 struct fs_wait {
     size_t off[FS_ARGS], len[FS_ARGS]; /* in redis_store.fs_text */
     size_t hit;
@@ -993,14 +994,18 @@ static void flush_first_seen(struct redis_store *s)
     for (size_t first = 0; first < s->nfs; first += HIT_WINDOWS) {
         size_t last = first + HIT_WINDOWS < s->nfs ? first + HIT_WINDOWS : s->nfs;
         struct argl l;
-        argl_init(&l, &s->arg2, 3 + FS_ARGS * (last - first));
+        argl_init(&l, &s->arg2, 5 + FS_ARGS * (last - first));
         argl_ptr(&l, "EVALSHA", 7);
         argl_ptr(&l, s->sha[S_FIRST_SEEN], 40);
-        argl_num(&l, (int64_t)(4 * (last - first)));
-        for (int part = 0; part < 2; part++) /* the keys of all, then the arguments of all */
-            for (size_t i = first; i < last; i++)
-                for (int j = part ? 4 : 0; j < (part ? FS_ARGS : 4); j++)
-                    argl_ptr(&l, s->fs_text.data + s->fs[i].off[j], s->fs[i].len[j]);
+        argl_ptr(&l, "0", 1);
+        aw_buf_reset(&s->key);
+        aw_buf_append_str(&s->key, s->prefix);
+        aw_buf_append_str(&s->key, ":{");
+        argl_copy(&l, s->key.data, s->key.len);
+        argl_num(&l, FOREVER_MS); /* the learning start never expires */
+        for (size_t i = first; i < last; i++)
+            for (int j = 0; j < FS_ARGS; j++)
+                argl_ptr(&l, s->fs_text.data + s->fs[i].off[j], s->fs[i].len[j]);
         struct command *cmd = argl_queue(s, &l, USE_FS);
         cmd->nhits = last - first;
         cmd->hits = xcalloc(cmd->nhits, sizeof *cmd->hits);
@@ -1957,38 +1962,38 @@ static int r_first_seen(struct aw_store *base, const struct aw_first_seen_op *op
     struct redis_store *s = (struct redis_store *)base;
     if (s->broken)
         return -1;
-    struct aw_wkey lk = {op->name, op->learning_key, 0}, ck = {op->name, op->values_key, 0},
-                   pk = {op->name, op->prev_values_key ? op->prev_values_key : op->values_key, 0},
-                   ik = {op->name, op->intro_key, 0};
+    struct aw_wkey lk = {op->name, op->learning_key, 0};
     if (s->nfs == s->fs_cap) {
         s->fs_cap = s->fs_cap ? s->fs_cap * 2 : 256;
         s->fs = xrealloc(s->fs, s->fs_cap * sizeof *s->fs);
     }
     struct fs_wait *w = &s->fs[s->nfs++];
     struct aw_buf *t = &s->fs_text;
-    const struct aw_wkey *keys[4] = {&lk, &ck, &pk, &ik};
-    for (int i = 0; i < 4; i++) {
-        window_key_text(s, &s->key, keys[i], i == 0 ? "h" : "s");
-        w->off[i] = t->len;
-        w->len[i] = s->key.len;
-        aw_buf_append(t, s->key.data, s->key.len);
-    }
+    w->off[0] = t->len;
+    w->len[0] = strlen(op->name);
+    aw_buf_append(t, op->name, w->len[0]);
+    w->off[1] = t->len;
     int64_t nums[3] = {op->time_ms, op->learning_ms, op->ttl_ms > 0 ? op->ttl_ms : FOREVER_MS /* no retention: kept for good */};
     for (int i = 0; i < 3; i++) {
         char num[24];
-        size_t n = aw_redis_fmt_time(num, nums[i]);
-        w->off[4 + i] = t->len;
-        w->len[4 + i] = n;
-        aw_buf_append(t, num, n);
+        aw_buf_append(t, num, aw_redis_fmt_time(num, nums[i]));
+        aw_buf_append_char(t, ' ');
     }
-    const char *strs[4] = {op->value, op->event_id, op->prev_values_key ? "1" : "0", NULL};
-    size_t lens[4] = {op->value_len, op->event_id_len, 1, 0};
-    char forever[24];
-    lens[3] = aw_redis_fmt_time(forever, FOREVER_MS); /* the learning start never expires */
-    strs[3] = forever;
+    aw_buf_append_char(t, op->prev_values_key ? '1' : '0');
+    uint64_t hashes[4] = {op->learning_key, op->values_key, op->prev_values_key ? op->prev_values_key : op->values_key,
+                          op->intro_key};
     for (int i = 0; i < 4; i++) {
-        w->off[7 + i] = t->len;
-        w->len[7 + i] = lens[i];
+        char hex[16];
+        aw_hex64(hashes[i], hex);
+        aw_buf_append_char(t, ' ');
+        aw_buf_append(t, hex, 16);
+    }
+    w->len[1] = t->len - w->off[1];
+    const char *strs[2] = {op->value, op->event_id};
+    size_t lens[2] = {op->value_len, op->event_id_len};
+    for (int i = 0; i < 2; i++) {
+        w->off[2 + i] = t->len;
+        w->len[2 + i] = lens[i];
         if (lens[i])
             aw_buf_append(t, strs[i], lens[i]);
     }
