@@ -8,14 +8,19 @@
  * Lua's doubles), event identities 16 hex digits.
  *
  * Cost model (measured on the project machine, Redis 7.0): an EVALSHA
- * costs a few microseconds, and every redis.call inside it one to two
- * more, whatever the command.  So the scripts are written to make as few
- * calls as possible per window entry: a window is one hash (entries,
- * group, meta and version in one key, so one TTL), an entry costs one
- * HSETNX, and the per-window bookkeeping (version, TTL) is paid once per
- * window and batch, the TTL only when the key is new or the client asks
- * for a refresh.  Replies are packed into one string where they would
- * otherwise be long arrays of small values (cheaper on both sides).
+ * costs a few microseconds, every redis.call inside it one to three
+ * more whatever the command, and every script argument about a third of
+ * a microsecond (Redis allocates it, then makes a Lua string of it);
+ * value size matters far less.  So the scripts make as few calls and
+ * take as few arguments as possible per window entry: a window is one
+ * hash (entries, group, meta and version in one key, so one TTL), an
+ * entry costs one HSETNX, a plain window (one new entry, nothing else to
+ * do) two arguments; versions are counted only while several instances
+ * write, and the TTL is set only when the key is new or the client asks
+ * for a refresh.  Some scripts build keys from hashes they are given (a
+ * standalone Redis allows it; this build does not support Cluster).
+ * Replies are packed into one string where they would otherwise be long
+ * arrays of small values (cheaper on both sides).
  */
 #include "redis_scripts.h"
 

@@ -7,20 +7,21 @@
  *                               named by the event identity (16 hex
  *                               digits) - a redelivered event is the same
  *                               field, so it is not counted twice - whose
- *                               value is "TIME PAYLOAD" (redis_codec.c);
+ *                               value is "TIME I" + payload (redis_codec.c);
  *                               plus "g" (the group's values as JSON),
  *                               "m" (finalization cursor and suppression)
- *                               and "v" (a version, bumped by every write)
+ *                               and "v" (a version, see Sharing)
  *   PREFIX:{RULE|GROUPHASH}:s   hash: a set's members -> first-seen time
  *   PREFIX:{RULE}:pending       sorted set: groups waiting for their
  *                               finalization, scored by the earliest time
  *   PREFIX:{RULE}:claims        hash: instance -> "group time ..." of the
- *                               groups it popped and has not finished
+ *                               groups it popped and has not finished, or
+ *                               "@TIME" (alone: everything due up to TIME)
  *   PREFIX:members              hash: instance -> "watermark heartbeat";
- *                               finalization waits for the slowest live
- *                               one; and "w:INSTANCE" for every instance
- *                               that ever wrote (set before its first
- *                               write; see the versions below)
+ *                               finalization waits for the slowest live one
+ *   PREFIX:writers              hash: instance -> server time of its last
+ *                               sign of life; every instance registers here
+ *                               before its first write
  * The braces are Redis Cluster hash tags: a window's key lives in one slot.
  * Every key gets a TTL (the window's timespan + lateness + an hour of
  * wall-clock slack, or 30 days for keys whose callers give none, such as
@@ -29,48 +30,54 @@
  * which keeps it alive at least slack - TTL_REFRESH_MS after its last
  * update (one PEXPIRE per window and batch was a tenth of Redis's work).
  *
- * Why one hash per window (no sorted set): a window entry costs one
- * HSETNX, the window's bookkeeping one HINCRBY per batch, and nothing is
- * kept twice.  Order by time is not needed on the server: this process
- * reads its windows from its mirror (below), and the rare snapshot
- * filters by time in Lua.  Entries older than what can still matter are
- * dropped by id, which this process knows from its mirror (sent with the
- * hits, when they are at least half of the window), and by snapshots,
- * which trim what other instances left.
+ * Cost model (redis_scripts.c): Redis pays per command inside a script
+ * and per script argument, far more than per byte.  So a window is one
+ * hash (an entry costs one HSETNX; order by time is not needed on the
+ * server, as this process reads its windows from its mirror and the rare
+ * snapshot filters in Lua), a window with one new entry and nothing else
+ * to do takes two script arguments, and everything a batch does goes in
+ * a handful of script calls.  Entries older than what can still matter
+ * are dropped by id, which this process knows from its mirror, once they
+ * are TRIM_MIN and half of the window; snapshots trim what other
+ * instances left.
  *
  * Batching: writes are not sent when they are made.  window_hit, meta_put,
  * first_seen, pending_push and pending_done append to per-batch buffers
- * that go into the pipeline as a few script calls; the pipeline goes out
- * in one round trip when its owner calls sync (once per batch of events)
- * or when a read needs an answer.  Window updates run as Lua scripts by
- * EVALSHA (redis_scripts.c), so each is atomic; a batch's hits go in one
- * script call per 256 windows, its meta writes and first_seen decisions
- * likewise, pending pushes are merged per group into one ZADD LT per
- * rule, and the pops of the coming finalization (pending_prefetch) travel
- * with the batch.  Per window, writes reach Redis in the order they were
- * made (a meta write waiting in its buffer goes out before a later hit
- * on the same window, and the other way round).
+ * that go into the pipeline as a few script calls (hits, meta writes and
+ * first_seen decisions are also written to the connection every
+ * EARLY_WINDOWS, so Redis works while the batch is still being read); the
+ * pipeline's replies are read in one round trip when its owner calls sync
+ * (once per batch of events) or when a read needs an answer.  Pending
+ * pushes are merged per group into one ZADD LT per rule, and the pops of
+ * the coming finalization (pending_prefetch), all rules in one script
+ * call, end the pipeline.  Per window, writes reach Redis in the order
+ * they were made (meta writes go before hits; a meta write queued while
+ * its window has hits waiting sends those first).
  *
  * Sharing: several instances may use one prefix.  Each publishes its
  * watermark; a group is finalized only up to the slowest live instance's
- * watermark minus the lateness, by the one instance that claimed it.  A
- * pop claims its groups with one write, and they are released with one
- * per rule and batch.
- *
+ * watermark minus the lateness, by the one instance that popped it.
  * Reads during finalization are served from a mirror: an embedded memory
- * store holding what this process wrote, and windows it fetched.  Every
- * write and pop reports the window's version; on a mismatch (another
- * instance wrote, the key expired) the window is fetched again (entries
- * that can still matter, payloads and meta, for every popped window in
- * one more round trip).  While no other instance has ever written under
- * the prefix, pops skip the version reads: the mirror is current by
- * construction.
+ * store holding what this process wrote and windows it fetched.  Whether
+ * the mirror can be trusted depends on the writers:
+ *   alone   (no other registered writer): nothing else changes the
+ *           windows, so no versions are counted or read; a pop reads the
+ *           due groups and leaves them queued until each is finalized (one
+ *           "@TIME" claim); pushes already queued no later are not sent
+ *           again; and a moved cursor waits in the mirror (dirty_mark)
+ *   shared  every write bumps the window's version, which Redis returns
+ *           with every write and pop; on a mismatch the window is fetched
+ *           again (every popped window in one more round trip); a pop
+ *           moves its groups into this instance's claim, released with
+ *           one script per rule and batch.
+ * Going from shared to alone forgets every mirrored version; from alone
+ * to shared writes the waiting cursors and pushes the queued groups again.
  *
  * Faults: when the connection breaks, the store reconnects with
  * exponential backoff (up to reconnect_wait), reloads its scripts and
  * sends the whole unacknowledged pipeline again (a pop hands this
- * instance's unfinished claims out again, so a lost reply loses no
- * group).  Every command is idempotent - entries
+ * instance's unfinished claims out again, or leaves its groups queued, so
+ * a lost reply loses no group).  Every command is idempotent - entries
  * are keyed by event identity, meta writes set values, pushes only lower
  * a score - so a resend never counts anything twice.  A NOSCRIPT reply
  * (Redis restarted and lost its script cache) reloads the scripts and
