@@ -369,12 +369,13 @@ static const char SET_ADD_LUA[] =
  * (head .. name .. '|' .. hash .. '}:h' or ':s'), so a decision takes 4
  * arguments, not 11.  first_seen.c's logic, decision by decision in
  * order: 0 silent, 1 new pair, 2 introduced by this event; one digit per
- * decision in the returned string.  A key's TTL is set when a write adds
+ * decision in the returned string (a learning start is read once per
+ * call: decisions mostly share one).  A key's TTL is set when a write adds
  * to it (the value sets live by epochs of event time and their TTL only
  * reclaims memory; the learning start is kept for good). */
 static const char FIRST_SEEN_LUA[] =
     "local head, forever = ARGV[1], ARGV[2]\n"
-    "local out = {}\n"
+    "local out, starts = {}, {}\n"
     "local function add(key, field, t, ttl)\n"
     "  local n = redis.call('HSETNX', key, field, t)\n"
     "  if n == 1 then redis.call('PEXPIRE', key, ttl) end\n"
@@ -389,12 +390,14 @@ static const char FIRST_SEEN_LUA[] =
     "  local lkey, ckey = base .. lh .. '}:h', base .. ch .. '}:s'\n"
     "  local t = tonumber(ts)\n"
     "  local res\n"
-    "  local start = tonumber(redis.call('HGET', lkey, 'start') or '')\n"
+    "  local start = starts[lkey]\n"
+    "  if start == nil then start = tonumber(redis.call('HGET', lkey, 'start') or '') or false end\n"
     "  if not start or t < start then\n"
     "    start = t\n"
     "    redis.call('HSET', lkey, 'start', ts)\n"
     "    redis.call('PEXPIRE', lkey, forever)\n"
     "  end\n"
+    "  starts[lkey] = start\n"
     "  if t - start < tonumber(learn) then\n"
     "    add(ckey, value, ts, ttl)\n"
     "    res = 0\n"

@@ -86,6 +86,7 @@
  */
 #include <errno.h>
 #include <hiredis/hiredis.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -654,6 +655,34 @@ lost:
     return 1;
 }
 
+/* Writing to a connection Redis has dropped raises SIGPIPE, whose default
+ * action ends the process without a word (hiredis writes with write(2)).
+ * Around the store's writes SIGPIPE is blocked, and one it raised is
+ * taken back before unblocking: the write fails with EPIPE instead, and
+ * the store reconnects.  (Blocking rather than ignoring it leaves the
+ * rest of the process - alerts written to a closed pipe - as it was.) */
+static void pipe_guard_begin(sigset_t *old)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &set, old);
+}
+
+static void pipe_guard_end(const sigset_t *old)
+{
+    sigset_t pending;
+    if (!sigismember(old, SIGPIPE) && sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE)) {
+        sigset_t set;
+        sigemptyset(&set);
+        sigaddset(&set, SIGPIPE);
+        struct timespec zero = {0, 0};
+        while (sigtimedwait(&set, NULL, &zero) < 0 && errno == EINTR) {
+        }
+    }
+    pthread_sigmask(SIG_SETMASK, old, NULL);
+}
+
 /* Write what the pipeline holds so far to the connection without waiting
  * for replies, so that Redis works on a batch's first windows while this
  * process prepares the rest (on two cores the two overlap; the replies
@@ -666,10 +695,13 @@ static void send_early(struct redis_store *s)
     for (; s->nsent < s->ncmds; s->nsent++)
         if (redisAppendFormattedCommand(s->c, s->cmds[s->nsent].text, (size_t)s->cmds[s->nsent].len) != REDIS_OK)
             return;
+    sigset_t old;
+    pipe_guard_begin(&old);
     int done = 0;
     while (!done)
         if (redisBufferWrite(s->c, &done) != REDIS_OK)
-            return;
+            break;
+    pipe_guard_end(&old);
 }
 
 static int exchange(struct redis_store *s)
@@ -680,7 +712,10 @@ static int exchange(struct redis_store *s)
     if (!s->ncmds)
         return 0;
     for (int attempt = 0;; attempt++) {
+        sigset_t old;
+        pipe_guard_begin(&old);
         int rc = exchange_once(s);
+        pipe_guard_end(&old);
         if (rc <= 0)
             return rc;
         s->resent = true;
