@@ -1714,11 +1714,15 @@ static void queue_meta_write(struct redis_store *s, const struct aw_wkey *k, con
  * with the same window contents, so with the same verdicts (alerts and
  * suppressions are written at once).  A waiting cursor goes to Redis
  * before the window's entries are trimmed there (which would change
- * those contents), and all of them as soon as another writer shows up. */
+ * those contents), and all of them as soon as another writer shows up
+ * or DIRTY_MAX are waiting (which bounds the list in a long run). */
+#define DIRTY_MAX 100000 /* waiting cursors kept at most: then all are written */
 static void dirty_mark(struct redis_store *s, const struct aw_wkey *k, uint64_t name)
 {
     if (aw_hashmap_get(&s->dirty_index, name))
         return;
+    if (s->ndirty >= DIRTY_MAX)
+        s->dirty_flush_due = true; /* (at the next flush; the list may grow until then) */
     if (s->ndirty == s->dirty_cap) {
         s->dirty_cap = s->dirty_cap ? s->dirty_cap * 2 : 256;
         s->dirty = xrealloc(s->dirty, s->dirty_cap * sizeof *s->dirty);
