@@ -13,7 +13,9 @@
  * produced has a successful delivery report (idempotent producer,
  * acks=all); deliveries that fail are produced again with backoff while
  * the assigned partitions are paused, so lag grows and nothing is
- * dropped.  Offsets are committed after each batch.  Redelivered records
+ * dropped.  A batch's deliveries fly while the next batches are read, and
+ * offsets are committed in batch order as batches complete
+ * (run_outbox.c).  Redelivered records
  * count once (window entries are keyed by event identity) and raise
  * alerts with the ids they had (consumers deduplicate by alert id).
  *
@@ -57,12 +59,13 @@
 #include "auditwatch/status_server.h"
 #include "cli.h"
 #include "kafka_conf.h"
+#include "run_outbox.h"
 
 #define MAX_PARTITIONS 4096
 #define HOLD_UNTIL_FIRST (INT64_MIN + 1) /* a stream's first-record hint: hold everything */
 #define SHUTDOWN_WAIT_MS 30000           /* deliveries still failing at a stop: give up */
 #define BATCH_WAIT_MS 50                 /* a batch ends this long after it started */
-#define STALL_MS 60000                   /* /healthz: the loop has not turned for this long */
+#define STALL_MS 10000                   /* /healthz: no batch has ended for this long */
 #define CONSUME_SLICE 256                /* records taken from librdkafka per call */
 #define RELEASE_GRACE_MS 30000           /* a revoked partition holds event time back this long */
 
@@ -86,15 +89,6 @@ static int64_t mono_ms(void)
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
-
-/* One produced message waiting for its delivery report. */
-struct pending_msg {
-    char *topic;
-    char *key, *value;
-    size_t key_len, value_len;
-    rd_kafka_headers_t *headers; /* owned until produced */
-    int state;                   /* 0 in flight, 1 delivered, -1 failed */
-};
 
 struct input {
     const char *topic;
@@ -126,10 +120,7 @@ struct run {
                                 still holds event time back for RELEASE_GRACE_MS */
     } *parts;
     size_t nparts;
-    /* this batch's messages to deliver */
-    struct pending_msg *msgs;
-    size_t nmsgs, msg_cap;
-    bool delivering; /* inside deliver_all: a revoke must not finish a batch */
+    struct aw_outbox *outbox; /* deliveries and commits */
     struct aw_buf buf;
     uint64_t records, events, rejected, alerts;
     uint64_t batch_events, batch_rejected[AW_REJECT_REASON_COUNT];
@@ -282,8 +273,9 @@ static int health(void *ctx, struct aw_buf *why)
         snprintf(line, sizeof line, "unhealthy: alert or dead-letter deliveries failing for %llds",
                  (long long)((now - deliv_since) / 1000));
         status = 503;
-    } else if (!store_since && !deliv_since && now - loop_at > STALL_MS) {
-        snprintf(line, sizeof line, "unhealthy: the consume loop has not turned for %llds",
+    } else if (now - loop_at > STALL_MS) {
+        snprintf(line, sizeof line, "unhealthy: no batch has ended for %llds (the state store or the cluster "
+                                    "does not answer)",
                  (long long)((now - loop_at) / 1000));
         status = 503;
     } else {
@@ -295,149 +287,6 @@ static int health(void *ctx, struct aw_buf *why)
 
 /* ------------------------------------------------------------ producing */
 
-static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
-{
-    (void)rk;
-    struct run *r = opaque;
-    struct pending_msg *pm = m->_private;
-    if (!pm)
-        return;
-    pm->state = m->err ? -1 : 1;
-    if (m->err) {
-        aw_metrics_add(r->metrics, "auditwatch_delivery_errors_total", NULL, 1);
-        aw_log(AW_LOG_WARN, "delivery to %s failed: %s", rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err));
-    }
-}
-
-static void queue_msg(struct run *r, const char *topic, const char *key, size_t klen, const char *value,
-                      size_t vlen, rd_kafka_headers_t *headers)
-{
-    if (r->nmsgs == r->msg_cap) {
-        r->msg_cap = r->msg_cap ? r->msg_cap * 2 : 64;
-        r->msgs = realloc(r->msgs, r->msg_cap * sizeof *r->msgs);
-        if (!r->msgs) {
-            fputs("auditwatch: out of memory\n", stderr);
-            abort();
-        }
-    }
-    struct pending_msg *pm = &r->msgs[r->nmsgs++];
-    memset(pm, 0, sizeof *pm);
-    pm->topic = dup_bytes(topic, strlen(topic));
-    pm->key = dup_bytes(key, klen);
-    pm->key_len = klen;
-    pm->value = dup_bytes(value, vlen);
-    pm->value_len = vlen;
-    pm->headers = headers;
-    pm->state = -1; /* not produced yet */
-}
-
-/* Produce every message not delivered yet; the batch's array does not
- * move while deliveries are outstanding (nothing is queued then). */
-static void produce_pending(struct run *r)
-{
-    for (size_t i = 0; i < r->nmsgs; i++) {
-        struct pending_msg *pm = &r->msgs[i];
-        if (pm->state != -1)
-            continue;
-        rd_kafka_resp_err_t e;
-        if (pm->headers) {
-            /* the producer takes the copy on success */
-            rd_kafka_headers_t *h = rd_kafka_headers_copy(pm->headers);
-            e = rd_kafka_producev(r->producer, RD_KAFKA_V_TOPIC(pm->topic), RD_KAFKA_V_KEY(pm->key, pm->key_len),
-                                  RD_KAFKA_V_VALUE(pm->value, pm->value_len),
-                                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(pm),
-                                  RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_END);
-            if (e)
-                rd_kafka_headers_destroy(h);
-        } else {
-            e = rd_kafka_producev(r->producer, RD_KAFKA_V_TOPIC(pm->topic), RD_KAFKA_V_KEY(pm->key, pm->key_len),
-                                  RD_KAFKA_V_VALUE(pm->value, pm->value_len),
-                                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(pm), RD_KAFKA_V_END);
-        }
-        if (e) {
-            aw_log(AW_LOG_WARN, "producing to %s: %s", pm->topic, rd_kafka_err2str(e));
-            continue; /* queue full or similar: tried again */
-        }
-        pm->state = 0;
-    }
-}
-
-static void free_msgs(struct run *r)
-{
-    for (size_t i = 0; i < r->nmsgs; i++) {
-        free(r->msgs[i].topic);
-        free(r->msgs[i].key);
-        free(r->msgs[i].value);
-        if (r->msgs[i].headers)
-            rd_kafka_headers_destroy(r->msgs[i].headers);
-    }
-    r->nmsgs = 0;
-}
-
-static void pause_all(struct run *r, bool pause)
-{
-    rd_kafka_topic_partition_list_t *a = NULL;
-    if (rd_kafka_assignment(r->consumer, &a) || !a)
-        return;
-    if (pause)
-        rd_kafka_pause_partitions(r->consumer, a);
-    else
-        rd_kafka_resume_partitions(r->consumer, a);
-    rd_kafka_topic_partition_list_destroy(a);
-}
-
-/* Until every message of the batch is delivered: produce, wait, and
- * produce again what failed, with backoff, partitions paused meanwhile.
- * Returns -1 only when stopping and deliveries still fail after
- * SHUTDOWN_WAIT_MS (the batch is then not committed). */
-static int deliver_all(struct run *r)
-{
-    int64_t backoff = 100, stop_at = 0;
-    bool paused = false;
-    int rc = 0;
-    r->delivering = true;
-    for (;;) {
-        produce_pending(r);
-        rd_kafka_flush(r->producer, 10000);
-        size_t failed = 0, flying = 0;
-        for (size_t i = 0; i < r->nmsgs; i++) {
-            failed += r->msgs[i].state == -1;
-            flying += r->msgs[i].state == 0;
-        }
-        if (!failed && !flying)
-            break;
-        if (!atomic_load(&r->delivery_failing_since_ms))
-            atomic_store(&r->delivery_failing_since_ms, mono_ms());
-        if (stopping) {
-            if (!stop_at)
-                stop_at = mono_ms() + SHUTDOWN_WAIT_MS;
-            else if (mono_ms() > stop_at) {
-                aw_log(AW_LOG_ERROR, "stopping with %zu deliveries still failing: the batch is not committed "
-                                     "(a restart processes it again)", failed + flying);
-                rc = -1;
-                break;
-            }
-        }
-        if (!paused) {
-            pause_all(r, true);
-            paused = true;
-        }
-        if (failed)
-            aw_log(AW_LOG_WARN, "%zu alert or dead-letter deliveries failed; retrying in %lldms", failed,
-                   (long long)backoff);
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(r->consumer, (int)backoff); /* keep the group alive */
-        if (m)
-            rd_kafka_message_destroy(m); /* paused: a record here is fetched again after resume */
-        backoff = backoff * 2 > 10000 ? 10000 : backoff * 2;
-    }
-    atomic_store(&r->delivery_failing_since_ms, 0);
-    if (paused)
-        pause_all(r, false);
-    free_msgs(r);
-    r->delivering = false;
-    return rc;
-}
-
 /* --------------------------------------------------------------- alerts */
 
 static int on_alert(void *ctx, const struct aw_alert *a)
@@ -447,7 +296,7 @@ static int on_alert(void *ctx, const struct aw_alert *a)
     aw_alert_render_json(a, &r->buf);
     const char *key = a->group_json ? a->group_json : a->rule_name;
     size_t klen = a->group_json ? a->group_json_len : strlen(a->rule_name);
-    queue_msg(r, r->alerts_topic, key, klen, r->buf.data, r->buf.len, NULL);
+    aw_outbox_message(r->outbox, r->alerts_topic, key, klen, r->buf.data, r->buf.len, NULL);
     r->alerts++;
     aw_buf_reset(&r->buf);
     aw_metrics_label(&r->buf, "rule", a->rule_name);
@@ -480,8 +329,8 @@ static void dead_letter(struct run *r, const rd_kafka_message_t *m, const struct
     aw_buf_append_char(&origin, '}');
     rd_kafka_header_add(h, "auditwatch.origin", -1, origin.data, (ssize_t)origin.len);
     aw_buf_free(&origin);
-    queue_msg(r, r->dead_topic, m->key ? m->key : "", m->key ? m->key_len : 0, m->payload ? m->payload : "",
-              m->len, h);
+    aw_outbox_message(r->outbox, r->dead_topic, m->key ? m->key : "", m->key ? m->key_len : 0,
+                      m->payload ? m->payload : "", m->len, h);
 }
 
 static int on_event(void *ctx, struct aw_event *ev)
@@ -522,32 +371,10 @@ static int handle(struct run *r, const rd_kafka_message_t *m)
     return n == -2 ? -1 : 0;
 }
 
-/* The batch is done in the store and delivered: store and commit its
- * offsets (partitions still assigned only). */
-static void store_offsets(struct run *r, bool sync)
-{
-    rd_kafka_topic_partition_list_t *o = rd_kafka_topic_partition_list_new(4);
-    for (size_t i = 0; i < r->nparts; i++)
-        if (r->parts[i].next_offset >= 0) {
-            if (r->parts[i].assigned)
-                rd_kafka_topic_partition_list_add(o, r->parts[i].topic, r->parts[i].partition)->offset =
-                    r->parts[i].next_offset;
-            r->parts[i].next_offset = -1;
-        }
-    if (o->cnt) {
-        rd_kafka_offsets_store(r->consumer, o);
-        /* Asynchronous in steady state (a lost commit only means records
-         * read again, as at-least-once allows); synchronous when giving
-         * partitions up or stopping, where the next owner starts from it. */
-        rd_kafka_resp_err_t e = rd_kafka_commit(r->consumer, o, sync ? 0 : 1);
-        if (e)
-            aw_log(AW_LOG_WARN, "commit: %s (the next commit covers these offsets)", rd_kafka_err2str(e));
-    }
-    rd_kafka_topic_partition_list_destroy(o);
-}
-
-/* End the batch: windows, deliveries, offsets.  -1 when the store failed
- * or a stop gave up on deliveries. */
+/* End the batch: windows, then its alerts and offsets to the outbox
+ * (delivered while the next batch is read; committed in order once
+ * delivered; all of it at once when sync_commit).  -1 when the store
+ * failed or a stop gave up on deliveries. */
 static int finish_batch(struct run *r, int64_t started_ms, bool sync_commit)
 {
     int64_t t0 = mono_ms();
@@ -560,9 +387,16 @@ static int finish_batch(struct run *r, int64_t started_ms, bool sync_commit)
         aw_metrics_add(r->metrics, "auditwatch_store_errors_total", NULL, 1);
         return -1;
     }
-    if (deliver_all(r) < 0)
+    for (size_t i = 0; i < r->nparts; i++)
+        if (r->parts[i].next_offset >= 0) {
+            if (r->parts[i].assigned)
+                aw_outbox_offset(r->outbox, r->parts[i].topic, r->parts[i].partition, r->parts[i].next_offset);
+            r->parts[i].next_offset = -1;
+        }
+    rc = aw_outbox_seal(r->outbox, sync_commit, stopping, SHUTDOWN_WAIT_MS);
+    atomic_store(&r->delivery_failing_since_ms, aw_outbox_failing_since(r->outbox));
+    if (rc < 0)
         return -1;
-    store_offsets(r, sync_commit);
     publish_batch(r);
     aw_metrics_add(r->metrics, "auditwatch_batches_total", NULL, 1);
     aw_metrics_observe(r->metrics, "auditwatch_batch_duration_seconds", NULL,
@@ -579,7 +413,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic
          * Inside a delivery wait that batch cannot be finished here: the
          * revoked partitions' offsets are then not committed, and their
          * next owner reads those records again (at least once). */
-        if (!r->delivering && !r->failed && finish_batch(r, mono_ms(), true) < 0)
+        if (!aw_outbox_busy(r->outbox) && !r->failed && finish_batch(r, mono_ms(), true) < 0)
             r->failed = true;
         for (int i = 0; i < parts->cnt; i++) {
             struct part *p = part_for(r, parts->elems[i].topic, parts->elems[i].partition, false);
@@ -590,6 +424,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic
                  * this partition's time would make them late. */
                 p->assigned = false;
                 p->next_offset = -1;
+                aw_outbox_forget(r->outbox, p->topic, p->partition);
                 p->released_at = mono_ms();
                 atomic_fetch_sub(&r->assigned_count, 1);
             }
@@ -800,8 +635,9 @@ int aw_cli_run(int argc, char **argv)
         aw_kafka_conf(&cfg, "auditwatch run", "enable.idempotence", "true", "acks", "all", (char *)NULL);
     if (!pc)
         goto out;
-    rd_kafka_conf_set_opaque(pc, &r);
-    rd_kafka_conf_set_dr_msg_cb(pc, on_delivery);
+    r.outbox = aw_outbox_new(r.metrics);
+    rd_kafka_conf_set_opaque(pc, r.outbox);
+    rd_kafka_conf_set_dr_msg_cb(pc, aw_outbox_on_delivery);
     r.producer = rd_kafka_new(RD_KAFKA_PRODUCER, pc, err, sizeof err);
     if (!r.producer) {
         fprintf(stderr, "auditwatch run: %s\n", err);
@@ -834,6 +670,7 @@ int aw_cli_run(int argc, char **argv)
         goto out;
     }
     rd_kafka_poll_set_consumer(r.consumer);
+    aw_outbox_attach(r.outbox, r.producer, r.consumer);
     rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new((int)cfg.ninputs);
     for (size_t i = 0; i < cfg.ninputs; i++)
         rd_kafka_topic_partition_list_add(topics, cfg.inputs[i].topic, RD_KAFKA_PARTITION_UA);
@@ -941,8 +778,7 @@ out:
         rd_kafka_flush(r.producer, 5000);
         rd_kafka_destroy(r.producer);
     }
-    free_msgs(&r);
-    free(r.msgs);
+    aw_outbox_free(r.outbox);
     for (size_t i = 0; i < r.ninputs; i++)
         aw_decoder_free(r.inputs[i].dec);
     free(r.inputs);
