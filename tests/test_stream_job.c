@@ -150,19 +150,21 @@ static void cleanup(struct job_env *e)
 }
 
 /* Start `auditwatch run` (stderr appended to DIR/NAME.err). */
-static pid_t start_job(const struct job_env *e, const char *name)
+static pid_t start_job_with(const struct job_env *e, const char *name, const char *extra)
 {
     pid_t pid = fork();
     cr_assert(pid >= 0);
     if (pid == 0) {
         char cmd[1024];
-        snprintf(cmd, sizeof cmd, "cd %s && exec $OLDPWD/%s run -c run.yaml --metrics 127.0.0.1:0 2>> %s.err",
-                 e->dir, aw_bin(), name);
+        snprintf(cmd, sizeof cmd, "cd %s && exec $OLDPWD/%s run -c run.yaml --metrics 127.0.0.1:0 %s 2>> %s.err",
+                 e->dir, aw_bin(), extra, name);
         execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
         _exit(127);
     }
     return pid;
 }
+
+static pid_t start_job(const struct job_env *e, const char *name) { return start_job_with(e, name, ""); }
 
 /* Exit status of a job after `sig` (-1 when it did not exit by itself). */
 static int stop_job(pid_t pid, int sig)
@@ -394,7 +396,7 @@ Test(stream_job, sighup_reloads_rules_and_refuses_broken_ones, .timeout = 300)
 {
     struct job_env e;
     prepare(&e, "sighup", false, false, "1024");
-    pid_t pid = start_job(&e, "job");
+    pid_t pid = start_job_with(&e, "job", "--log-format json");
     int port = job_port(&e, "job");
     wait_records(port, (double)e.records, 120);
     /* a marker record: no rule for it yet */
@@ -442,6 +444,15 @@ Test(stream_job, sighup_reloads_rules_and_refuses_broken_ones, .timeout = 300)
     for (int i = 0; i < 50 && sh("grep -q 'reload refused' %s/job.err", e.dir); i++)
         test_sleep_ms(100);
     cr_expect_eq(sh("grep -q 'reload refused: .*broken.yml' %s/job.err", e.dir), 0, "the broken rule was not named");
+    /* --log-format json: every log line of the job is a JSON object */
+    cr_expect_eq(sh("grep -v '^%%' %s/job.err | jq -e -s 'length > 3 and all(.[]; .level and .msg and .time)' "
+                    "> /dev/null",
+                    e.dir),
+                 0, "log lines are not JSON objects");
+    cr_expect_eq(sh("grep -v '^%%' %s/job.err | jq -e -s 'any(.[]; .level == \"error\" and (.msg | "
+                    "startswith(\"reload refused\")))' > /dev/null",
+                    e.dir),
+                 0, "no JSON error line for the refused reload");
     cr_assert_eq(sh("echo 'Mar  4 09:00:03 bastion-01 sshd[4244]: Failed password for sighup-marker from 10.9.9.3 "
                     "port 40002 ssh2' | kcat -b %s -P -t auth-%s -p 0",
                     e.brokers, e.tag),
