@@ -563,6 +563,14 @@ int window_advance(struct aw_detector *d, const struct aw_detector_env *env, int
         return 0;
     if (ws->finalized_to == AW_TIME_NONE || final > ws->finalized_to)
         ws->finalized_to = final; /* (set before the work: nothing below it stays queued) */
+    /* A shared store: never past the slowest peer's bound as last seen
+     * (bounds only grow, so the last one is safe; the pop below updates it). */
+    if (env->store->ops->pending_limit) {
+        struct aw_wkey rk = {ws->rule->name, 0, ws->rule_hash};
+        int64_t seen = env->store->ops->pending_limit(env->store, &rk);
+        if (seen < ws->finalized_to)
+            ws->finalized_to = seen;
+    }
     /* Nothing this process queued is due yet: no store call needed.  (With
      * a shared store, the other instances' groups are looked for at each
      * of their own advances and at the end.) */
@@ -581,6 +589,13 @@ int window_advance(struct aw_detector *d, const struct aw_detector_env *env, int
         bool found;
         if (s->ops->pending_pop(s, &rule_key, final, &gh, &t, &found) < 0)
             return -1;
+        /* A peer behind in event time limits how far a shared group is
+         * final - and how much of any window may be trimmed: an entry a
+         * lagging (or stale) peer's events still need must stay, whether
+         * or not this pass finalized anything. */
+        int64_t limit = s->ops->pending_limit ? s->ops->pending_limit(s, &rule_key) : final;
+        if (limit < ws->finalized_to)
+            ws->finalized_to = limit;
         if (!found) {
             /* Everything due is done; t is the earliest still queued.  A
              * shared store may also hold groups other instances claimed;
@@ -590,10 +605,6 @@ int window_advance(struct aw_detector *d, const struct aw_detector_env *env, int
             return 0;
         }
         struct aw_wkey key = {ws->rule->name, gh, ws->rule_hash};
-        /* A peer behind in event time limits how far a shared group is final. */
-        int64_t limit = s->ops->pending_limit ? s->ops->pending_limit(s, &rule_key) : final;
-        if (limit < ws->finalized_to)
-            ws->finalized_to = limit; /* keep what the rest of the window still needs */
         if (finalize_group(d, env, &key, limit < final ? limit : final) < 0)
             return -1;
     }
