@@ -17,7 +17,12 @@
 #    round trip follow.  (Target: >= 150,000 auth events/s; one round trip
 #    per batch of >= 256 events.)
 # 2. Memory: after a run whose keys are kept, Redis used_memory (minus the
-#    empty server's) per window key pair and per window entry.
+#    empty server's) per live window and per window entry (a window is a
+#    hash with a "g" field; its entries are its 16-hex-digit fields; the
+#    payload batches they refer to are counted in the total).
+# 3. Redis's own view of the last Redis run: INFO commandstats (calls and
+#    microseconds per command; the scripts' inner commands are counted
+#    too) and the server's CPU time for the run.
 # Figures are printed and written to bench/out/results-redis.txt; nothing
 # is asserted.
 set -euo pipefail
@@ -66,9 +71,15 @@ for i in $(seq "$RUNS"); do
     t=$(elapsed "$AW" replay -q -c config/auditwatch.yaml --source auth --year 2026 --store memory "$INPUT")
     if better "$t" "$m"; then m=$t; fi
     rcli flushall > /dev/null
+    rcli config resetstat > /dev/null
+    cpu0=$(rcli info cpu | awk -F: '/^used_cpu_(user|sys):/{s += $2} END {print s}')
     t=$(elapsed "$AW" replay -c config/auditwatch.yaml --source auth --year 2026 --store "$URL" \
         --prefix "bench-$i" "$INPUT")
+    cpu1=$(rcli info cpu | awk -F: '/^used_cpu_(user|sys):/{s += $2} END {print s}')
+    rcpu=$(awk -v a="$cpu0" -v b="$cpu1" 'BEGIN{printf "%.2f", b - a}')
+    rcli info commandstats | grep '^cmdstat' > "$OUT/commandstats-redis-$i.txt"
     if better "$t" "$r"; then
+        best_cpu=$rcpu best_i=$i
         r=$t
         rt=$(grep -Eo '[0-9]+ round trips' "$OUT/last.err" | awk '{print $1}')
     fi
@@ -78,17 +89,33 @@ printf '%-46s %9s %12.0f\n' "replay --store redis (local redis-server)" "$r" "$(
 printf '  ratio redis / memory: %.2fx\n' "$(awk -v m="$m" -v r="$r" 'BEGIN{print m/r}')"
 printf '  round trips: %s for %s events (%.0f events per round trip)\n' "$rt" "$LINES" \
     "$(awk -v n="$LINES" -v t="$rt" 'BEGIN{print (t > 0) ? n/t : 0}')"
+printf '  redis-server CPU during the best Redis run: %s s (%.1f us per event)\n' "$best_cpu" \
+    "$(awk -v c="$best_cpu" -v n="$LINES" 'BEGIN{print c * 1e6 / n}')"
+echo "  INFO commandstats of that run (calls, usec):"
+sed -E 's/^cmdstat_([^:]*):calls=([0-9]*),usec=([0-9]*),.*/    \1 \2 \3/' "$OUT/commandstats-redis-$best_i.txt" |
+    sort -k3 -n -r | awk '{printf "    %-16s %9d calls %9d us\n", $1, $2, $3}'
 
 # Memory per live window: one more run, keys kept.
 rcli flushall > /dev/null
 base=$(rcli info memory | awk -F: '/^used_memory:/{print $2+0}')
 "$AW" replay -q -c config/auditwatch.yaml --source auth --year 2026 --store "$URL" --prefix mem "$INPUT" > /dev/null
 used=$(rcli info memory | awk -F: '/^used_memory:/{print $2+0}')
-windows=0 entries=0
-while read -r key; do
-    windows=$((windows + 1))
-    entries=$((entries + $(rcli zcard "$key")))
-done < <(rcli --scan --pattern 'mem:*:w')
+# windows and their entries, counted by the server in one script
+read -r windows entries < <(rcli eval "
+local cursor, w, e = '0', 0, 0
+repeat
+  local r = redis.call('SCAN', cursor, 'MATCH', ARGV[1], 'COUNT', 1000)
+  cursor = r[1]
+  for _, k in ipairs(r[2]) do
+    if redis.call('TYPE', k).ok == 'hash' and redis.call('HEXISTS', k, 'g') == 1 then
+      w = w + 1
+      for _, f in ipairs(redis.call('HKEYS', k)) do
+        if #f == 16 then e = e + 1 end
+      end
+    end
+  end
+until cursor == '0'
+return w .. ' ' .. e" 0 'mem:*:h' | tr -d '"')
 keys=$(rcli dbsize)
 echo
 echo "Redis memory after the replay (keys kept until their TTL):"

@@ -4,8 +4,12 @@
  *
  *   time      decimal milliseconds; "-inf"/"+inf" for none/unbounded
  *   identity  16 lower-case hex digits (sorts like the number)
- *   entry     value hash (8 bytes LE), tag (4), evidence length (4),
+ *   payload   value hash (8 bytes LE), tag (4), evidence length (4),
  *             evidence, fields
+ *   entry     a window entry as its window hash field's value: its
+ *             time, one space, 'I' (its kind: the payload inline, the
+ *             only one written), then its payload.  The time comes first
+ *             so that a script can read it with a pattern.
  *   meta      "cursor_time cursor_id suppress_until suppress_entry
  *             alert_id", "n" for a time not set, "-" for no alert
  * Readers treat what they read as untrusted: a malformed value decodes
@@ -19,14 +23,36 @@
 
 #include "auditwatch/hash.h"
 
-void aw_redis_fmt_time(char out[24], int64_t t)
+size_t aw_redis_fmt_i64(char out[24], int64_t t)
 {
-    if (t == AW_TIME_NONE)
-        snprintf(out, 24, "-inf");
-    else if (t == INT64_MAX)
-        snprintf(out, 24, "+inf");
-    else
-        snprintf(out, 24, "%lld", (long long)t);
+    /* by hand: the store formats several numbers per window entry, and
+     * snprintf was a tenth of the client's time */
+    char tmp[24];
+    size_t n = 0, len = 0;
+    uint64_t u = t < 0 ? (uint64_t)0 - (uint64_t)t : (uint64_t)t;
+    do {
+        tmp[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (t < 0)
+        out[len++] = '-';
+    while (n)
+        out[len++] = tmp[--n];
+    out[len] = '\0';
+    return len;
+}
+
+size_t aw_redis_fmt_time(char out[24], int64_t t)
+{
+    if (t == AW_TIME_NONE) {
+        memcpy(out, "-inf", 5);
+        return 4;
+    }
+    if (t == INT64_MAX) {
+        memcpy(out, "+inf", 5);
+        return 4;
+    }
+    return aw_redis_fmt_i64(out, t);
 }
 
 int64_t aw_redis_parse_time(const char *p, size_t n)
@@ -62,7 +88,7 @@ uint64_t aw_redis_parse_hex64(const char *p, size_t n)
 
 
 /* Payload: value hash (8) tag (4) evidence length (4) evidence fields. */
-void aw_redis_encode_payload(struct aw_buf *b, const struct aw_window_entry *e)
+static void append_head(struct aw_buf *b, const struct aw_window_entry *e)
 {
     unsigned char head[16];
     for (int i = 0; i < 8; i++)
@@ -71,16 +97,27 @@ void aw_redis_encode_payload(struct aw_buf *b, const struct aw_window_entry *e)
         head[8 + i] = (unsigned char)(e->tag >> (8 * i));
     for (int i = 0; i < 4; i++)
         head[12 + i] = (unsigned char)((uint32_t)e->evidence_len >> (8 * i));
-    aw_buf_reset(b);
     aw_buf_append(b, head, sizeof head);
-    aw_buf_append(b, e->evidence, e->evidence_len);
-    aw_buf_append(b, e->fields, e->fields_len);
 }
 
-bool aw_redis_decode_payload(const char *p, size_t n, struct aw_window_entry *e)
+static void append_payload(struct aw_buf *b, const struct aw_window_entry *e)
 {
-    if (n < 16)
-        return false;
+    append_head(b, e);
+    if (e->evidence_len)
+        aw_buf_append(b, e->evidence, e->evidence_len);
+    if (e->fields_len)
+        aw_buf_append(b, e->fields, e->fields_len);
+}
+
+void aw_redis_encode_payload(struct aw_buf *b, const struct aw_window_entry *e)
+{
+    aw_buf_reset(b);
+    append_payload(b, e);
+}
+
+/* The payload's 16-byte head: value hash, tag, evidence length. */
+static void decode_head(const char *p, struct aw_window_entry *e, uint32_t *evidence_len)
+{
     const unsigned char *u = (const unsigned char *)p;
     uint64_t v = 0;
     uint32_t tag = 0, el = 0;
@@ -90,6 +127,20 @@ bool aw_redis_decode_payload(const char *p, size_t n, struct aw_window_entry *e)
         tag = tag << 8 | u[8 + i];
     for (int i = 3; i >= 0; i--)
         el = el << 8 | u[12 + i];
+    e->value_hash = v;
+    e->tag = tag;
+    *evidence_len = el;
+}
+
+bool aw_redis_decode_payload(const char *p, size_t n, struct aw_window_entry *e)
+{
+    if (n < 16)
+        return false;
+    struct aw_window_entry h;
+    uint32_t el;
+    decode_head(p, &h, &el);
+    uint64_t v = h.value_hash;
+    uint32_t tag = h.tag;
     if (el > n - 16)
         return false;
     e->value_hash = v;
@@ -98,6 +149,44 @@ bool aw_redis_decode_payload(const char *p, size_t n, struct aw_window_entry *e)
     e->evidence_len = el;
     e->fields = p + 16 + el;
     e->fields_len = n - 16 - el;
+    return true;
+}
+
+static void append_time(struct aw_buf *b, int64_t t)
+{
+    char num[24];
+    size_t n = aw_redis_fmt_i64(num, t);
+    aw_buf_append(b, num, n);
+    aw_buf_append_char(b, ' ');
+}
+
+void aw_redis_encode_entry(struct aw_buf *b, const struct aw_window_entry *e)
+{
+    aw_buf_reset(b);
+    append_time(b, e->time_ms);
+    aw_buf_append_char(b, 'I');
+    append_payload(b, e);
+}
+
+bool aw_redis_decode_entry(const char *p, size_t n, struct aw_window_entry *e)
+{
+    size_t i = 0;
+    bool neg = n > 0 && p[0] == '-';
+    if (neg)
+        i++;
+    uint64_t v = 0;
+    size_t digits = 0;
+    while (i < n && p[i] >= '0' && p[i] <= '9' && digits < 18) {
+        v = v * 10 + (uint64_t)(p[i] - '0');
+        i++;
+        digits++;
+    }
+    if (!digits || i + 1 >= n || p[i] != ' ')
+        return false;
+    i++;
+    if (p[i] != 'I' || !aw_redis_decode_payload(p + i + 1, n - i - 1, e))
+        return false;
+    e->time_ms = neg ? -(int64_t)v : (int64_t)v;
     return true;
 }
 

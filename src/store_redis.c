@@ -3,48 +3,81 @@
  * DESIGN section 7).  The only file that includes hiredis.
  *
  * Keys (PREFIX defaults to "auditwatch"; replay uses a prefix of its own):
- *   PREFIX:{RULE|GROUPHASH}:w   sorted set: one member per entry, the
- *                               event identity (16 hex digits) scored by
- *                               its event time - a redelivered event is
- *                               the same member, so it is not counted twice
- *   PREFIX:{RULE|GROUPHASH}:h   hash: the entries' payloads by identity,
- *                               plus "g" (the group's values as JSON) and
+ *   PREFIX:{RULE|GROUPHASH}:h   hash: one window.  Its entries are fields
+ *                               named by the event identity (16 hex
+ *                               digits) - a redelivered event is the same
+ *                               field, so it is not counted twice - whose
+ *                               value is "TIME I" + payload (redis_codec.c);
+ *                               plus "g" (the group's values as JSON),
  *                               "m" (finalization cursor and suppression)
+ *                               and "v" (a version, see Sharing)
  *   PREFIX:{RULE|GROUPHASH}:s   hash: a set's members -> first-seen time
  *   PREFIX:{RULE}:pending       sorted set: groups waiting for their
  *                               finalization, scored by the earliest time
- *   PREFIX:{RULE}:claims        hash: groups an instance popped and has
- *                               not finished -> "instance time"
+ *   PREFIX:{RULE}:claims        hash: instance -> "group time ..." of the
+ *                               groups it popped and has not finished, or
+ *                               "@TIME" (alone: everything due up to TIME)
  *   PREFIX:members              hash: instance -> "watermark heartbeat";
  *                               finalization waits for the slowest live one
- * The braces are Redis Cluster hash tags: a window's keys share one slot.
- * Every key gets a TTL (the window's timespan + lateness, or 30 days for
- * keys whose callers give none, such as the service map).
+ *   PREFIX:writers              hash: instance -> server time of its last
+ *                               sign of life; every instance registers here
+ *                               before its first write
+ * The braces are Redis Cluster hash tags: a window's key lives in one slot.
+ * Every key gets a TTL (the window's timespan + lateness + an hour of
+ * wall-clock slack, or 30 days for keys whose callers give none, such as
+ * the service map).  A window's TTL is set when its key is created and
+ * refreshed by this process at most every TTL_REFRESH_MS of wall time,
+ * which keeps it alive at least slack - TTL_REFRESH_MS after its last
+ * update (one PEXPIRE per window and batch was a tenth of Redis's work).
+ *
+ * Cost model (redis_scripts.c): Redis pays per command inside a script
+ * and per script argument, far more than per byte.  So a window is one
+ * hash (an entry costs one HSETNX; order by time is not needed on the
+ * server, as this process reads its windows from its mirror and the rare
+ * snapshot filters in Lua), a window with one new entry and nothing else
+ * to do takes two script arguments, and everything a batch does goes in
+ * a handful of script calls.  Entries older than what can still matter
+ * are dropped by id, which this process knows from its mirror, once they
+ * are TRIM_MIN and half of the window; snapshots trim what other
+ * instances left.
  *
  * Batching: writes are not sent when they are made.  window_hit, meta_put,
- * pending_push and pending_done append commands to a pipeline; the
- * pipeline goes out in one round trip when the pipeline's owner calls
- * sync (once per batch of events) or when a read needs an answer.  Window
- * updates run as Lua scripts by EVALSHA (redis_scripts.c), so each is
- * atomic; a batch's hits go in one script call, pending pushes are merged
- * per group into one ZADD LT per rule, and the pops of the coming
- * finalization (pending_prefetch) travel with the batch.
+ * first_seen, pending_push and pending_done append to per-batch buffers
+ * that go into the pipeline as a few script calls (hits, meta writes and
+ * first_seen decisions are also written to the connection every
+ * EARLY_WINDOWS, so Redis works while the batch is still being read); the
+ * pipeline's replies are read in one round trip when its owner calls sync
+ * (once per batch of events) or when a read needs an answer.  Pending
+ * pushes are merged per group into one ZADD LT per rule, and the pops of
+ * the coming finalization (pending_prefetch), all rules in one script
+ * call, end the pipeline.  Per window, writes reach Redis in the order
+ * they were made (meta writes go before hits; a meta write queued while
+ * its window has hits waiting sends those first).
  *
  * Sharing: several instances may use one prefix.  Each publishes its
  * watermark; a group is finalized only up to the slowest live instance's
- * watermark minus the lateness, by the one instance that claimed it.
- *
- * Reads during finalization are served from a local snapshot: popping due
- * groups fetches every popped window (entries that can still matter,
- * payloads and meta) in one more round trip into an embedded memory
- * store, which then answers scans, counts and meta reads; writes to a
- * snapshotted window go to both.  sync forgets the snapshots.
+ * watermark minus the lateness, by the one instance that popped it.
+ * Reads during finalization are served from a mirror: an embedded memory
+ * store holding what this process wrote and windows it fetched.  Whether
+ * the mirror can be trusted depends on the writers:
+ *   alone   (no other registered writer): nothing else changes the
+ *           windows, so no versions are counted or read; a pop reads the
+ *           due groups and leaves them queued until each is finalized (one
+ *           "@TIME" claim); pushes already queued no later are not sent
+ *           again; and a moved cursor waits in the mirror (dirty_mark)
+ *   shared  every write bumps the window's version, which Redis returns
+ *           with every write and pop; on a mismatch the window is fetched
+ *           again (every popped window in one more round trip); a pop
+ *           moves its groups into this instance's claim, released with
+ *           one script per rule and batch.
+ * Going from shared to alone forgets every mirrored version; from alone
+ * to shared writes the waiting cursors and pushes the queued groups again.
  *
  * Faults: when the connection breaks, the store reconnects with
  * exponential backoff (up to reconnect_wait), reloads its scripts and
  * sends the whole unacknowledged pipeline again (a pop hands this
- * instance's unfinished claims out again, so a lost reply loses no
- * group).  Every command is idempotent - entries
+ * instance's unfinished claims out again, or leaves its groups queued, so
+ * a lost reply loses no group).  Every command is idempotent - entries
  * are keyed by event identity, meta writes set values, pushes only lower
  * a score - so a resend never counts anything twice.  A NOSCRIPT reply
  * (Redis restarted and lost its script cache) reloads the scripts and
@@ -53,6 +86,7 @@
  */
 #include <errno.h>
 #include <hiredis/hiredis.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,6 +112,18 @@
  * this much longer. */
 #define TTL_SLACK_MS (3600LL * 1000)
 #define POP_LIMIT 512
+/* A window's TTL is refreshed by this process at most this often (wall
+ * clock); TTL_SLACK_MS covers it many times over. */
+#define TTL_REFRESH_MS (5LL * 60 * 1000)
+/* Entries dropped by id per window and call (a script's argument list
+ * stays small; the rest go with a later batch). */
+#define TRIM_MAX 1000
+/* Old entries are dropped once there are this many (and they are half of
+ * the window): small windows expire with their key instead. */
+#define TRIM_MIN 8
+/* Buffered windows (or decisions) that go to the connection at once,
+ * before the batch's end (send_early). */
+#define EARLY_WINDOWS 128
 
 /* An instance silent this long no longer holds finalization back, and
  * its claims go back to the queue: longer than any reconnect wait, so a
@@ -88,39 +134,62 @@
 
 enum reply_use {
     USE_CHECK, /* only an error matters */
-    USE_HIT,   /* a window_hit outcome */
+    USE_HIT,   /* window_hit outcomes: "version codes,..." */
+    USE_FS,    /* first_seen outcomes: one digit per decision */
     USE_KEEP,  /* the caller reads the reply after the exchange */
-    USE_POP,   /* due groups of a rule: parsed right after the exchange */
-    USE_VER,   /* a window's new version (HINCRBY): checked against ours */
+    USE_POP,   /* due groups of rules: parsed right after the exchange */
+    USE_VER,   /* windows' new versions ("v v ..."): checked against ours */
 };
 
 struct command {
     char *text; /* RESP, formatted by hiredis */
     int len;
     enum reply_use use;
-    size_t *hits; /* USE_HIT: the hits (indexes into hits[]) in reply order */
+    size_t *hits; /* USE_HIT, USE_FS: the hits (indexes into hits[]) in reply order */
     size_t nhits;
-    struct rule_state *rule; /* USE_POP */
+    struct rule_state **rules; /* USE_POP: the rules, in reply order */
+    size_t nrules;
     /* USE_HIT (per window) and USE_VER: the window, the version the
      * command should leave it at if no one else wrote, entries */
     uint64_t *names, *expect;
     size_t *counts, nw;
+    bool *assumed_new; /* USE_HIT: the mirror took the window for new */
+    bool *plain;       /* USE_HIT: sent as a plain window (no version unless shared) */
     redisReply *reply;
 };
 
-/* The hits of one window in the current batch: sent as one EVALSHA. */
+/* The hits of one window in the current batch: sent with one EVALSHA. */
 struct win_entry {
-    char id[17], time[24];
-    size_t off, len; /* payload in win_batch.payloads */
+    char id[17];
+    size_t off, len; /* the encoded entry in win_batch.payloads */
     size_t hit;
 };
 
 struct win_batch {
     struct aw_wkey key;
-    int64_t trim, ttl;
+    int64_t ttl;
+    bool check;       /* write the group if missing and (re)set the TTL */
+    bool assumed_new; /* the mirror had no current copy: it starts empty */
     struct aw_buf group, payloads;
     struct win_entry *e;
     size_t n, cap;
+    uint64_t *old; /* entries to drop (older than the trim bound) */
+    size_t nold, old_cap;
+};
+
+/* A meta write waiting for the batch (the last one per window wins). */
+struct meta_write {
+    struct aw_wkey key;
+    size_t off, mlen, glen; /* meta then group text in redis_store.meta_text */
+    int64_t ttl;
+};
+
+/* A first_seen decision waiting for the batch: name, "time learning ttl
+ * has_prev L C P I", value, event id (redis_scripts.c). */
+#define FS_ARGS 4
+struct fs_wait {
+    size_t off[FS_ARGS], len[FS_ARGS]; /* in redis_store.fs_text */
+    size_t hit;
 };
 
 struct hit_wait {
@@ -137,7 +206,7 @@ struct hit_wait {
 struct push {
     uint64_t group_hash;
     int64_t time;
-    uint64_t version; /* popped groups: the window's version in Redis */
+    uint64_t version; /* popped groups: the window's version in Redis (0: not read) */
 };
 
 /* Per rule: its keys, merged pending pushes and the groups popped last. */
@@ -148,8 +217,17 @@ struct rule_state {
     struct push *pushes;
     size_t npushes, push_cap;
     struct aw_hashmap push_index; /* group hash -> index + 1 */
-    uint64_t *done;               /* finished groups: one HDEL of the claims per batch */
+    /* alone: groups this instance queued in Redis and has not been handed
+     * out since (group hash -> QTIME(time)); a push that would not lower
+     * its time is not sent */
+    struct aw_hashmap queued;
+    uint64_t *done;               /* finished claimed groups: one DONE per rule and batch */
     size_t ndone, done_cap;
+    uint64_t *finished;           /* finished groups read alone: one ZREM per rule and batch */
+    size_t nfinished, finished_cap;
+    size_t outstanding;           /* handed out, not finished */
+    bool due_claimed;             /* the last pop claimed its groups (else: read alone) */
+    bool at_claim;                /* this instance holds an "@TIME" claim of the rule */
     bool pushed_since_pop;
     /* popped, not yet handed out */
     struct push *due;
@@ -173,28 +251,59 @@ struct redis_store {
     char *prefix;
     char instance[96];
     char sha[S_COUNT][41];
-    /* the pipeline */
+    /* the pipeline; [0, nsent) already written to the connection */
     struct command *cmds;
-    size_t ncmds, cmd_cap;
+    size_t ncmds, cmd_cap, nsent;
     struct hit_wait *hits;
     size_t nhits, hit_cap;
     struct win_batch **wb; /* [0, nwb) in use; the rest kept for reuse */
     size_t nwb, wb_alloc;
     struct aw_hashmap wb_index; /* window name -> index + 1 */
+    struct meta_write *metas;
+    size_t nmeta, meta_cap;
+    struct aw_hashmap meta_index; /* window name -> index + 1 */
+    struct aw_buf meta_text;
+    struct fs_wait *fs;
+    size_t nfs, fs_cap;
+    struct aw_buf fs_text;
     bool resent;      /* this batch was sent again after a reconnect */
     bool last_resent; /* the last exchange was */
     struct aw_hashmap rules; /* rule hash -> rule_state */
+    struct rule_state **pops; /* rules whose pop waits for the next exchange */
+    size_t npops, pops_cap;
+    struct rule_state *last_rule; /* the last one looked up */
     /* snapshots of windows read during a finalization pass */
     struct aw_store *cache;
     struct aw_hashmap fetched; /* the mirror: window name -> expected version */
+    struct aw_hashmap refreshed; /* window name -> wall-clock second of our last TTL refresh */
     size_t mirror_cap;
     bool full_fetch;
+    /* the window the last read found current in the mirror (reads of
+     * one group's finalization come in runs); anything that changes the
+     * mirror or its versions clears ok_valid */
+    const char *ok_rule;
+    uint64_t ok_group;
+    bool ok_valid;
     struct aw_buf key, key2, arg, arg2;
     struct aw_store_stats st;
     bool broken; /* gave up reconnecting */
+    bool shared; /* other writers under the prefix (versions are counted) */
+    bool alone;  /* a reply showed no other writer (cursor writes may wait) */
+    /* windows whose cursor moved while alone and is not in Redis yet
+     * (window name -> index + 1 into dirty) */
+    struct aw_hashmap dirty_index;
+    struct aw_wkey *dirty;
+    size_t ndirty, dirty_cap;
+    bool dirty_flush_due; /* no longer alone: write them */
+    bool requeue_due;     /* no longer alone: push every queued group again */
     /* this instance's event time, as published under PREFIX:members */
     int64_t clock, published_clock, published_at;
 };
+
+static void set_shared(struct redis_store *s, bool shared);
+static bool dirty_clear(struct redis_store *s, uint64_t name);
+static void write_mirror_meta(struct redis_store *s, const struct aw_wkey *k);
+static void write_dirty_all(struct redis_store *s);
 
 static void *xcalloc(size_t n, size_t size)
 {
@@ -268,6 +377,14 @@ static void rule_key_text(struct redis_store *s, struct aw_buf *b, const char *r
     aw_buf_append_str(b, suffix);
 }
 
+static void prefix_key_text(struct redis_store *s, struct aw_buf *b, const char *suffix)
+{
+    aw_buf_reset(b);
+    aw_buf_append_str(b, s->prefix);
+    aw_buf_append_char(b, ':');
+    aw_buf_append_str(b, suffix);
+}
+
 static uint64_t rule_hash_of(const struct aw_wkey *k)
 {
     return k->rule_hash ? k->rule_hash : aw_store_rule_hash(k->rule);
@@ -281,6 +398,8 @@ static uint64_t window_name(const struct aw_wkey *k)
 
 static struct rule_state *rule_state_for(struct redis_store *s, const char *rule, uint64_t rh)
 {
+    if (s->last_rule && s->last_rule->rule_hash == rh)
+        return s->last_rule;
     uint64_t key = aw_hashmap_key(rh);
     struct rule_state *r = aw_hashmap_get(&s->rules, key);
     if (!r) {
@@ -291,13 +410,32 @@ static struct rule_state *rule_state_for(struct redis_store *s, const char *rule
         r->pushed_min = AW_TIME_NONE;
         r->bound = INT64_MAX;
         aw_hashmap_init(&r->push_index);
+        aw_hashmap_init(&r->queued);
         aw_hashmap_put(&s->rules, key, r);
     }
+    s->last_rule = r;
     return r;
 }
 
 /* ---------------------------------------------------------------- pipeline */
 
+/* Decimal digits of n, into p (no terminator); returns the count. */
+static size_t put_size(char *p, size_t n)
+{
+    char tmp[24];
+    size_t k = 0, len = 0;
+    do {
+        tmp[k++] = (char)('0' + n % 10);
+        n /= 10;
+    } while (n);
+    while (k)
+        p[len++] = tmp[--k];
+    return len;
+}
+
+/* A command in the Redis protocol (RESP): "*argc" then "$len" and the
+ * bytes of each argument.  Written here rather than by hiredis, whose
+ * formatter prints every length with sprintf (a batch has thousands). */
 static void queue_argv(struct redis_store *s, enum reply_use use, int argc, const char **argv, const size_t *lens)
 {
     if (s->ncmds == s->cmd_cap) {
@@ -306,11 +444,28 @@ static void queue_argv(struct redis_store *s, enum reply_use use, int argc, cons
     }
     struct command *c = &s->cmds[s->ncmds];
     memset(c, 0, sizeof *c);
-    c->len = redisFormatCommandArgv(&c->text, argc, argv, lens);
-    if (c->len < 0) {
+    size_t total = 1 + 20 + 2;
+    for (int i = 0; i < argc; i++)
+        total += 1 + 20 + 2 + lens[i] + 2;
+    char *p = malloc(total), *q = p;
+    if (!p) {
         fputs("auditwatch: out of memory\n", stderr);
         abort();
     }
+    *q++ = '*';
+    q += put_size(q, (size_t)argc);
+    *q++ = '\r', *q++ = '\n';
+    for (int i = 0; i < argc; i++) {
+        *q++ = '$';
+        q += put_size(q, lens[i]);
+        *q++ = '\r', *q++ = '\n';
+        if (lens[i])
+            memcpy(q, argv[i], lens[i]);
+        q += lens[i];
+        *q++ = '\r', *q++ = '\n';
+    }
+    c->text = p;
+    c->len = (int)(q - p);
     c->use = use;
     s->ncmds++;
 }
@@ -333,8 +488,12 @@ static void clear_commands(struct redis_store *s)
         free(s->cmds[i].names);
         free(s->cmds[i].expect);
         free(s->cmds[i].counts);
+        free(s->cmds[i].assumed_new);
+        free(s->cmds[i].plain);
+        free(s->cmds[i].rules);
     }
     s->ncmds = 0;
+    s->nsent = 0;
 }
 
 static bool reply_is_error(const redisReply *r) { return r && r->type == REDIS_REPLY_ERROR; }
@@ -356,6 +515,8 @@ static int connect_once(struct redis_store *s, char *err, size_t errlen)
         redisFree(s->c);
         s->c = NULL;
     }
+    s->nsent = 0; /* a new connection gets the whole pipeline */
+    s->requeue_due = true; /* (Redis may have restarted without what we queued) */
     struct timeval ct = {(time_t)(s->connect_timeout_ms / 1000), (suseconds_t)(s->connect_timeout_ms % 1000) * 1000};
     s->c = s->spec.unix_path ? redisConnectUnixWithTimeout(s->spec.unix_path, ct)
                         : redisConnectWithTimeout(s->spec.host, s->spec.port, ct);
@@ -403,7 +564,32 @@ static int connect_once(struct redis_store *s, char *err, size_t errlen)
         s->sha[i][40] = '\0';
         freeReplyObject(r);
     }
-    return 0;
+    /* This instance writes under the prefix from now on: say so before
+     * the first write, so that the others count versions. */
+    struct aw_buf writers = {0};
+    aw_buf_append_str(&writers, s->prefix);
+    aw_buf_append_str(&writers, ":writers");
+    aw_buf_append_char(&writers, '\0');
+    char ttl[24];
+    aw_redis_fmt_time(ttl, DEFAULT_TTL_MS);
+    const char *wv[] = {"EVALSHA", s->sha[S_WRITER], "1", writers.data, s->instance, ttl};
+    r = redisCommandArgv(s->c, 6, wv, NULL);
+    int rc = 0;
+    if (!r || reply_is_error(r)) {
+        snprintf(err, errlen, "%s: cannot register under prefix %s: %s", s->shown, s->prefix,
+                 r && r->str ? r->str : s->c->errstr);
+        rc = -1;
+    }
+    if (r)
+        freeReplyObject(r);
+    aw_buf_free(&writers);
+    /* A reconnect may follow a restart that lost keys: every window's TTL
+     * is set again with its next write. */
+    if (s->refreshed.n) {
+        aw_hashmap_free(&s->refreshed);
+        aw_hashmap_init(&s->refreshed);
+    }
+    return rc;
 }
 
 /* Reconnect with exponential backoff until reconnect_wait has passed. */
@@ -438,8 +624,8 @@ static int exchange_once(struct redis_store *s)
     free_replies(s);
     if (!s->c && reconnect(s) < 0)
         return -1;
-    for (size_t i = 0; i < s->ncmds; i++)
-        if (redisAppendFormattedCommand(s->c, s->cmds[i].text, (size_t)s->cmds[i].len) != REDIS_OK)
+    for (; s->nsent < s->ncmds; s->nsent++)
+        if (redisAppendFormattedCommand(s->c, s->cmds[s->nsent].text, (size_t)s->cmds[s->nsent].len) != REDIS_OK)
             goto lost;
     s->st.round_trips++;
     bool noscript = false;
@@ -469,6 +655,55 @@ lost:
     return 1;
 }
 
+/* Writing to a connection Redis has dropped raises SIGPIPE, whose default
+ * action ends the process without a word (hiredis writes with write(2)).
+ * Around the store's writes SIGPIPE is blocked, and one it raised is
+ * taken back before unblocking: the write fails with EPIPE instead, and
+ * the store reconnects.  (Blocking rather than ignoring it leaves the
+ * rest of the process - alerts written to a closed pipe - as it was.) */
+static void pipe_guard_begin(sigset_t *old)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &set, old);
+}
+
+static void pipe_guard_end(const sigset_t *old)
+{
+    sigset_t pending;
+    if (!sigismember(old, SIGPIPE) && sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE)) {
+        sigset_t set;
+        sigemptyset(&set);
+        sigaddset(&set, SIGPIPE);
+        struct timespec zero = {0, 0};
+        while (sigtimedwait(&set, NULL, &zero) < 0 && errno == EINTR) {
+        }
+    }
+    pthread_sigmask(SIG_SETMASK, old, NULL);
+}
+
+/* Write what the pipeline holds so far to the connection without waiting
+ * for replies, so that Redis works on a batch's first windows while this
+ * process prepares the rest (on two cores the two overlap; the replies
+ * are read at the batch's one round trip).  A failure here is found and
+ * handled (reconnect, resend all) by the exchange that reads. */
+static void send_early(struct redis_store *s)
+{
+    if (!s->c || s->broken || s->c->err)
+        return;
+    for (; s->nsent < s->ncmds; s->nsent++)
+        if (redisAppendFormattedCommand(s->c, s->cmds[s->nsent].text, (size_t)s->cmds[s->nsent].len) != REDIS_OK)
+            return;
+    sigset_t old;
+    pipe_guard_begin(&old);
+    int done = 0;
+    while (!done)
+        if (redisBufferWrite(s->c, &done) != REDIS_OK)
+            break;
+    pipe_guard_end(&old);
+}
+
 static int exchange(struct redis_store *s)
 {
     if (s->broken)
@@ -477,7 +712,10 @@ static int exchange(struct redis_store *s)
     if (!s->ncmds)
         return 0;
     for (int attempt = 0;; attempt++) {
+        sigset_t old;
+        pipe_guard_begin(&old);
         int rc = exchange_once(s);
+        pipe_guard_end(&old);
         if (rc <= 0)
             return rc;
         s->resent = true;
@@ -512,6 +750,7 @@ static uint64_t mirror_version(struct redis_store *s, uint64_t name)
 static uint64_t mirror_bump(struct redis_store *s, uint64_t name)
 {
     uint64_t v = mirror_version(s, name) + 1; /* unknown: assume a new window */
+    s->ok_valid = false;
     aw_hashmap_put(&s->fetched, name, (void *)(uintptr_t)v);
     return v;
 }
@@ -519,9 +758,48 @@ static uint64_t mirror_bump(struct redis_store *s, uint64_t name)
 static void mirror_check(struct redis_store *s, uint64_t name, uint64_t expected, long long got)
 {
     if ((uint64_t)got != expected && mirror_version(s, name) != 0) {
+        s->ok_valid = false;
         aw_hashmap_remove(&s->fetched, name);
         s->st.evicted++; /* counted: mirror misses */
     }
+}
+
+/* The version of a mirrored window written while versions were not
+ * counted (no other writer): current, its number in Redis unknown.  A
+ * count reported later never matches it, so the window is fetched again
+ * once others write. */
+#define VERSION_TRUSTED ((uint64_t)1 << 62)
+
+/* A time as a nonzero map value and back. */
+#define QTIME(t) ((void *)(uintptr_t)((uint64_t)(t) ^ ((uint64_t)1 << 63)))
+#define QTIME_OF(v) ((int64_t)((uint64_t)(uintptr_t)(v) ^ ((uint64_t)1 << 63)))
+
+/* A write's reply for one window: its new version, or - while versions
+ * are not counted - 'N' (the write created the key), 'E' (the key was
+ * there) or '0' (not checked).  A mirror that took the window for new
+ * while Redis had it is incomplete: dropped, to be fetched when needed. */
+static void mirror_reply(struct redis_store *s, uint64_t name, uint64_t expected, const char *tok, size_t len,
+                         bool assumed_new)
+{
+    if (len == 1 && (tok[0] == 'N' || tok[0] == 'E' || tok[0] == '0')) {
+        if (!mirror_version(s, name))
+            return;
+        if (tok[0] == 'E' && assumed_new) {
+            s->ok_valid = false;
+            aw_hashmap_remove(&s->fetched, name);
+            s->st.evicted++;
+        } else {
+            s->ok_valid = false;
+            aw_hashmap_put(&s->fetched, name, (void *)(uintptr_t)VERSION_TRUSTED);
+        }
+        return;
+    }
+    set_shared(s, true);
+    char num[24];
+    size_t n = len < sizeof num - 1 ? len : sizeof num - 1;
+    memcpy(num, tok, n);
+    num[n] = '\0';
+    mirror_check(s, name, expected, len ? strtoll(num, NULL, 10) : -1);
 }
 
 /* Whether the mirror holds the current window. */
@@ -536,97 +814,174 @@ static bool mirror_current(struct redis_store *s, const struct aw_wkey *k, uint6
     return found; /* else evicted from the mirror */
 }
 
+/* What the last reply said about other writers.  Going from shared to
+ * alone forgets every mirror version (nothing checks them from now on,
+ * so what others changed since our last check is fetched again); going
+ * from alone to shared writes the cursors that waited (at the next
+ * flush: this runs while replies are read). */
+static void set_shared(struct redis_store *s, bool shared)
+{
+    if (shared) {
+        if (s->alone && s->ndirty)
+            s->dirty_flush_due = true;
+        if (s->alone)
+            s->requeue_due = true; /* another instance may have taken some */
+        s->alone = false;
+    } else {
+        if (s->shared) {
+            s->ok_valid = false;
+            aw_hashmap_free(&s->fetched);
+            aw_hashmap_init(&s->fetched);
+        }
+        s->alone = true;
+    }
+    s->shared = shared;
+}
+
+/* Argument lists of the batched scripts: pointers and lengths, and a
+ * text buffer for the small strings (numbers, key names) they point to.
+ * Offsets are kept while the text grows; pointers are made at the end. */
+struct argl {
+    const char **argv;
+    size_t *lens;
+    size_t *off; /* offset into text, or SIZE_MAX: argv holds the pointer */
+    size_t n, cap;
+    struct aw_buf *text;
+};
+
+static void argl_init(struct argl *l, struct aw_buf *text, size_t cap)
+{
+    l->n = 0;
+    l->cap = cap ? cap : 8;
+    l->argv = xcalloc(l->cap, sizeof *l->argv);
+    l->lens = xcalloc(l->cap, sizeof *l->lens);
+    l->off = xcalloc(l->cap, sizeof *l->off);
+    l->text = text;
+    aw_buf_reset(text);
+}
+
+static void argl_grow(struct argl *l)
+{
+    if (l->n < l->cap)
+        return;
+    l->cap *= 2;
+    l->argv = xrealloc(l->argv, l->cap * sizeof *l->argv);
+    l->lens = xrealloc(l->lens, l->cap * sizeof *l->lens);
+    l->off = xrealloc(l->off, l->cap * sizeof *l->off);
+}
+
+/* An argument that stays valid until the command is queued. */
+static void argl_ptr(struct argl *l, const char *p, size_t len)
+{
+    argl_grow(l);
+    l->argv[l->n] = p;
+    l->lens[l->n] = len;
+    l->off[l->n++] = SIZE_MAX;
+}
+
+/* An argument copied into the list's text. */
+static void argl_copy(struct argl *l, const char *p, size_t len)
+{
+    argl_grow(l);
+    l->off[l->n] = l->text->len;
+    l->lens[l->n++] = len;
+    aw_buf_append(l->text, p, len);
+}
+
+static void argl_num(struct argl *l, int64_t v)
+{
+    char num[24];
+    argl_copy(l, num, aw_redis_fmt_time(num, v));
+}
+
+/* Queue the list as one command and free it. */
+static struct command *argl_queue(struct redis_store *s, struct argl *l, enum reply_use use)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (l->off[i] != SIZE_MAX)
+            l->argv[i] = l->text->data + l->off[i];
+    queue_argv(s, use, (int)l->n, l->argv, l->lens);
+    free(l->argv);
+    free(l->lens);
+    free(l->off);
+    return &s->cmds[s->ncmds - 1];
+}
+
 /* The batch's hits: one EVALSHA for up to HIT_WINDOWS windows.  (On a
- * Redis Cluster every window would need a call of its own - its keys
- * share a slot, different windows do not; see README.) */
+ * Redis Cluster every window would need a call of its own - a window's
+ * key has its slot, different windows do not share one; see README.) */
 #define HIT_WINDOWS 256
 static void flush_hits(struct redis_store *s)
 {
     for (size_t first = 0; first < s->nwb; first += HIT_WINDOWS) {
         size_t last = first + HIT_WINDOWS < s->nwb ? first + HIT_WINDOWS : s->nwb;
-        size_t nkeys = 2 * (last - first), nentries = 0;
-        for (size_t w = first; w < last; w++)
+        size_t nentries = 0, nargs = 5;
+        for (size_t w = first; w < last; w++) {
             nentries += s->wb[w]->n;
-        size_t argc = 3 + nkeys + 4 * (last - first) + 3 * nentries;
-        const char **argv = xcalloc(argc, sizeof *argv);
-        size_t *lens = xcalloc(argc, sizeof *lens);
+            nargs += 4 + 2 * s->wb[w]->n + s->wb[w]->nold;
+        }
+        struct argl l;
+        argl_init(&l, &s->arg2, nargs);
         size_t *hits = xcalloc(nentries, sizeof *hits);
-        /* key texts and small numbers live in one buffer; pointers are
-         * taken once it stops growing */
-        struct aw_buf *text = &s->arg2;
-        aw_buf_reset(text);
-        size_t *off = xcalloc(nkeys + 3 * (last - first), sizeof *off);
-        size_t no = 0;
+        size_t h = 0;
+        argl_ptr(&l, "EVALSHA", 7);
+        argl_ptr(&l, s->sha[S_HIT], 40);
+        argl_num(&l, (int64_t)(last - first + 1));
+        prefix_key_text(s, &s->key, "writers");
+        argl_copy(&l, s->key.data, s->key.len);
+        int64_t lost_ttl = 0;
+        char spec[HIT_WINDOWS];
         for (size_t w = first; w < last; w++) {
             struct win_batch *b = s->wb[w];
-            window_key_text(s, &s->key, &b->key, "w");
-            off[no++] = text->len;
-            aw_buf_append(text, s->key.data, s->key.len);
-            aw_buf_append_char(text, '\0');
             window_key_text(s, &s->key, &b->key, "h");
-            off[no++] = text->len;
-            aw_buf_append(text, s->key.data, s->key.len);
-            aw_buf_append_char(text, '\0');
+            argl_copy(&l, s->key.data, s->key.len);
+            spec[w - first] = b->n == 1 && !b->nold && !b->check && !s->shared ? '.' : 'x';
+            if (b->ttl > lost_ttl)
+                lost_ttl = b->ttl;
         }
+        argl_num(&l, lost_ttl > 0 ? lost_ttl + TTL_SLACK_MS : DEFAULT_TTL_MS);
+        argl_copy(&l, spec, last - first);
         for (size_t w = first; w < last; w++) {
             struct win_batch *b = s->wb[w];
-            char num[24];
-            num[0] = '\0';
-            if (b->trim != AW_TIME_NONE)
-                aw_redis_fmt_time(num, b->trim);
-            off[no++] = text->len;
-            aw_buf_append(text, num, strlen(num) + 1);
-            aw_redis_fmt_time(num, b->ttl > 0 ? b->ttl + TTL_SLACK_MS : DEFAULT_TTL_MS);
-            off[no++] = text->len;
-            aw_buf_append(text, num, strlen(num) + 1);
-            snprintf(num, sizeof num, "%zu", b->n);
-            off[no++] = text->len;
-            aw_buf_append(text, num, strlen(num) + 1);
-        }
-        char nk[24];
-        snprintf(nk, sizeof nk, "%zu", nkeys);
-        size_t a = 0, h = 0, o = 0;
-        argv[a] = "EVALSHA", lens[a++] = 7;
-        argv[a] = s->sha[S_HIT], lens[a++] = 40;
-        argv[a] = nk, lens[a++] = strlen(nk);
-        for (size_t k = 0; k < nkeys; k++, o++)
-            argv[a] = text->data + off[o], lens[a++] = strlen(text->data + off[o]);
-        for (size_t w = first; w < last; w++) {
-            struct win_batch *b = s->wb[w];
-            for (int j = 0; j < 3; j++, o++) {
-                if (j == 2) { /* the group goes between ttl and n */
-                    argv[a] = b->group.data ? b->group.data : "{}";
-                    lens[a++] = b->group.data ? b->group.len : 2;
-                }
-                argv[a] = text->data + off[o], lens[a++] = strlen(text->data + off[o]);
+            if (spec[w - first] == 'x') {
+                char head[64];
+                int hl = snprintf(head, sizeof head, "%zu %zu %d", b->n, b->nold, b->check ? 1 : 0);
+                argl_copy(&l, head, (size_t)hl);
+                argl_num(&l, b->ttl > 0 ? b->ttl + TTL_SLACK_MS : DEFAULT_TTL_MS);
+                argl_ptr(&l, b->group.data ? b->group.data : "{}", b->group.data ? b->group.len : 2);
             }
             for (size_t i = 0; i < b->n; i++) {
                 struct win_entry *e = &b->e[i];
-                argv[a] = e->id, lens[a++] = 16;
-                argv[a] = e->time, lens[a++] = strlen(e->time);
-                argv[a] = b->payloads.data + e->off, lens[a++] = e->len;
+                argl_ptr(&l, e->id, 16);
+                argl_ptr(&l, b->payloads.data + e->off, e->len);
                 hits[h++] = e->hit;
             }
+            for (size_t i = 0; i < b->nold; i++) {
+                char hex[16];
+                aw_hex64(b->old[i], hex);
+                argl_copy(&l, hex, 16);
+            }
         }
-        queue_argv(s, USE_HIT, (int)a, argv, lens);
-        struct command *cmd = &s->cmds[s->ncmds - 1];
+        struct command *cmd = argl_queue(s, &l, USE_HIT);
         cmd->hits = hits;
         cmd->nhits = h;
         cmd->nw = last - first;
         cmd->names = xcalloc(cmd->nw, sizeof *cmd->names);
         cmd->expect = xcalloc(cmd->nw, sizeof *cmd->expect);
         cmd->counts = xcalloc(cmd->nw, sizeof *cmd->counts);
+        cmd->assumed_new = xcalloc(cmd->nw, sizeof *cmd->assumed_new);
+        cmd->plain = xcalloc(cmd->nw, sizeof *cmd->plain);
         for (size_t w = first; w < last; w++) {
             cmd->names[w - first] = window_name(&s->wb[w]->key);
             cmd->expect[w - first] = mirror_bump(s, cmd->names[w - first]);
             cmd->counts[w - first] = s->wb[w]->n;
+            cmd->assumed_new[w - first] = s->wb[w]->assumed_new;
+            cmd->plain[w - first] = spec[w - first] == '.';
         }
-        free(argv);
-        free(lens);
-        free(off);
     }
     for (size_t w = 0; w < s->nwb; w++) {
         s->wb[w]->n = 0;
+        s->wb[w]->nold = 0;
         aw_buf_reset(&s->wb[w]->payloads);
     }
     s->nwb = 0;
@@ -636,9 +991,108 @@ static void flush_hits(struct redis_store *s)
     }
 }
 
+/* The batch's meta writes: one EVALSHA per HIT_WINDOWS windows. */
+static void flush_meta(struct redis_store *s)
+{
+    for (size_t first = 0; first < s->nmeta; first += HIT_WINDOWS) {
+        size_t last = first + HIT_WINDOWS < s->nmeta ? first + HIT_WINDOWS : s->nmeta;
+        struct argl l;
+        argl_init(&l, &s->arg2, 3 + 4 * (last - first));
+        argl_ptr(&l, "EVALSHA", 7);
+        argl_ptr(&l, s->sha[S_META], 40);
+        argl_num(&l, (int64_t)(last - first + 1));
+        prefix_key_text(s, &s->key, "writers");
+        argl_copy(&l, s->key.data, s->key.len);
+        for (size_t i = first; i < last; i++) {
+            window_key_text(s, &s->key, &s->metas[i].key, "h");
+            argl_copy(&l, s->key.data, s->key.len);
+        }
+        for (size_t i = first; i < last; i++) {
+            struct meta_write *m = &s->metas[i];
+            argl_ptr(&l, s->meta_text.data + m->off, m->mlen);
+            argl_ptr(&l, s->meta_text.data + m->off + m->mlen, m->glen);
+            argl_num(&l, m->ttl > 0 ? m->ttl + TTL_SLACK_MS : DEFAULT_TTL_MS);
+        }
+        struct command *cmd = argl_queue(s, &l, USE_VER);
+        cmd->nw = last - first;
+        cmd->names = xcalloc(cmd->nw, sizeof *cmd->names);
+        cmd->expect = xcalloc(cmd->nw, sizeof *cmd->expect);
+        for (size_t i = first; i < last; i++) {
+            cmd->names[i - first] = window_name(&s->metas[i].key);
+            cmd->expect[i - first] = mirror_bump(s, cmd->names[i - first]);
+        }
+    }
+    s->nmeta = 0;
+    aw_buf_reset(&s->meta_text);
+    if (s->meta_index.n) {
+        aw_hashmap_free(&s->meta_index);
+        aw_hashmap_init(&s->meta_index);
+    }
+}
+
+/* The batch's first_seen decisions: one EVALSHA per 256, in order. */
+static void flush_first_seen(struct redis_store *s)
+{
+    for (size_t first = 0; first < s->nfs; first += HIT_WINDOWS) {
+        size_t last = first + HIT_WINDOWS < s->nfs ? first + HIT_WINDOWS : s->nfs;
+        struct argl l;
+        argl_init(&l, &s->arg2, 5 + FS_ARGS * (last - first));
+        argl_ptr(&l, "EVALSHA", 7);
+        argl_ptr(&l, s->sha[S_FIRST_SEEN], 40);
+        argl_ptr(&l, "0", 1);
+        aw_buf_reset(&s->key);
+        aw_buf_append_str(&s->key, s->prefix);
+        aw_buf_append_str(&s->key, ":{");
+        argl_copy(&l, s->key.data, s->key.len);
+        argl_num(&l, FOREVER_MS); /* the learning start never expires */
+        for (size_t i = first; i < last; i++)
+            for (int j = 0; j < FS_ARGS; j++)
+                argl_ptr(&l, s->fs_text.data + s->fs[i].off[j], s->fs[i].len[j]);
+        struct command *cmd = argl_queue(s, &l, USE_FS);
+        cmd->nhits = last - first;
+        cmd->hits = xcalloc(cmd->nhits, sizeof *cmd->hits);
+        for (size_t i = first; i < last; i++)
+            cmd->hits[i - first] = s->fs[i].hit;
+    }
+    s->nfs = 0;
+    aw_buf_reset(&s->fs_text);
+}
+
+/* Buffered window writes into the pipeline: meta before hits.  Per
+ * window that keeps the order of the calls - a meta write queued while
+ * the window has hits waiting sends those hits first (queue_meta_write),
+ * so a meta write waiting beside hits of its window is the older one. */
+static void flush_writes(struct redis_store *s)
+{
+    flush_meta(s);
+    flush_hits(s);
+}
+
 /* Finished claims go out as one DONE script per rule. */
 static void flush_done(struct redis_store *s, struct rule_state *rs)
 {
+    if (rs->nfinished) { /* groups read alone leave the queue as they are finished */
+        struct argl l;
+        argl_init(&l, &s->arg2, 2 + rs->nfinished);
+        argl_ptr(&l, "ZREM", 4);
+        rule_key_text(s, &s->key2, rs->name, "pending");
+        argl_copy(&l, s->key2.data, s->key2.len);
+        for (size_t j = 0; j < rs->nfinished; j++) {
+            char hex[16];
+            aw_hex64(rs->finished[j], hex);
+            argl_copy(&l, hex, 16);
+        }
+        argl_queue(s, &l, USE_CHECK);
+        rs->nfinished = 0;
+    }
+    if (rs->at_claim && !rs->outstanding && (!rs->due_valid || rs->due_next >= rs->ndue)) {
+        /* the pass is over: the "@" claim goes */
+        rule_key_text(s, &s->key2, rs->name, "claims");
+        const char *argv[] = {"HDEL", s->key2.data, s->instance};
+        size_t lens[] = {4, s->key2.len, strlen(s->instance)};
+        queue_argv(s, USE_CHECK, 3, argv, lens);
+        rs->at_claim = false;
+    }
     if (!rs->ndone)
         return;
     size_t argc = 5 + rs->ndone;
@@ -683,21 +1137,51 @@ static void publish_clock(struct redis_store *s)
     fmt_clock(wm, s->clock);
     aw_redis_fmt_time(ttl, DEFAULT_TTL_MS);
     aw_redis_fmt_time(stale, STALE_MS(s));
-    aw_buf_reset(&s->key);
-    aw_buf_append_str(&s->key, s->prefix);
-    aw_buf_append_str(&s->key, ":members");
-    const char *argv[] = {"EVALSHA", s->sha[S_MEMBER], "1", s->key.data, s->instance, wm, ttl, stale};
-    size_t lens[] = {7, 40, 1, s->key.len, strlen(s->instance), strlen(wm), strlen(ttl), strlen(stale)};
-    queue_argv(s, USE_CHECK, 8, argv, lens);
+    prefix_key_text(s, &s->key, "members");
+    prefix_key_text(s, &s->key2, "writers");
+    const char *argv[] = {"EVALSHA", s->sha[S_MEMBER], "2", s->key.data, s->key2.data, s->instance, wm, ttl, stale};
+    size_t lens[] = {7, 40, 1, s->key.len, s->key2.len, strlen(s->instance), strlen(wm), strlen(ttl), strlen(stale)};
+    queue_argv(s, USE_CHECK, 9, argv, lens);
     s->published_clock = s->clock;
     s->published_at = now;
 }
 
 /* Everything merged so far goes into the pipeline: the hits, then one
  * ZADD LT of pending pushes and one HDEL of finished claims per rule. */
+static int r_pending_push(struct aw_store *base, const struct aw_wkey *k, int64_t time_ms);
+
+/* Forget what this instance queued while alone (pushing it all again
+ * when requeue). */
+static void forget_queued(struct redis_store *s, bool requeue)
+{
+    for (size_t i = 0; i < s->rules.cap; i++) {
+        struct rule_state *rs = s->rules.keys[i] ? s->rules.values[i] : NULL;
+        if (!rs || !rs->queued.n)
+            continue;
+        for (size_t j = 0; requeue && j < rs->queued.cap; j++)
+            if (rs->queued.keys[j]) {
+                /* (the map's keys are the group hashes, 0 stored as 1: a
+                 * group hashing to 0 or 1 is pushed as 1 - it only
+                 * costs a look at a group that does not exist) */
+                struct aw_wkey k = {rs->name, rs->queued.keys[j], rs->rule_hash};
+                r_pending_push(&s->base, &k, QTIME_OF(rs->queued.values[j]));
+            }
+        aw_hashmap_free(&rs->queued);
+        aw_hashmap_init(&rs->queued);
+    }
+}
+
 static void flush_pushes(struct redis_store *s)
 {
+    if (s->requeue_due) {
+        s->requeue_due = false;
+        forget_queued(s, true);
+    }
+    if (s->dirty_flush_due)
+        write_dirty_all(s);
+    flush_meta(s);
     flush_hits(s);
+    flush_first_seen(s);
     for (size_t i = 0; i < s->rules.cap; i++) {
         if (s->rules.keys[i])
             flush_done(s, s->rules.values[i]);
@@ -719,21 +1203,33 @@ static void flush_pushes(struct redis_store *s)
         lens[1] = s->key.len;
         argv[2] = "LT";
         lens[2] = 2;
+        size_t sent = 0;
         for (size_t j = 0; j < rs->npushes; j++) {
-            char *score = text + j * 40, *member = score + 24;
-            aw_redis_fmt_time(score, rs->pushes[j].time);
-            aw_hex64(rs->pushes[j].group_hash, member);
-            argv[3 + 2 * j] = score;
-            lens[3 + 2 * j] = strlen(score);
-            argv[4 + 2 * j] = member;
-            lens[4 + 2 * j] = 16;
+            struct push *ps = &rs->pushes[j];
+            if (s->alone) { /* already queued no later: nothing to send */
+                uint64_t key = aw_hashmap_key(ps->group_hash);
+                void *q = aw_hashmap_get(&rs->queued, key);
+                if (q && QTIME_OF(q) <= ps->time)
+                    continue;
+                aw_hashmap_put(&rs->queued, key, QTIME(ps->time));
+            }
+            char *score = text + sent * 40, *member = score + 24;
+            aw_redis_fmt_time(score, ps->time);
+            aw_hex64(ps->group_hash, member);
+            argv[3 + 2 * sent] = score;
+            lens[3 + 2 * sent] = strlen(score);
+            argv[4 + 2 * sent] = member;
+            lens[4 + 2 * sent] = 16;
+            sent++;
         }
-        queue_argv(s, USE_CHECK, (int)argc, argv, lens);
-        char ttl[24];
-        aw_redis_fmt_time(ttl, rs->ttl ? rs->ttl + TTL_SLACK_MS : DEFAULT_TTL_MS);
-        const char *ex[] = {"PEXPIRE", s->key.data, ttl};
-        size_t exl[] = {7, s->key.len, strlen(ttl)};
-        queue_argv(s, USE_CHECK, 3, ex, exl);
+        if (sent) {
+            queue_argv(s, USE_CHECK, (int)(3 + 2 * sent), argv, lens);
+            char ttl[24];
+            aw_redis_fmt_time(ttl, rs->ttl ? rs->ttl + TTL_SLACK_MS : DEFAULT_TTL_MS);
+            const char *ex[] = {"PEXPIRE", s->key.data, ttl};
+            size_t exl[] = {7, s->key.len, strlen(ttl)};
+            queue_argv(s, USE_CHECK, 3, ex, exl);
+        }
         free(argv);
         free(lens);
         free(text);
@@ -747,69 +1243,57 @@ static void flush_pushes(struct redis_store *s)
 /* Run the pipeline now (a read needs its answer); keeps replies until
  * clear_commands.  Hit outcomes are delivered at sync. */
 static int run_now(struct redis_store *s);
+static void flush_pops(struct redis_store *s);
 
 /* -------------------------------------------------------------- snapshots */
 
 /* One call fetching the windows keys[0..n). */
 static void queue_snapshots(struct redis_store *s, const struct aw_wkey *keys, size_t n)
 {
-    size_t argc = 3 + 3 * n;
-    const char **argv = xcalloc(argc, sizeof *argv);
-    size_t *lens = xcalloc(argc, sizeof *lens);
-    struct aw_buf *text = &s->arg2;
-    aw_buf_reset(text);
-    size_t *off = xcalloc(3 * n, sizeof *off);
+    struct argl l;
+    argl_init(&l, &s->arg2, 3 + 2 * n);
+    argl_ptr(&l, "EVALSHA", 7);
+    argl_ptr(&l, s->sha[S_SNAPSHOT], 40);
+    argl_num(&l, (int64_t)n);
     for (size_t i = 0; i < n; i++) {
-        window_key_text(s, &s->key, &keys[i], "w");
-        off[2 * i] = text->len;
-        aw_buf_append(text, s->key.data, s->key.len);
-        aw_buf_append_char(text, '\0');
         window_key_text(s, &s->key, &keys[i], "h");
-        off[2 * i + 1] = text->len;
-        aw_buf_append(text, s->key.data, s->key.len);
-        aw_buf_append_char(text, '\0');
+        argl_copy(&l, s->key.data, s->key.len);
     }
     for (size_t i = 0; i < n; i++) {
-        char keep[24] = "";
         struct rule_state *rs = rule_state_for(s, keys[i].rule, rule_hash_of(&keys[i]));
         if (!s->full_fetch && rs->ttl)
-            aw_redis_fmt_time(keep, rs->ttl);
-        off[2 * n + i] = text->len;
-        aw_buf_append(text, keep, strlen(keep));
-        aw_buf_append_char(text, '\0');
+            argl_num(&l, rs->ttl);
+        else
+            argl_ptr(&l, "", 0);
     }
-    char nk[24];
-    snprintf(nk, sizeof nk, "%zu", 2 * n);
-    argv[0] = "EVALSHA", lens[0] = 7;
-    argv[1] = s->sha[S_SNAPSHOT], lens[1] = 40;
-    argv[2] = nk, lens[2] = strlen(nk);
-    for (size_t i = 0; i < 3 * n; i++) {
-        argv[3 + i] = text->data + off[i];
-        lens[3 + i] = strlen(argv[3 + i]);
-    }
-    queue_argv(s, USE_KEEP, (int)argc, argv, lens);
-    free(argv);
-    free(lens);
-    free(off);
+    argl_queue(s, &l, USE_KEEP);
 }
 
-/* Load a SNAPSHOT reply into the mirror, replacing what it held. */
+/* Load a SNAPSHOT reply ({g, m, v, id, entry, ...}) into the mirror,
+ * replacing what it held. */
 static void load_snapshot(struct redis_store *s, const struct aw_wkey *k, const redisReply *r)
 {
     struct aw_store *c = cache_of(s);
+    s->ok_valid = false;
     int64_t ttl = rule_state_for(s, k->rule, rule_hash_of(k))->ttl; /* expires in the mirror as written windows do */
     aw_store_memory_forget(c, k);
+    s->ok_valid = false;
     aw_hashmap_remove(&s->fetched, window_name(k));
+    dirty_clear(s, window_name(k)); /* (a waiting cursor is lost with the copy: see dirty_mark) */
     if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 3)
         return; /* no such window (any more) */
-    for (size_t i = 3; i + 2 < r->elements; i += 3) {
-        const redisReply *id = r->element[i], *t = r->element[i + 1], *pl = r->element[i + 2];
+    for (size_t i = 0; i < 3; i++)
+        if (r->element[i]->type != REDIS_REPLY_STRING)
+            return;
+    for (size_t i = 3; i + 1 < r->elements; i += 2) {
+        const redisReply *id = r->element[i], *val = r->element[i + 1];
+        if (id->type != REDIS_REPLY_STRING || val->type != REDIS_REPLY_STRING)
+            continue;
         struct aw_window_entry e;
         memset(&e, 0, sizeof e);
-        if (!aw_redis_decode_payload(pl->str, pl->len, &e))
+        if (!aw_redis_decode_entry(val->str, val->len, &e))
             continue;
         e.id_hash = aw_redis_parse_hex64(id->str, id->len);
-        e.time_ms = aw_redis_parse_time(t->str, t->len);
         bool added, found;
         c->ops->window_add(c, k, &e, AW_TIME_NONE, ttl, &added, NULL, &found);
     }
@@ -819,7 +1303,7 @@ static void load_snapshot(struct redis_store *s, const struct aw_wkey *k, const 
     m.group_json = r->element[0]->str;
     m.group_json_len = r->element[0]->len;
     c->ops->meta_put(c, k, &m, ttl);
-    uint64_t v = strtoull(r->element[2]->str ? r->element[2]->str : "0", NULL, 10);
+    uint64_t v = strtoull(r->element[2]->str, NULL, 10);
     if (v)
         aw_hashmap_put(&s->fetched, window_name(k), (void *)(uintptr_t)v);
 }
@@ -831,8 +1315,14 @@ static const redisReply *snapshot_part(const redisReply *r, size_t i)
 
 static int ensure_fetched(struct redis_store *s, const struct aw_wkey *k)
 {
-    if (mirror_current(s, k, 0))
+    if (s->ok_valid && s->ok_rule == k->rule && s->ok_group == k->group_hash)
         return 0;
+    if (mirror_current(s, k, 0)) {
+        s->ok_rule = k->rule;
+        s->ok_group = k->group_hash;
+        s->ok_valid = true;
+        return 0;
+    }
     flush_pushes(s);
     size_t at = s->ncmds;
     queue_snapshots(s, k, 1);
@@ -847,49 +1337,85 @@ static int ensure_fetched(struct redis_store *s, const struct aw_wkey *k)
 
 static int deliver_hits(struct redis_store *s);
 
-/* A POP reply: the rule's due groups, in time order. */
-static void parse_pop(struct rule_state *rs, const redisReply *r)
+/* The next space-separated token of [*p, end); false at the end. */
+static bool next_token(const char **p, const char *end, const char **tok, size_t *len)
+{
+    while (*p < end && **p == ' ')
+        (*p)++;
+    if (*p >= end)
+        return false;
+    *tok = *p;
+    while (*p < end && **p != ' ')
+        (*p)++;
+    *len = (size_t)(*p - *tok);
+    return true;
+}
+
+/* A POP reply: the mode ('c' claimed, 'a' read alone), the rule's due
+ * groups in time order ("group time version" or "group time" each), then
+ * the earliest time left, more, the bound, and whether other writers
+ * share the prefix. */
+static void parse_pop(struct redis_store *s, struct rule_state *rs, const redisReply *r)
 {
     rs->pop_queued = false;
     rs->ndue = rs->due_next = 0;
+    rs->outstanding = 0;
     rs->due_valid = true;
     rs->pushed_since_pop = false;
     rs->pushed_min = AW_TIME_NONE;
     rs->due_more = false;
     rs->earliest = AW_TIME_NONE;
     rs->bound = INT64_MAX;
-    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 3)
+    if (!r || r->type != REDIS_REPLY_STRING)
         return;
-    size_t pairs = (r->elements - 3) / 3;
-    if (pairs > rs->due_cap) {
-        rs->due_cap = pairs;
-        rs->due = xrealloc(rs->due, pairs * sizeof *rs->due);
+    const char *p = r->str, *end = r->str + r->len, *tok[3], *t;
+    size_t len[3], tl, count = 0;
+    for (const char *q = p; next_token(&q, end, &t, &tl);)
+        count++;
+    if (!next_token(&p, end, &t, &tl) || tl != 1 || (t[0] != 'a' && t[0] != 'c'))
+        return;
+    rs->due_claimed = t[0] == 'c';
+    size_t per = rs->due_claimed ? 3 : 2;
+    if (count < 5 || (count - 5) % per)
+        return;
+    size_t groups = (count - 5) / per;
+    if (groups > rs->due_cap) {
+        rs->due_cap = groups;
+        rs->due = xrealloc(rs->due, groups * sizeof *rs->due);
     }
-    for (size_t i = 0; i < pairs; i++) {
-        const redisReply *m = r->element[3 * i], *t = r->element[3 * i + 1], *v = r->element[3 * i + 2];
-        rs->due[i].group_hash = aw_redis_parse_hex64(m->str, m->len);
-        rs->due[i].time = aw_redis_parse_time(t->str, t->len);
-        rs->due[i].version = v->str ? strtoull(v->str, NULL, 10) : 0;
+    for (size_t i = 0; i < groups; i++) {
+        for (size_t j = 0; j < per; j++)
+            next_token(&p, end, &tok[j], &len[j]);
+        rs->due[i].group_hash = aw_redis_parse_hex64(tok[0], len[0]);
+        rs->due[i].time = aw_redis_parse_time(tok[1], len[1]);
+        rs->due[i].version = per == 3 ? strtoull(tok[2], NULL, 10) : 0;
     }
-    rs->ndue = pairs;
-    rs->need_snapshots = pairs > 0;
-    const redisReply *e = r->element[r->elements - 3], *more = r->element[r->elements - 2],
-                     *bound = r->element[r->elements - 1];
-    rs->earliest = e->len ? aw_redis_parse_time(e->str, e->len) : AW_TIME_NONE;
-    rs->due_more = more->len == 1 && more->str[0] == '1';
-    if (bound->len == 4 && !memcmp(bound->str, "-inf", 4))
+    rs->ndue = groups;
+    rs->need_snapshots = groups > 0;
+    if (!rs->due_claimed && groups)
+        rs->at_claim = true;
+    for (size_t n = 0; n < 3; n++)
+        next_token(&p, end, &tok[n], &len[n]);
+    rs->earliest = len[0] == 1 && tok[0][0] == '-' ? AW_TIME_NONE : aw_redis_parse_time(tok[0], len[0]);
+    rs->due_more = len[1] == 1 && tok[1][0] == '1';
+    if (len[2] == 4 && !memcmp(tok[2], "-inf", 4))
         rs->bound = AW_TIME_NONE;
-    else if (!(bound->len == 4 && !memcmp(bound->str, "+inf", 4)))
-        rs->bound = aw_redis_parse_time(bound->str, bound->len);
+    else if (!(len[2] == 4 && !memcmp(tok[2], "+inf", 4)))
+        rs->bound = aw_redis_parse_time(tok[2], len[2]);
+    const char *others;
+    size_t olen;
+    if (next_token(&p, end, &others, &olen))
+        set_shared(s, olen == 1 && others[0] == '1');
 }
 
 static int run_now(struct redis_store *s)
 {
+    flush_pops(s); /* the pops go last: they see every write before them */
     int rc = exchange(s);
     if (rc < 0) {
         for (size_t i = 0; i < s->ncmds; i++)
-            if (s->cmds[i].use == USE_POP)
-                s->cmds[i].rule->pop_queued = false;
+            for (size_t j = 0; s->cmds[i].use == USE_POP && j < s->cmds[i].nrules; j++)
+                s->cmds[i].rules[j]->pop_queued = false;
         clear_commands(s);
         s->nhits = 0;
         return -1;
@@ -899,34 +1425,103 @@ static int run_now(struct redis_store *s)
     for (size_t i = 0; i < s->ncmds; i++) {
         struct command *c = &s->cmds[i];
         if (c->use == USE_POP) {
-            parse_pop(c->rule, c->reply);
+            for (size_t j = 0; j < c->nrules; j++)
+                parse_pop(s, c->rules[j],
+                          c->reply && c->reply->type == REDIS_REPLY_ARRAY && j < c->reply->elements
+                              ? c->reply->element[j]
+                              : NULL);
             continue;
         }
-        if (c->use == USE_VER && c->reply && c->reply->type == REDIS_REPLY_INTEGER) {
-            mirror_check(s, c->names[0], c->expect[0], c->reply->integer);
+        if (!c->reply || c->reply->type != REDIS_REPLY_STRING)
+            continue;
+        const char *p = c->reply->str, *end = p + c->reply->len;
+        if (c->use == USE_FS) { /* one digit per decision */
+            for (size_t j = 0; j < c->nhits && j < c->reply->len; j++)
+                s->hits[c->hits[j]].code = p[j] - '0';
             continue;
         }
-        if (c->use != USE_HIT || !c->reply)
-            continue;
-        if (c->reply->type == REDIS_REPLY_INTEGER && c->nhits == 1) { /* first_seen */
-            s->hits[c->hits[0]].code = (int)c->reply->integer;
-            continue;
-        }
-        if (c->reply->type != REDIS_REPLY_ARRAY)
-            continue;
-        /* per window: its version, then one code per entry */
-        size_t at = 0, hit = 0;
-        for (size_t w = 0; w < c->nw; w++) {
-            const redisReply *v = at < c->reply->elements ? c->reply->element[at++] : NULL;
-            mirror_check(s, c->names[w], c->expect[w], v && v->type == REDIS_REPLY_INTEGER ? v->integer : -1);
-            for (size_t j = 0; j < c->counts[w] && at < c->reply->elements; j++, at++, hit++) {
-                const redisReply *code = c->reply->element[at];
-                s->hits[c->hits[hit]].code = code->type == REDIS_REPLY_INTEGER ? (int)code->integer : 0;
+        if (c->use == USE_VER) { /* "v v ..." */
+            const char *t;
+            size_t tl;
+            for (size_t w = 0; w < c->nw; w++) {
+                if (!next_token(&p, end, &t, &tl))
+                    t = "", tl = 0;
+                mirror_reply(s, c->names[w], c->expect[w], t, tl, false);
             }
+            continue;
+        }
+        if (c->use != USE_HIT)
+            continue;
+        /* a code digit per entry, '|', then versions: one per 'x' window,
+         * or one per window when another writer counted the plain ones */
+        const char *bar = memchr(p, '|', (size_t)(end - p));
+        if (!bar)
+            continue;
+        for (size_t j = 0; j < c->nhits; j++) {
+            const char *d = p + j;
+            s->hits[c->hits[j]].code = d < bar && *d >= '0' && *d <= '2' ? *d - '0' : 0;
+        }
+        const char *q = bar + 1, *t;
+        size_t tl, ntok = 0;
+        for (const char *r = q; next_token(&r, end, &t, &tl);)
+            ntok++;
+        bool all = ntok == c->nw;
+        for (size_t w = 0; w < c->nw; w++) {
+            if (!all && c->plain[w]) { /* not counted: current as far as we know */
+                mirror_reply(s, c->names[w], c->expect[w], "0", 1, false);
+                continue;
+            }
+            if (!next_token(&q, end, &t, &tl))
+                t = "", tl = 0;
+            if (tl == 1 && t[0] == 'L') { /* Redis had lost the key: as if it had expired */
+                s->ok_valid = false;
+                aw_hashmap_remove(&s->fetched, c->names[w]);
+                continue;
+            }
+            mirror_reply(s, c->names[w], c->expect[w], t, tl, c->assumed_new[w]);
         }
     }
     return 0;
 }
+
+/* Collects the ids of a mirror scan (entries to drop). */
+struct id_list {
+    struct win_batch *b;
+    int64_t last; /* time of the last id listed */
+};
+
+static int collect_old(void *ctx, const struct aw_window_entry *e)
+{
+    struct id_list *l = ctx;
+    struct win_batch *b = l->b;
+    if (b->nold == TRIM_MAX)
+        return 1;
+    l->last = e->time_ms;
+    if (b->nold == b->old_cap) {
+        b->old_cap = b->old_cap ? b->old_cap * 2 : 16;
+        b->old = xrealloc(b->old, b->old_cap * sizeof *b->old);
+    }
+    b->old[b->nold++] = e->id_hash;
+    return 0;
+}
+
+/* Whether this process should (re)set a window's TTL with this batch. */
+static bool refresh_due(struct redis_store *s, uint64_t name)
+{
+    uint64_t sec = (uint64_t)(now_ms() / 1000) + 1;
+    uint64_t last = (uint64_t)(uintptr_t)aw_hashmap_get(&s->refreshed, name);
+    if (last && (sec - last) * 1000 < (uint64_t)TTL_REFRESH_MS)
+        return false;
+    if (s->refreshed.n > ((size_t)1 << 20)) { /* bounded: forgetting costs one more PEXPIRE */
+        aw_hashmap_free(&s->refreshed);
+        aw_hashmap_init(&s->refreshed);
+    }
+    aw_hashmap_put(&s->refreshed, name, (void *)(uintptr_t)sec);
+    return true;
+}
+
+static void queue_meta_write(struct redis_store *s, const struct aw_wkey *k, const struct aw_window_meta *m,
+                             int64_t ttl_ms);
 
 static int r_window_hit(struct aw_store *base, const struct aw_wkey *k, const struct aw_window_entry *e,
                         int64_t trim_before_ms, int64_t ttl_ms, const char *group_json, size_t group_len,
@@ -940,7 +1535,29 @@ static int r_window_hit(struct aw_store *base, const struct aw_wkey *k, const st
         rs->ttl = ttl_ms;
     uint64_t name = window_name(k);
     uintptr_t at = (uintptr_t)aw_hashmap_get(&s->wb_index, name);
+    struct aw_store *c = cache_of(s);
+    /* The mirror follows every write.  A window it has no current copy
+     * of starts clean (assumed new; the version Redis reports says
+     * whether it was), and one it evicted is forgotten first. */
+    bool current = mirror_current(s, k, 0);
+    if (!at && !current) {
+        s->ok_valid = false;
+        aw_hashmap_remove(&s->fetched, name);
+        aw_store_memory_forget(c, k);
+    }
     struct win_batch *b;
+    int64_t mirror_trim = AW_TIME_NONE;
+    /* Entries older than the bound are dropped by id, from the mirror and
+     * Redis alike, once they are at least TRIM_MIN and half of the window
+     * (so a busy window costs a drop now and then, not one per batch).
+     * Until then both keep them: they are outside every range that is
+     * still read. */
+    uint64_t old = 0, total = 0;
+    bool trim = !at && trim_before_ms != AW_TIME_NONE && current &&
+                c->ops->window_count(c, k, AW_TIME_NONE, trim_before_ms - 1, &old) == 0 && old >= TRIM_MIN &&
+                c->ops->window_count(c, k, AW_TIME_NONE, INT64_MAX, &total) == 0 && 2 * old >= total;
+    if (trim && dirty_clear(s, name))
+        write_mirror_meta(s, k); /* the waiting cursor goes first (meta before hits) */
     if (at) {
         b = s->wb[at - 1];
     } else {
@@ -951,21 +1568,20 @@ static int r_window_hit(struct aw_store *base, const struct aw_wkey *k, const st
         b = s->wb[s->nwb++];
         aw_hashmap_put(&s->wb_index, name, (void *)(uintptr_t)s->nwb);
         b->key = (struct aw_wkey){rs->name, k->group_hash, rs->rule_hash};
-        b->trim = AW_TIME_NONE;
         b->ttl = 0;
+        b->n = b->nold = 0;
+        b->assumed_new = !current;
+        b->check = refresh_due(s, name) || !current;
         aw_buf_reset(&b->group);
         aw_buf_append(&b->group, group_json ? group_json : "{}", group_json ? group_len : 2);
+        if (trim) {
+            struct id_list l = {b, AW_TIME_NONE};
+            c->ops->window_scan(c, k, AW_TIME_NONE, trim_before_ms - 1, collect_old, &l);
+            /* More than TRIM_MAX: the mirror drops what is listed (and any
+             * tie of the last one, which Redis keeps a while longer). */
+            mirror_trim = b->nold == old ? trim_before_ms : l.last + 1;
+        }
     }
-    /* Trimming costs a range read in Redis: skip it when the mirror shows
-     * nothing older than the bound. */
-    bool need_trim = trim_before_ms != AW_TIME_NONE;
-    if (need_trim && mirror_current(s, k, 0)) {
-        uint64_t older = 0;
-        s->cache->ops->window_count(s->cache, k, AW_TIME_NONE, trim_before_ms - 1, &older);
-        need_trim = older > 0;
-    }
-    if (need_trim && (b->trim == AW_TIME_NONE || trim_before_ms > b->trim))
-        b->trim = trim_before_ms;
     if (ttl_ms > b->ttl)
         b->ttl = ttl_ms;
     if (b->n == b->cap) {
@@ -975,8 +1591,7 @@ static int r_window_hit(struct aw_store *base, const struct aw_wkey *k, const st
     struct win_entry *we = &b->e[b->n++];
     aw_hex64(e->id_hash, we->id);
     we->id[16] = '\0';
-    aw_redis_fmt_time(we->time, e->time_ms);
-    aw_redis_encode_payload(&s->arg, e);
+    aw_redis_encode_entry(&s->arg, e);
     we->off = b->payloads.len;
     we->len = s->arg.len;
     aw_buf_append(&b->payloads, s->arg.data, s->arg.len);
@@ -986,17 +1601,10 @@ static int r_window_hit(struct aw_store *base, const struct aw_wkey *k, const st
     }
     we->hit = s->nhits;
     s->hits[s->nhits++] = (struct hit_wait){done, NULL, 0, done_ctx, *k, e->time_ms, e->id_hash, 0};
-    /* The mirror follows every write.  A window it has no current copy
-     * of starts clean (assumed new; the version Redis reports says
-     * whether it was), and one it evicted is forgotten first. */
-    struct aw_store *c = cache_of(s);
-    if (mirror_version(s, name) && !mirror_current(s, k, 0))
-        aw_hashmap_remove(&s->fetched, name);
-    if (!mirror_version(s, name) && !at)
-        aw_store_memory_forget(c, k);
     bool added, found;
     struct aw_window_meta m;
-    c->ops->window_add(c, k, e, trim_before_ms, ttl_ms, &added, &m, &found);
+    s->ok_valid = false; /* (a write may evict another window from the mirror) */
+    c->ops->window_add(c, k, e, mirror_trim, ttl_ms, &added, &m, &found);
     if (!found) {
         memset(&m, 0, sizeof m);
         m.group_json = group_json;
@@ -1004,6 +1612,10 @@ static int r_window_hit(struct aw_store *base, const struct aw_wkey *k, const st
         m.cursor_time = AW_TIME_NONE;
         m.suppress_until = AW_TIME_NONE;
         c->ops->meta_put(c, k, &m, ttl_ms);
+    }
+    if (s->nwb >= EARLY_WINDOWS) {
+        flush_writes(s);
+        send_early(s);
     }
     return 0;
 }
@@ -1058,34 +1670,130 @@ static int r_meta_get(struct aw_store *base, const struct aw_wkey *k, struct aw_
     return s->cache->ops->meta_get(s->cache, k, m, found);
 }
 
+/* A meta write into the batch's buffer (replacing one for the same
+ * window); the window's hits waiting in the batch go first. */
+static void queue_meta_write(struct redis_store *s, const struct aw_wkey *k, const struct aw_window_meta *m,
+                             int64_t ttl_ms)
+{
+    uint64_t name = window_name(k);
+    if (s->nwb && aw_hashmap_get(&s->wb_index, name))
+        flush_writes(s); /* the window's hits go first */
+    struct rule_state *rs = rule_state_for(s, k->rule, rule_hash_of(k));
+    uintptr_t at = (uintptr_t)aw_hashmap_get(&s->meta_index, name);
+    struct meta_write *w;
+    if (at) {
+        w = &s->metas[at - 1];
+    } else {
+        if (s->nmeta == s->meta_cap) {
+            s->meta_cap = s->meta_cap ? s->meta_cap * 2 : 256;
+            s->metas = xrealloc(s->metas, s->meta_cap * sizeof *s->metas);
+        }
+        w = &s->metas[s->nmeta++];
+        aw_hashmap_put(&s->meta_index, name, (void *)(uintptr_t)s->nmeta);
+    }
+    w->key = (struct aw_wkey){rs->name, k->group_hash, rs->rule_hash};
+    w->ttl = ttl_ms;
+    aw_redis_encode_meta(&s->arg, m);
+    w->off = s->meta_text.len;
+    w->mlen = s->arg.len;
+    w->glen = m->group_json ? m->group_json_len : 0;
+    aw_buf_append(&s->meta_text, s->arg.data, s->arg.len);
+    if (w->glen)
+        aw_buf_append(&s->meta_text, m->group_json, w->glen);
+    if (s->nmeta >= EARLY_WINDOWS) {
+        flush_writes(s);
+        send_early(s);
+    }
+}
+
+/* ------------------------------------------------------- waiting cursors */
+
+/* While alone under its prefix, this instance moves a window's cursor in
+ * its mirror only: the cursor is read from Redis by nobody else, and a
+ * restarted instance that finds an older one judges those entries again
+ * with the same window contents, so with the same verdicts (alerts and
+ * suppressions are written at once).  A waiting cursor goes to Redis
+ * before the window's entries are trimmed there (which would change
+ * those contents), and all of them as soon as another writer shows up
+ * or DIRTY_MAX are waiting (which bounds the list in a long run). */
+#define DIRTY_MAX 100000 /* waiting cursors kept at most: then all are written */
+static void dirty_mark(struct redis_store *s, const struct aw_wkey *k, uint64_t name)
+{
+    if (aw_hashmap_get(&s->dirty_index, name))
+        return;
+    if (s->ndirty >= DIRTY_MAX)
+        s->dirty_flush_due = true; /* (at the next flush; the list may grow until then) */
+    if (s->ndirty == s->dirty_cap) {
+        s->dirty_cap = s->dirty_cap ? s->dirty_cap * 2 : 256;
+        s->dirty = xrealloc(s->dirty, s->dirty_cap * sizeof *s->dirty);
+    }
+    struct rule_state *rs = rule_state_for(s, k->rule, rule_hash_of(k));
+    s->dirty[s->ndirty++] = (struct aw_wkey){rs->name, k->group_hash, rs->rule_hash};
+    aw_hashmap_put(&s->dirty_index, name, (void *)(uintptr_t)s->ndirty);
+}
+
+/* Forget a waiting cursor; true when there was one. */
+static bool dirty_clear(struct redis_store *s, uint64_t name)
+{
+    uintptr_t at = (uintptr_t)aw_hashmap_get(&s->dirty_index, name);
+    if (!at)
+        return false;
+    aw_hashmap_remove(&s->dirty_index, name);
+    if (at != s->ndirty) { /* the last one takes its place */
+        s->dirty[at - 1] = s->dirty[s->ndirty - 1];
+        aw_hashmap_put(&s->dirty_index, window_name(&s->dirty[at - 1]), (void *)at);
+    }
+    s->ndirty--;
+    return true;
+}
+
+/* Queue the mirror's meta of a window as its meta write. */
+static void write_mirror_meta(struct redis_store *s, const struct aw_wkey *k)
+{
+    struct aw_window_meta m;
+    bool found = false;
+    if (s->cache)
+        s->cache->ops->meta_get(s->cache, k, &m, &found);
+    if (found)
+        queue_meta_write(s, k, &m, rule_state_for(s, k->rule, rule_hash_of(k))->ttl);
+}
+
+static void write_dirty_all(struct redis_store *s)
+{
+    s->dirty_flush_due = false;
+    for (size_t i = 0; i < s->ndirty; i++)
+        write_mirror_meta(s, &s->dirty[i]);
+    s->ndirty = 0;
+    aw_hashmap_free(&s->dirty_index);
+    aw_hashmap_init(&s->dirty_index);
+}
+
 static int r_meta_put(struct aw_store *base, const struct aw_wkey *k, const struct aw_window_meta *m,
                       int64_t ttl_ms)
 {
     struct redis_store *s = (struct redis_store *)base;
     if (s->broken)
         return -1;
-    if (aw_hashmap_get(&s->wb_index, window_name(k)))
-        flush_hits(s); /* the window's own hits go first */
-    aw_redis_encode_meta(&s->arg, m);
-    char ttl[24];
-    aw_redis_fmt_time(ttl, ttl_ms > 0 ? ttl_ms + TTL_SLACK_MS : DEFAULT_TTL_MS);
-    window_key_text(s, &s->key2, k, "h");
-    const char *argv[] = {"HSET", s->key2.data, "g", m->group_json ? m->group_json : "", "m", s->arg.data};
-    size_t lens[] = {4, s->key2.len, 1, m->group_json ? m->group_json_len : 0, 1, s->arg.len};
-    queue_argv(s, USE_CHECK, 6, argv, lens);
-    const char *inc[] = {"HINCRBY", s->key2.data, "v", "1"};
-    size_t incl[] = {7, s->key2.len, 1, 1};
-    queue_argv(s, USE_VER, 4, inc, incl);
-    struct command *cmd = &s->cmds[s->ncmds - 1];
-    cmd->nw = 1;
-    cmd->names = xcalloc(1, sizeof *cmd->names);
-    cmd->expect = xcalloc(1, sizeof *cmd->expect);
-    cmd->names[0] = window_name(k);
-    cmd->expect[0] = mirror_bump(s, cmd->names[0]);
-    const char *ex[] = {"PEXPIRE", s->key2.data, ttl};
-    size_t exl[] = {7, s->key2.len, strlen(ttl)};
-    queue_argv(s, USE_CHECK, 3, ex, exl);
+    if (s->dirty_flush_due)
+        write_dirty_all(s);
+    uint64_t name = window_name(k);
+    bool wait = false;
+    if (s->alone && s->cache && mirror_version(s, name)) {
+        /* only the cursor moved: it may wait */
+        struct aw_window_meta old;
+        bool found;
+        s->cache->ops->meta_get(s->cache, k, &old, &found);
+        wait = found && old.suppress_until == m->suppress_until && old.suppress_entry == m->suppress_entry &&
+               !strcmp(old.alert_id, m->alert_id);
+    }
+    if (wait) {
+        dirty_mark(s, k, name);
+    } else {
+        dirty_clear(s, name);
+        queue_meta_write(s, k, m, ttl_ms);
+    }
     struct aw_store *mirror = cache_of(s);
+    s->ok_valid = false;
     mirror->ops->meta_put(mirror, k, m, ttl_ms);
     return 0;
 }
@@ -1119,34 +1827,63 @@ static void claims_key(struct redis_store *s, struct aw_buf *b, const char *rule
     rule_key_text(s, b, rule, "claims");
 }
 
+/* A pop of the rule's due groups: it goes out with the next exchange,
+ * after everything written until then, in one script call with the
+ * other rules' pops (flush_pops). */
 static void queue_pop(struct redis_store *s, struct rule_state *rs, int64_t up_to_ms)
 {
-    char up[24], lim[16], ttl[24];
-    aw_redis_fmt_time(up, up_to_ms);
-    snprintf(lim, sizeof lim, "%d", POP_LIMIT);
-    aw_redis_fmt_time(ttl, rs->ttl ? rs->ttl + TTL_SLACK_MS : DEFAULT_TTL_MS);
-    char late[24], stale[24];
-    aw_redis_fmt_time(late, rs->lateness);
-    aw_redis_fmt_time(stale, STALE_MS(s));
-    rule_key_text(s, &s->key, rs->name, "pending");
-    claims_key(s, &s->key2, rs->name);
-    aw_buf_reset(&s->arg2);
-    aw_buf_append_str(&s->arg2, s->prefix);
-    aw_buf_append_str(&s->arg2, ":members");
-    /* a group's window hash key: head .. group .. tail */
-    aw_buf_reset(&s->arg);
-    aw_buf_append_str(&s->arg, s->prefix);
-    aw_buf_append_str(&s->arg, ":{");
-    aw_buf_append_str(&s->arg, rs->name);
-    aw_buf_append_char(&s->arg, '|');
-    const char *argv[] = {"EVALSHA", s->sha[S_POP], "3", s->key.data, s->key2.data, s->arg2.data, up, lim,
-                          ttl,       late,           s->instance, stale, s->arg.data, "}:h"};
-    size_t lens[] = {7,           40,          1,          s->key.len,   s->key2.len,          s->arg2.len, strlen(up),
-                     strlen(lim), strlen(ttl), strlen(late), strlen(s->instance), strlen(stale), s->arg.len, 3};
-    queue_argv(s, USE_POP, 14, argv, lens);
-    s->cmds[s->ncmds - 1].rule = rs;
+    if (!rs->pop_queued) {
+        if (s->npops == s->pops_cap) {
+            s->pops_cap = s->pops_cap ? s->pops_cap * 2 : 16;
+            s->pops = xrealloc(s->pops, s->pops_cap * sizeof *s->pops);
+        }
+        s->pops[s->npops++] = rs;
+    }
     rs->pop_queued = true;
     rs->due_up_to = up_to_ms;
+}
+
+static void flush_pops(struct redis_store *s)
+{
+    if (!s->npops)
+        return;
+    struct argl l;
+    argl_init(&l, &s->arg2, 9 + 6 * s->npops);
+    argl_ptr(&l, "EVALSHA", 7);
+    argl_ptr(&l, s->sha[S_POP], 40);
+    argl_num(&l, (int64_t)(2 + 2 * s->npops));
+    prefix_key_text(s, &s->key, "members");
+    argl_copy(&l, s->key.data, s->key.len);
+    prefix_key_text(s, &s->key, "writers");
+    argl_copy(&l, s->key.data, s->key.len);
+    for (size_t i = 0; i < s->npops; i++) {
+        rule_key_text(s, &s->key, s->pops[i]->name, "pending");
+        argl_copy(&l, s->key.data, s->key.len);
+        claims_key(s, &s->key, s->pops[i]->name);
+        argl_copy(&l, s->key.data, s->key.len);
+    }
+    argl_copy(&l, s->instance, strlen(s->instance));
+    argl_num(&l, STALE_MS(s));
+    argl_num(&l, POP_LIMIT);
+    argl_ptr(&l, "}:h", 3);
+    for (size_t i = 0; i < s->npops; i++) {
+        struct rule_state *rs = s->pops[i];
+        argl_num(&l, rs->due_up_to);
+        argl_num(&l, rs->ttl ? rs->ttl + TTL_SLACK_MS : DEFAULT_TTL_MS);
+        argl_num(&l, rs->lateness);
+        /* a group's window hash key: head .. group .. tail */
+        aw_buf_reset(&s->key);
+        aw_buf_append_str(&s->key, s->prefix);
+        aw_buf_append_str(&s->key, ":{");
+        aw_buf_append_str(&s->key, rs->name);
+        aw_buf_append_char(&s->key, '|');
+        argl_copy(&l, s->key.data, s->key.len);
+    }
+    struct command *c = argl_queue(s, &l, USE_POP);
+    c->rules = s->pops;
+    c->nrules = s->npops;
+    s->pops = NULL;
+    s->npops = s->pops_cap = 0;
 }
 
 /* Fetch the windows of every rule's newly popped groups in one round trip. */
@@ -1224,6 +1961,9 @@ static int r_pending_pop(struct aw_store *base, const struct aw_wkey *rule, int6
         *group_hash = rs->due[rs->due_next].group_hash;
         *time_ms = rs->due[rs->due_next].time;
         rs->due_next++;
+        rs->outstanding++;
+        if (rs->queued.n) /* leaves the queue when finished: a push from now on is sent */
+            aw_hashmap_remove(&rs->queued, aw_hashmap_key(*group_hash));
         *found = true;
         return 0;
     }
@@ -1244,6 +1984,16 @@ static int r_pending_done(struct aw_store *base, const struct aw_wkey *k)
 {
     struct redis_store *s = (struct redis_store *)base;
     struct rule_state *rs = rule_state_for(s, k->rule, rule_hash_of(k));
+    if (rs->outstanding)
+        rs->outstanding--;
+    if (!rs->due_claimed) {
+        if (rs->nfinished == rs->finished_cap) {
+            rs->finished_cap = rs->finished_cap ? rs->finished_cap * 2 : 64;
+            rs->finished = xrealloc(rs->finished, rs->finished_cap * sizeof *rs->finished);
+        }
+        rs->finished[rs->nfinished++] = k->group_hash;
+        return 0;
+    }
     if (rs->ndone == rs->done_cap) {
         rs->done_cap = rs->done_cap ? rs->done_cap * 2 : 64;
         rs->done = xrealloc(rs->done, rs->done_cap * sizeof *rs->done);
@@ -1258,34 +2008,51 @@ static int r_first_seen(struct aw_store *base, const struct aw_first_seen_op *op
     struct redis_store *s = (struct redis_store *)base;
     if (s->broken)
         return -1;
-    struct aw_wkey lk = {op->name, op->learning_key, 0}, ck = {op->name, op->values_key, 0},
-                   pk = {op->name, op->prev_values_key ? op->prev_values_key : op->values_key, 0},
-                   ik = {op->name, op->intro_key, 0};
-    struct aw_buf *keys[4] = {&s->key, &s->key2, &s->arg, &s->arg2};
-    window_key_text(s, keys[0], &lk, "h");
-    window_key_text(s, keys[1], &ck, "s");
-    window_key_text(s, keys[2], &pk, "s");
-    window_key_text(s, keys[3], &ik, "s");
-    char t[24], learn[24], ttl[24], forever[24];
-    aw_redis_fmt_time(t, op->time_ms);
-    aw_redis_fmt_time(learn, op->learning_ms);
-    aw_redis_fmt_time(ttl, op->ttl_ms > 0 ? op->ttl_ms : FOREVER_MS); /* no retention: kept for good */
-    aw_redis_fmt_time(forever, FOREVER_MS); /* the learning start never expires */
-    const char *argv[] = {"EVALSHA", s->sha[S_FIRST_SEEN], "4", keys[0]->data, keys[1]->data, keys[2]->data,
-                          keys[3]->data, t, learn, ttl, op->value, op->event_id,
-                          op->prev_values_key ? "1" : "0", forever};
-    size_t lens[] = {7, 40, 1, keys[0]->len, keys[1]->len, keys[2]->len, keys[3]->len, strlen(t),
-                     strlen(learn), strlen(ttl), op->value_len, op->event_id_len, 1, strlen(forever)};
+    struct aw_wkey lk = {op->name, op->learning_key, 0};
+    if (s->nfs == s->fs_cap) {
+        s->fs_cap = s->fs_cap ? s->fs_cap * 2 : 256;
+        s->fs = xrealloc(s->fs, s->fs_cap * sizeof *s->fs);
+    }
+    struct fs_wait *w = &s->fs[s->nfs++];
+    struct aw_buf *t = &s->fs_text;
+    w->off[0] = t->len;
+    w->len[0] = strlen(op->name);
+    aw_buf_append(t, op->name, w->len[0]);
+    w->off[1] = t->len;
+    int64_t nums[3] = {op->time_ms, op->learning_ms, op->ttl_ms > 0 ? op->ttl_ms : FOREVER_MS /* no retention: kept for good */};
+    for (int i = 0; i < 3; i++) {
+        char num[24];
+        aw_buf_append(t, num, aw_redis_fmt_time(num, nums[i]));
+        aw_buf_append_char(t, ' ');
+    }
+    aw_buf_append_char(t, op->prev_values_key ? '1' : '0');
+    uint64_t hashes[4] = {op->learning_key, op->values_key, op->prev_values_key ? op->prev_values_key : op->values_key,
+                          op->intro_key};
+    for (int i = 0; i < 4; i++) {
+        char hex[16];
+        aw_hex64(hashes[i], hex);
+        aw_buf_append_char(t, ' ');
+        aw_buf_append(t, hex, 16);
+    }
+    w->len[1] = t->len - w->off[1];
+    const char *strs[2] = {op->value, op->event_id};
+    size_t lens[2] = {op->value_len, op->event_id_len};
+    for (int i = 0; i < 2; i++) {
+        w->off[2 + i] = t->len;
+        w->len[2 + i] = lens[i];
+        if (lens[i])
+            aw_buf_append(t, strs[i], lens[i]);
+    }
     if (s->nhits == s->hit_cap) {
         s->hit_cap = s->hit_cap ? s->hit_cap * 2 : 256;
         s->hits = xrealloc(s->hits, s->hit_cap * sizeof *s->hits);
     }
     s->hits[s->nhits] = (struct hit_wait){NULL, done, token, done_ctx, lk, op->time_ms, 0, 0};
-    queue_argv(s, USE_HIT, 14, argv, lens);
-    size_t *one = xcalloc(1, sizeof *one);
-    *one = s->nhits++;
-    s->cmds[s->ncmds - 1].hits = one;
-    s->cmds[s->ncmds - 1].nhits = 1;
+    w->hit = s->nhits++;
+    if (s->nfs >= EARLY_WINDOWS) {
+        flush_first_seen(s);
+        send_early(s);
+    }
     return 0;
 }
 
@@ -1411,12 +2178,14 @@ static int r_sync(struct aw_store *base)
                 continue;
             /* Popped and not handed out (the pass stopped early): back
              * to the queue, and the claim released. */
-            for (; rs->due_valid && rs->due_next < rs->ndue; rs->due_next++) {
+            for (; rs->due_valid && rs->due_claimed && rs->due_next < rs->ndue; rs->due_next++) {
                 struct aw_wkey k = {rs->name, rs->due[rs->due_next].group_hash, rs->rule_hash};
+                rs->outstanding++;
                 r_pending_push(base, &k, rs->due[rs->due_next].time);
                 r_pending_done(base, &k);
             }
             rs->due_valid = false;
+            rs->outstanding = 0; /* (groups read alone and not handed out are still queued) */
         }
     flush_pushes(s);
     if (run_now(s) < 0)
@@ -1449,7 +2218,7 @@ static void r_destroy(struct aw_store *base)
         s->hits[i].fn = NULL;
         s->hits[i].fs_fn = NULL;
     }
-    if (!s->broken && s->c && (s->ncmds || s->nhits || s->nwb))
+    if (!s->broken && s->c && (s->ncmds || s->nhits || s->nwb || s->nmeta || s->nfs))
         r_sync(base);
     /* The membership stays, finished ("+inf"): a peer still joining
      * counts it, and it goes stale after STALE_MS. */
@@ -1460,22 +2229,35 @@ static void r_destroy(struct aw_store *base)
         aw_buf_free(&s->wb[i]->group);
         aw_buf_free(&s->wb[i]->payloads);
         free(s->wb[i]->e);
+        free(s->wb[i]->old);
         free(s->wb[i]);
     }
     free(s->wb);
     aw_hashmap_free(&s->wb_index);
+    free(s->metas);
+    aw_hashmap_free(&s->meta_index);
+    aw_buf_free(&s->meta_text);
+    free(s->fs);
+    aw_buf_free(&s->fs_text);
+    aw_hashmap_free(&s->refreshed);
+    free(s->dirty);
+    aw_hashmap_free(&s->dirty_index);
     for (size_t i = 0; i < s->rules.cap; i++)
         if (s->rules.keys[i]) {
             struct rule_state *rs = s->rules.values[i];
             aw_hashmap_free(&rs->push_index);
+            aw_hashmap_free(&rs->queued);
             free(rs->pushes);
             free(rs->done);
+            free(rs->finished);
             free(rs->due);
             free(rs->name);
             free(rs);
         }
     aw_hashmap_free(&s->rules);
+    free(s->pops);
     aw_store_destroy(s->cache);
+    s->ok_valid = false;
     aw_hashmap_free(&s->fetched);
     aw_buf_free(&s->key);
     aw_buf_free(&s->key2);
@@ -1535,6 +2317,9 @@ struct aw_store *aw_store_redis_new(const char *spec, const struct aw_store_opti
     aw_hashmap_init(&s->rules);
     aw_hashmap_init(&s->fetched);
     aw_hashmap_init(&s->wb_index);
+    aw_hashmap_init(&s->meta_index);
+    aw_hashmap_init(&s->refreshed);
+    aw_hashmap_init(&s->dirty_index);
     s->clock = s->published_clock = AW_TIME_NONE;
     if (aw_redis_spec_parse(&s->spec, spec, err, errlen) < 0 || connect_once(s, err, errlen) < 0) {
         r_destroy(&s->base);
