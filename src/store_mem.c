@@ -22,10 +22,12 @@
  * Memory is bounded two ways.  By event time: every window has a TTL
  * after its newest entry, measured against the clock the pipeline sets
  * (its watermark, so nothing still waiting for finalization expires), and
- * windows are kept in least-recently-updated order so
- * expired ones are found at the cold end.  By a byte cap: when the
- * accounted bytes exceed it, the coldest windows are evicted whole and
- * counted (a warning-worthy event: raise the cap or lower timespans).
+ * windows are kept in approximately least-recently-updated order (CLOCK:
+ * an update only marks a window) so expired ones are found at the cold
+ * end; a window that cannot expire soon (no TTL) goes round again rather
+ * than hold back the others.  By a byte cap: when the accounted bytes
+ * exceed it, the coldest windows are evicted whole and counted (a
+ * warning-worthy event: raise the cap or lower timespans).
  *
  * Sets (first_seen, service map) are hash sets of member hashes with the
  * time each was first seen.  Pending finalizations are one binary min-heap
@@ -56,7 +58,7 @@ struct mem_window {
     uint32_t start, n, cap;
     bool has_meta;
     bool finalizing; /* popped, pending_done not called yet */
-    uint64_t touched; /* s->touches when last moved to the head */
+    bool updated;    /* added to since it was put at the head of the LRU list */
     int64_t newest_time, ttl_ms;
     int64_t queued_time; /* time this window is queued for finalization at, or AW_TIME_NONE */
     /* line 1 */
@@ -123,10 +125,7 @@ struct mem_store {
     struct pending_heap *last_heap; /* the heap of the last lookup */
     uint64_t last_heap_key;
     struct aw_store_stats st;
-    uint64_t touches; /* LRU updates so far */
 };
-
-#define LRU_EPOCH 4096
 
 #define WINDOW_OVERHEAD (sizeof(struct mem_window) + 2 * sizeof(struct win_slot))
 #define ENTRY_OVERHEAD (sizeof(struct mem_entry) + 16)
@@ -239,20 +238,11 @@ static void lru_unlink(struct mem_store *s, struct mem_window *w)
     w->prev = w->next = NULL;
 }
 
-static void lru_touch(struct mem_store *s, struct mem_window *w)
+/* A new window goes to the head; an update only marks the window
+ * (enforce_limits gives marked windows at the tail a second chance). */
+static void lru_push_head(struct mem_store *s, struct mem_window *w)
 {
-    /* Moving a window to the head touches its neighbours (cold cache
-     * lines): a window moved within the last LRU_EPOCH touches stays
-     * where it is.  The order is then approximate by at most that many
-     * updates, which only delays an expiry or changes which of two
-     * nearly-as-cold windows the cap evicts first. */
-    if (s->lru_head == w || (w->touched && s->touches - w->touched < LRU_EPOCH)) {
-        s->touches++;
-        return;
-    }
-    w->touched = ++s->touches;
-    if (w->prev || w->next || s->lru_tail == w)
-        lru_unlink(s, w);
+    w->prev = NULL;
     w->next = s->lru_head;
     if (s->lru_head)
         s->lru_head->prev = w;
@@ -311,9 +301,31 @@ static void window_free(struct mem_store *s, struct mem_window *w)
     s->free_windows = w;
 }
 
-/* Drop windows past their TTL and, over the cap, the coldest ones. */
+/* Drop windows past their TTL and, over the cap, the coldest ones.
+ *
+ * The LRU order is kept the way the CLOCK algorithm keeps it: an update
+ * only marks its window, and a marked window that reaches the tail is
+ * unmarked and put back at the head instead of being judged.  Moving a
+ * window on every update would touch its two neighbours, cold windows
+ * both, for every event; this way a window moves about once per
+ * lifetime.  The order is approximate, which only delays an expiry or
+ * changes which of two nearly-as-cold windows the cap evicts first. */
+#define LONG_LIFE_MS ((int64_t)60 * 60 * 1000)
+
+/* Whether w expires (if ever) more than LONG_LIFE_MS after clock. */
+static bool far_from_expiry(const struct mem_window *w, int64_t clock)
+{
+    if (w->ttl_ms <= 0 || w->newest_time == AW_TIME_NONE)
+        return true;
+    if (clock > INT64_MAX - LONG_LIFE_MS)
+        return false;
+    int64_t bound = clock + LONG_LIFE_MS; /* newest + ttl > bound, without overflow: */
+    return bound < INT64_MIN + w->ttl_ms || w->newest_time > bound - w->ttl_ms;
+}
+
 static void enforce_limits(struct mem_store *s, struct mem_window *keep)
 {
+    int rounds = 2;
     while (s->lru_tail && s->lru_tail != keep) {
         struct mem_window *w = s->lru_tail;
         /* A window waiting for (or in) its finalization is not expired:
@@ -324,8 +336,19 @@ static void enforce_limits(struct mem_store *s, struct mem_window *keep)
                        s->max_time > INT64_MIN + w->ttl_ms && /* no overflow for a clock at its minimum */
                        w->newest_time < s->max_time - w->ttl_ms && w->queued_time == AW_TIME_NONE &&
                        !w->finalizing;
+        /* A window that cannot expire soon (no TTL: first_seen's
+         * learning start; no entries; a long timespan) must not hold back
+         * the expiry of everything behind it: it goes round again, a few
+         * per call so that a list of such windows costs little. */
+        bool long_lived = s->max_time != AW_TIME_NONE && far_from_expiry(w, s->max_time);
         if (expired) {
             window_free(s, w);
+        } else if (w->updated || (long_lived && rounds > 0 && total_bytes(s) <= s->cap)) {
+            if (!w->updated)
+                rounds--;
+            w->updated = false; /* a second chance */
+            lru_unlink(s, w);
+            lru_push_head(s, w);
         } else if (total_bytes(s) > s->cap) {
             s->st.evicted += w->n;
             window_free(s, w);
@@ -358,7 +381,7 @@ static struct mem_window *window_get(struct mem_store *s, const struct aw_wkey *
     s->st.windows++;
     index_put(&s->windows, key, w);
     s->last_window = w;
-    lru_touch(s, w);
+    lru_push_head(s, w);
     return w;
 }
 
@@ -493,7 +516,7 @@ done:
         w->newest_time = e->time_ms;
     if (ttl_ms > w->ttl_ms)
         w->ttl_ms = ttl_ms;
-    lru_touch(s, w);
+    w->updated = true;
     enforce_limits(s, w);
     if (meta) {
         *meta_found = w->has_meta;

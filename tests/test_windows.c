@@ -4,7 +4,9 @@
  * the memory store.  Each test states the edge it pins down (DESIGN
  * section 6): the threshold exactly, the (t - span, t] boundary, out of
  * order within lateness, late beyond it, redelivery, suppression and its
- * end, ordering for temporal_ordered, chains, and order independence.
+ * end, ordering for temporal_ordered, chains, and order independence;
+ * and, on the memory store itself, that expiry by event time is not held
+ * back by a window that never expires.
  */
 #include <criterion/criterion.h>
 #include <unistd.h>
@@ -429,4 +431,41 @@ Test(windows, batch_does_not_trim_what_is_still_to_be_judged)
     cr_assert_eq(h.nalerts, 1, "%d alerts", h.nalerts);
     cr_expect_str_eq(alert_str(&h, 0, "@timestamp"), "2024-03-03T10:00:20.000Z");
     harness_close(&h);
+}
+
+/* The memory store expires windows by event time even when a window that
+ * never expires (first_seen keeps its learning start with no TTL) has
+ * become the least recently updated one: it must not hold back the expiry
+ * of every window behind it. */
+Test(windows, a_window_without_ttl_does_not_hold_back_expiry)
+{
+    struct aw_store *s = aw_store_memory_new(NULL);
+    struct aw_window_meta m;
+    memset(&m, 0, sizeof m);
+    m.group_json = "{}";
+    m.group_json_len = 2;
+    m.cursor_time = AW_TIME_NONE;
+    m.suppress_until = AW_TIME_NONE;
+    struct aw_wkey forever = {"first_seen.learning", 1, 0};
+    cr_assert_eq(s->ops->meta_put(s, &forever, &m, 0), 0);
+    int64_t t0 = 1700000000000;
+    for (int i = 0; i < 20000; i++) {
+        int64_t t = t0 + (int64_t)i * 1000; /* one group per second, each seen once */
+        s->ops->set_clock(s, t);
+        struct aw_wkey k = {"auth.rule", (uint64_t)i + 2, 0};
+        struct aw_window_entry e = {t, (uint64_t)i + 7, 0, 0, "{}", 2, "", 0};
+        bool added, found;
+        struct aw_window_meta got;
+        cr_assert_eq(s->ops->window_add(s, &k, &e, AW_TIME_NONE, 60000, &added, &got, &found), 0);
+        cr_assert(added);
+    }
+    struct aw_store_stats st;
+    s->ops->stats(s, &st);
+    /* a 60 s TTL at one new group per second: about 60 live windows (the
+     * approximate LRU order may keep some more), never thousands */
+    cr_expect_lt(st.windows, 500, "%llu windows live", (unsigned long long)st.windows);
+    bool found;
+    cr_assert_eq(s->ops->meta_get(s, &forever, &m, &found), 0);
+    cr_expect(found, "the window without a TTL is kept");
+    aw_store_destroy(s);
 }
