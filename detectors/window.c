@@ -75,6 +75,18 @@ int window_init(struct aw_detector *d, const struct aw_detector_env *env, const 
     default: ws->min_entries = 0; /* lt, lte: an empty window may hold */
     }
     ws->env = env;
+    ws->group_key_end = calloc(ws->corr->ngroup + 1, sizeof *ws->group_key_end);
+    if (!ws->group_key_end) {
+        free(ws);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < ws->corr->ngroup; i++) {
+        aw_buf_append_char(&ws->group_keys, i ? ',' : '{');
+        aw_buf_json_cstr(&ws->group_keys, ws->corr->group_by[i].name);
+        aw_buf_append_char(&ws->group_keys, ':');
+        ws->group_key_end[i] = ws->group_keys.len;
+    }
     aw_hashmap_init(&ws->suppressed);
     if (d->lateness_ms < 0)
         d->lateness_ms = d->rule->lateness_ms >= 0 ? d->rule->lateness_ms : env->default_lateness_ms;
@@ -88,6 +100,8 @@ void window_fini(struct aw_detector *d)
     struct window_state *ws = d->state;
     if (!ws)
         return;
+    aw_buf_free(&ws->group_keys);
+    free(ws->group_key_end);
     aw_buf_free(&ws->group);
     aw_buf_free(&ws->evidence);
     aw_buf_free(&ws->fields);
@@ -108,16 +122,15 @@ static void build_group(struct window_state *ws, const struct aw_hit *hit)
 {
     struct aw_buf *g = &ws->group;
     aw_buf_reset(g);
-    aw_buf_append_char(g, '{');
     json_t *up = NULL;
     if (!hit->event && hit->upstream && hit->upstream->group_json)
         up = json_loadb(hit->upstream->group_json, hit->upstream->group_json_len, 0, NULL);
+    if (!ws->corr->ngroup)
+        aw_buf_append_char(g, '{');
     for (size_t i = 0; i < ws->corr->ngroup; i++) {
         const struct aw_group_field *gf = &ws->corr->group_by[i];
-        if (i)
-            aw_buf_append_char(g, ',');
-        aw_buf_json_cstr(g, gf->name);
-        aw_buf_append_char(g, ':');
+        size_t from = i ? ws->group_key_end[i - 1] : 0;
+        aw_buf_append(g, ws->group_keys.data + from, ws->group_key_end[i] - from); /* {"name": */
         struct aw_str v;
         if (hit->event && aw_field_ref_first(&gf->per_rule[hit->input], hit->event, &v, ws->scratch)) {
             aw_buf_json_string(g, v.ptr, v.len);

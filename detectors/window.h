@@ -57,6 +57,9 @@ struct window_state {
     int64_t next_due;   /* earliest time this process pushed and has not popped
                            (AW_TIME_NONE: nothing): lets advance skip the store */
     char scratch[64];
+    /* the constant text before each group value: {"source.ip": then ,"user.name": */
+    struct aw_buf group_keys;
+    size_t *group_key_end; /* [ngroup]: where key i's text ends in group_keys */
     struct aw_buf group, evidence, fields, message, tmp;
     struct aw_buf rendered[AW_EVIDENCE_MAX], rendered_fields; /* an alert's evidence, reused */
     /* pending entries of one group being finalized */
