@@ -300,15 +300,6 @@ static const enum aw_field summary_fields[] = {
 };
 #define NSUMMARY (sizeof summary_fields / sizeof summary_fields[0])
 
-static void put_varint(struct aw_buf *out, uint64_t v)
-{
-    do {
-        unsigned char b = (unsigned char)(v & 0x7f);
-        v >>= 7;
-        aw_buf_append_char(out, (char)(v ? b | 0x80 : b));
-    } while (v);
-}
-
 static bool get_varint(const char **p, const char *end, uint64_t *v)
 {
     *v = 0;
@@ -323,13 +314,6 @@ static bool get_varint(const char **p, const char *end, uint64_t *v)
 
 /* Bytes with a length in front; the copy keeps a NUL after them so that
  * strings read back can be used as C strings (origin file and topic). */
-static void put_bytes(struct aw_buf *out, const char *s, size_t n)
-{
-    put_varint(out, n);
-    aw_buf_append(out, s, n);
-    aw_buf_append_char(out, '\0');
-}
-
 static bool get_bytes(const char **p, const char *end, const char **s, size_t *n)
 {
     uint64_t len;
@@ -341,29 +325,59 @@ static bool get_bytes(const char **p, const char *end, const char **s, size_t *n
     return true;
 }
 
+/* The packers below write through a pointer into space reserved once
+ * (one event is packed for every window it feeds: no per-byte checks). */
+#define VARINT_MAX 10
+
+static char *put_varint_raw(char *w, uint64_t v)
+{
+    do {
+        unsigned char b = (unsigned char)(v & 0x7f);
+        v >>= 7;
+        *w++ = (char)(v ? b | 0x80 : b);
+    } while (v);
+    return w;
+}
+
+static char *put_bytes_raw(char *w, const char *s, size_t n)
+{
+    w = put_varint_raw(w, n);
+    if (n)
+        memcpy(w, s, n);
+    w[n] = '\0';
+    return w + n + 1;
+}
+
 void aw_event_pack_summary(const struct aw_event *ev, struct aw_buf *out)
 {
-    aw_buf_append_char(out, AW_SUMMARY_TAG);
     const struct aw_origin *o = &ev->origin;
-    aw_buf_append_char(out, (char)o->kind);
-    if (o->kind == AW_ORIGIN_FILE) {
-        const char *f = o->file ? o->file : "-";
-        put_bytes(out, f, strlen(f));
-        put_varint(out, o->line);
-    } else if (o->kind == AW_ORIGIN_KAFKA) {
-        const char *t = o->topic ? o->topic : "";
-        put_bytes(out, t, strlen(t));
-        put_varint(out, (uint64_t)(uint32_t)o->partition);
-        put_varint(out, (uint64_t)o->offset);
-    }
+    const char *name = o->kind == AW_ORIGIN_FILE ? (o->file ? o->file : "-")
+                       : o->kind == AW_ORIGIN_KAFKA ? (o->topic ? o->topic : "") : "";
+    size_t name_len = o->kind == AW_ORIGIN_FILE || o->kind == AW_ORIGIN_KAFKA ? strlen(name) : 0;
     unsigned mask = 0;
+    size_t need = 2 + name_len + 1 + 3 * VARINT_MAX + VARINT_MAX;
     for (size_t i = 0; i < NSUMMARY; i++)
-        if (ev->fields[summary_fields[i]].ptr)
+        if (ev->fields[summary_fields[i]].ptr) {
             mask |= 1u << i;
-    put_varint(out, mask);
+            need += VARINT_MAX + ev->fields[summary_fields[i]].len + 1;
+        }
+    aw_buf_reserve(out, need);
+    char *w = out->data + out->len;
+    *w++ = AW_SUMMARY_TAG;
+    *w++ = (char)o->kind;
+    if (o->kind == AW_ORIGIN_FILE) {
+        w = put_bytes_raw(w, name, name_len);
+        w = put_varint_raw(w, o->line);
+    } else if (o->kind == AW_ORIGIN_KAFKA) {
+        w = put_bytes_raw(w, name, name_len);
+        w = put_varint_raw(w, (uint64_t)(uint32_t)o->partition);
+        w = put_varint_raw(w, (uint64_t)o->offset);
+    }
+    w = put_varint_raw(w, mask);
     for (size_t i = 0; i < NSUMMARY; i++)
         if (mask & (1u << i))
-            put_bytes(out, ev->fields[summary_fields[i]].ptr, ev->fields[summary_fields[i]].len);
+            w = put_bytes_raw(w, ev->fields[summary_fields[i]].ptr, ev->fields[summary_fields[i]].len);
+    out->len = (size_t)(w - out->data);
 }
 
 /* Rebuild the fields a summary holds into an event (pointing into p). */
