@@ -469,3 +469,40 @@ Test(windows, a_window_without_ttl_does_not_hold_back_expiry)
     cr_expect(found, "the window without a TTL is kept");
     aw_store_destroy(s);
 }
+
+/* The alert message names the group's values as they are, whatever the
+ * group text needed: plain ASCII, a quote and a backslash (escaped in the
+ * group's JSON), a value outside ASCII, an absent field (none). */
+Test(windows, message_names_group_values_as_they_are)
+{
+    static const char rules[] =
+        "title: SSH failure\n"
+        "name: t.fail\n"
+        "logsource: {product: linux, service: auth}\n"
+        "detection:\n"
+        "  f: {event.action: ssh_login, event.outcome: failure}\n"
+        "  condition: f\n"
+        "---\n"
+        "title: Per user\n"
+        "name: t.user\n"
+        "correlation: {type: event_count, rules: [t.fail], group-by: [user.name, source.domain], timespan: 60s,\n"
+        "              condition: {gte: 2}}\n"
+        "level: high\n";
+    static const struct {
+        const char *user, *message;
+    } cases[] = {
+        {"alice", "Per user: 2 matching events for user.name=alice source.domain=(none) within 1m"},
+        {"a\"b\\c", "Per user: 2 matching events for user.name=a\"b\\c source.domain=(none) within 1m"},
+        {"j\xc3\xb6rg", "Per user: 2 matching events for user.name=j\xc3\xb6rg source.domain=(none) within 1m"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct harness h;
+        harness_open(&h, rules, 0);
+        fail_at(&h, 0, 0, "10.0.0.1", cases[i].user, 1);
+        fail_at(&h, 0, 10, "10.0.0.1", cases[i].user, 2);
+        aw_pipeline_flush(h.p);
+        cr_assert_eq(h.nalerts, 1, "%s: %d alerts", cases[i].user, h.nalerts);
+        cr_expect_str_eq(alert_str(&h, 0, "message"), cases[i].message);
+        harness_close(&h);
+    }
+}
