@@ -5,7 +5,8 @@
  * One event typically feeds several correlation windows, so its evidence
  * and fields are stored once and shared: the arena hands the last blob
  * out again while the content is the same event's.  Blobs are carved from
- * 64 KiB chunks in arrival order and counted per chunk, not per blob:
+ * chunks (64 KiB for event text) in arrival order and counted per chunk,
+ * not per blob:
  * entries are trimmed roughly in time order, so most releases hit one of
  * the few chunks of a timespan ago, and a chunk is freed when its last
  * entry goes.  (A long-lived window can pin a chunk: bounded by the
@@ -24,7 +25,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CHUNK_SIZE ((size_t)1 << 16)
 #define NONE UINT32_MAX
 
 static void oom(void)
@@ -33,9 +33,10 @@ static void oom(void)
     abort();
 }
 
-void blob_arena_init(struct blob_arena *a)
+void blob_arena_init(struct blob_arena *a, size_t chunk_size)
 {
     memset(a, 0, sizeof *a);
+    a->chunk_size = chunk_size;
     a->open = NONE;
     a->last_chunk = NONE;
 }
@@ -48,7 +49,7 @@ void blob_arena_free(struct blob_arena *a)
         free(a->spare[i]);
     free(a->chunks);
     free(a->free_slots);
-    blob_arena_init(a);
+    blob_arena_init(a, a->chunk_size);
 }
 
 void blob_arena_release(struct blob_arena *a, uint32_t c)
@@ -57,7 +58,7 @@ void blob_arena_release(struct blob_arena *a, uint32_t c)
     if (--ch->refs)
         return;
     a->bytes -= ch->size;
-    if (ch->size == CHUNK_SIZE && a->nspare < BLOB_SPARE_MAX)
+    if (ch->size == a->chunk_size && a->nspare < BLOB_SPARE_MAX)
         a->spare[a->nspare++] = ch->mem;
     else
         free(ch->mem);
@@ -76,8 +77,8 @@ void blob_arena_release(struct blob_arena *a, uint32_t c)
 /* A new chunk of at least `need` bytes becomes the open one. */
 static void open_chunk(struct blob_arena *a, size_t need)
 {
-    size_t size = need > CHUNK_SIZE ? need : CHUNK_SIZE;
-    char *mem = size == CHUNK_SIZE && a->nspare ? a->spare[--a->nspare] : malloc(size);
+    size_t size = need > a->chunk_size ? need : a->chunk_size;
+    char *mem = size == a->chunk_size && a->nspare ? a->spare[--a->nspare] : malloc(size);
     if (!mem)
         oom();
     uint32_t c;
@@ -100,6 +101,31 @@ static void open_chunk(struct blob_arena *a, size_t need)
         blob_arena_release(a, old);
 }
 
+/* Room for n bytes in the open chunk, held once for the caller. */
+static char *carve(struct blob_arena *a, size_t n, uint32_t *chunk)
+{
+    size_t need = (n + 7) & ~(size_t)7;
+    if (a->open == NONE || a->chunks[a->open].used + need > a->chunks[a->open].size)
+        open_chunk(a, need);
+    struct blob_chunk *ch = &a->chunks[a->open];
+    char *b = ch->mem + ch->used;
+    ch->used += need;
+    ch->refs++;
+    *chunk = a->open;
+    return b;
+}
+
+uint32_t blob_arena_copy(struct blob_arena *a, const char *p, size_t n, char **data)
+{
+    uint32_t c;
+    char *b = carve(a, n + 1, &c);
+    if (n)
+        memcpy(b, p, n);
+    b[n] = '\0';
+    *data = b;
+    return c;
+}
+
 uint32_t blob_arena_put(struct blob_arena *a, uint64_t id, const char *p1, size_t n1, const char *p2,
                         size_t n2, const char **data)
 {
@@ -115,14 +141,9 @@ uint32_t blob_arena_put(struct blob_arena *a, uint64_t id, const char *p1, size_
         *data = a->last_data;
         return a->last_chunk;
     }
-    size_t need = (len + 7) & ~(size_t)7;
-    if (a->open == NONE || a->chunks[a->open].used + need > a->chunks[a->open].size)
-        open_chunk(a, need);
-    uint32_t c = a->open;
-    struct blob_chunk *ch = &a->chunks[c];
-    char *b = ch->mem + ch->used;
-    ch->used += need;
-    ch->refs += 2; /* the entry and last_chunk */
+    uint32_t c;
+    char *b = carve(a, len, &c);
+    a->chunks[c].refs++; /* one for the entry, one for last_chunk */
     if (n1)
         memcpy(b, p1, n1);
     if (n2)

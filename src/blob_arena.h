@@ -3,7 +3,8 @@
  * for the memory store (blob_arena.c).
  *
  * A blob is the evidence and fields text of one event, shared by every
- * window entry the event feeds.  The caller keeps, per entry, the blob's
+ * window entry the event feeds (or, with blob_arena_copy, any private
+ * text: a window's group).  The caller keeps, per entry, the blob's
  * bytes pointer and its chunk number, and releases the chunk number when
  * the entry goes.
  */
@@ -36,9 +37,11 @@ struct blob_arena {
     char *spare[BLOB_SPARE_MAX]; /* emptied standard chunks kept for reuse */
     size_t nspare;
     size_t bytes; /* bytes of the chunks in use (spares not counted) */
+    size_t chunk_size;
 };
 
-void blob_arena_init(struct blob_arena *a);
+/* chunk_size: the size of a chunk (a bigger blob gets one of its own). */
+void blob_arena_init(struct blob_arena *a, size_t chunk_size);
 void blob_arena_free(struct blob_arena *a);
 
 /* The blob holding evidence then fields (n1 + n2 bytes), for an entry
@@ -48,6 +51,10 @@ void blob_arena_free(struct blob_arena *a);
  * that release).  Aborts when out of memory. */
 uint32_t blob_arena_put(struct blob_arena *a, uint64_t id, const char *p1, size_t n1, const char *p2,
                         size_t n2, const char **data);
+
+/* A private copy of n bytes plus a NUL (not shared with later puts);
+ * returns its chunk number as blob_arena_put does. */
+uint32_t blob_arena_copy(struct blob_arena *a, const char *p, size_t n, char **data);
 
 /* An entry holding a blob of chunk number c is gone. */
 void blob_arena_release(struct blob_arena *a, uint32_t c);

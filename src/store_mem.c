@@ -17,7 +17,10 @@
  * see one event) and the LRU links, line 2 the meta in compact form (the
  * rare alert id and the group text out of line).  Windows are carved from
  * 64-byte-aligned slabs.  Entries' event text lives in a blob arena
- * (blob_arena.c), shared by the windows one event feeds.
+ * (blob_arena.c), shared by the windows one event feeds; windows' group
+ * texts live in an arena of their own, so that they cost neither a malloc
+ * nor, when the window expires cold, a free() that touches allocator
+ * metadata.
  *
  * Memory is bounded two ways.  By event time: every window has a TTL
  * after its newest entry, measured against the clock the pipeline sets
@@ -65,8 +68,9 @@ struct mem_window {
     struct mem_entry one; /* most groups see one event: no array, no extra cache miss */
     struct mem_window *prev, *next; /* LRU: head = most recently updated */
     /* line 2: the meta (struct aw_window_meta) in compact form */
-    char *group_json; /* owned, NUL-terminated */
+    char *group_json; /* NUL-terminated, in the blob arena */
     uint32_t group_len;
+    uint32_t group_chunk; /* group_json's chunk in the arena */
     char *alert_id; /* owned copy of meta.alert_id, NULL while it is "" */
     int64_t cursor_time;
     uint64_t cursor_id;
@@ -116,9 +120,11 @@ struct mem_store {
     struct aw_hashmap sets;
     struct aw_hashmap heaps; /* rule hash -> pending_heap */
     struct mem_window *lru_head, *lru_tail;
-    size_t bytes, cap; /* accounted bytes: windows, entries, group texts, index (blobs: arena) */
+    size_t bytes, cap; /* accounted bytes: windows, entries, index (plus the arena's, total_bytes) */
     int64_t max_time; /* the event-time clock (set_clock) */
-    struct blob_arena blobs;
+    struct blob_arena blobs;  /* entries' event text */
+    struct blob_arena groups; /* windows' group texts: long-lived, kept apart so that they
+                                 pin chunks of their own kind, not chunks of event text */
     struct mem_window *free_windows; /* recycled windows, linked through next */
     struct slab *slabs;
     struct mem_window *last_window; /* the window of the last lookup */
@@ -144,7 +150,7 @@ static void *xmalloc(size_t n)
     return p;
 }
 
-static size_t total_bytes(const struct mem_store *s) { return s->bytes + s->blobs.bytes; }
+static size_t total_bytes(const struct mem_store *s) { return s->bytes + s->blobs.bytes + s->groups.bytes; }
 
 uint64_t aw_store_rule_hash(const char *rule) { return aw_hash64(rule, strlen(rule), 0x52554c45); }
 
@@ -278,7 +284,7 @@ static struct mem_window *window_alloc(struct mem_store *s)
 static size_t window_bytes(const struct mem_window *w)
 {
     return WINDOW_OVERHEAD + (size_t)w->n * ENTRY_OVERHEAD +
-           (w->entries != &w->one ? (size_t)w->cap * sizeof(struct mem_entry) : 0) + w->group_len +
+           (w->entries != &w->one ? (size_t)w->cap * sizeof(struct mem_entry) : 0) +
            (w->alert_id ? sizeof((struct aw_window_meta *)0)->alert_id : 0);
 }
 
@@ -295,7 +301,8 @@ static void window_free(struct mem_store *s, struct mem_window *w)
         s->last_window = NULL;
     if (w->entries != &w->one)
         free(w->entries);
-    free(w->group_json);
+    if (w->group_json)
+        blob_arena_release(&s->groups, w->group_chunk);
     free(w->alert_id);
     w->next = s->free_windows;
     s->free_windows = w;
@@ -592,16 +599,14 @@ static int mem_meta_put(struct aw_store *base, const struct aw_wkey *k, const st
     const char *group = m->group_json ? m->group_json : "";
     if (!w->group_json || (group != w->group_json && (m->group_json_len != w->group_len ||
                                                       memcmp(group, w->group_json, w->group_len) != 0))) {
-        char *copy = xmalloc(m->group_json_len + 1);
-        memcpy(copy, group, m->group_json_len);
-        copy[m->group_json_len] = '\0';
-        s->bytes += m->group_json_len;
+        char *copy;
+        uint32_t chunk = blob_arena_copy(&s->groups, group, m->group_json_len, &copy);
         if (w->group_json) {
-            s->bytes -= w->group_len;
-            free(w->group_json);
+            blob_arena_release(&s->groups, w->group_chunk);
         }
         w->group_json = copy;
         w->group_len = (uint32_t)m->group_json_len;
+        w->group_chunk = chunk;
     } /* else: the same text, keep ours */
     w->cursor_time = m->cursor_time;
     w->cursor_id = m->cursor_id;
@@ -795,6 +800,7 @@ static void mem_destroy(struct aw_store *base)
         s->slabs = next;
     }
     blob_arena_free(&s->blobs);
+    blob_arena_free(&s->groups);
     for (size_t i = 0; i < s->sets.cap; i++)
         if (s->sets.keys[i]) {
             struct mem_set *set = s->sets.values[i];
@@ -836,7 +842,8 @@ struct aw_store *aw_store_memory_new(const struct aw_store_options *opts)
     struct mem_store *s = xmalloc(sizeof *s);
     memset(s, 0, sizeof *s);
     s->base.ops = &mem_ops;
-    blob_arena_init(&s->blobs);
+    blob_arena_init(&s->blobs, 64 << 10);
+    blob_arena_init(&s->groups, 4 << 10); /* small: a long-lived window pins its group's chunk */
     aw_hashmap_init(&s->sets);
     aw_hashmap_init(&s->heaps);
     s->cap = opts && opts->memory_cap ? opts->memory_cap : (size_t)1 << 30;
