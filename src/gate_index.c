@@ -17,7 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "auditwatch/hash.h"
 
 struct gate_entry {
     int bucket;
@@ -44,10 +43,17 @@ struct aw_gate_index {
     size_t *start[2]; /* list of (bucket, a): lists[start[bucket][a] .. start[bucket][a + 1]) */
 };
 
-static void lower_ascii(char *out, const char *s, size_t n)
+/* Lower-case s into out and return the FNV-1a hash of the result (short
+ * keys: cheaper than aw_hash64, and computed in the same pass). */
+static uint64_t lower_hash(char *out, const char *s, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
-        out[i] = s[i] >= 'A' && s[i] <= 'Z' ? (char)(s[i] + 32) : s[i];
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i] >= 'A' && s[i] <= 'Z' ? (char)(s[i] + 32) : s[i];
+        out[i] = c;
+        h = (h ^ (unsigned char)c) * 0x100000001b3ULL;
+    }
+    return h;
 }
 
 struct aw_gate_index *aw_gate_index_new(void)
@@ -97,9 +103,8 @@ static size_t action_number(struct aw_gate_index *x, const char *value)
     char *text = malloc(n + 1);
     if (!text)
         return SIZE_MAX;
-    lower_ascii(text, value, n);
+    uint64_t h = lower_hash(text, value, n);
     text[n] = '\0';
-    uint64_t h = aw_hash64(text, n, 0);
     struct action_slot *a = probe(x, text, n, h);
     if (a->text) {
         free(text);
@@ -212,8 +217,8 @@ const size_t *aw_gate_index_candidates(const struct aw_gate_index *x, int bucket
 {
     size_t a = x->nactions; /* none */
     if (action && len <= x->maxlen && x->nactions) {
-        lower_ascii(x->lower, action, len);
-        const struct action_slot *s = probe(x, x->lower, len, aw_hash64(x->lower, len, 0));
+        uint64_t h = lower_hash(x->lower, action, len);
+        const struct action_slot *s = probe(x, x->lower, len, h);
         if (s->text)
             a = s->id;
     }
