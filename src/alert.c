@@ -165,16 +165,21 @@ void aw_alert_render_text(const struct aw_alert *a, struct aw_buf *out)
     aw_buf_append_char(out, ']');
 }
 
-void aw_event_render_evidence(const struct aw_event *ev, struct aw_buf *out)
+static void render_evidence(const struct aw_str *id, int64_t time_ms, const struct aw_origin *origin,
+                            struct aw_buf *out)
 {
     aw_buf_append_str(out, "{\"id\":");
-    const struct aw_str *id = &ev->fields[AW_F_AUDITWATCH_ID];
     aw_buf_json_string(out, id->ptr ? id->ptr : "", id->ptr ? id->len : 0);
     aw_buf_append_str(out, ",\"@timestamp\":");
-    put_time(out, ev->timestamp_ms);
+    put_time(out, time_ms);
     aw_buf_append_str(out, ",\"origin\":");
-    aw_origin_render_json(&ev->origin, out);
+    aw_origin_render_json(origin, out);
     aw_buf_append_char(out, '}');
+}
+
+void aw_event_render_evidence(const struct aw_event *ev, struct aw_buf *out)
+{
+    render_evidence(&ev->fields[AW_F_AUDITWATCH_ID], ev->timestamp_ms, &ev->origin, out);
 }
 
 /* Render the present fields among `list` as one nested object member. */
@@ -417,12 +422,49 @@ static void unpack(const char *p, size_t n, struct aw_event *ev)
         }
 }
 
+/* The origin and the id of a summary, as unpack would leave them in an
+ * event (what evidence renders), without clearing and filling a whole
+ * event: an alert renders up to ten of these. */
+static void unpack_origin_id(const char *p, size_t n, struct aw_origin *o, struct aw_str *id)
+{
+    const char *end = p + n;
+    memset(o, 0, sizeof *o);
+    id->ptr = NULL;
+    id->len = 0;
+    if (n < 2 || *p != AW_SUMMARY_TAG)
+        return;
+    p++;
+    int kind = *p++;
+    uint64_t a, b, mask;
+    const char *s;
+    size_t len;
+    if (kind == AW_ORIGIN_FILE) {
+        if (!get_bytes(&p, end, &s, &len) || !get_varint(&p, end, &a))
+            return;
+        o->kind = AW_ORIGIN_FILE;
+        o->file = s;
+        o->line = a;
+    } else if (kind == AW_ORIGIN_KAFKA) {
+        if (!get_bytes(&p, end, &s, &len) || !get_varint(&p, end, &a) || !get_varint(&p, end, &b))
+            return;
+        o->kind = AW_ORIGIN_KAFKA;
+        o->topic = s;
+        o->partition = (int32_t)a;
+        o->offset = (int64_t)b;
+    }
+    /* the id is summary_fields[0]: the first field packed */
+    if (!get_varint(&p, end, &mask) || !(mask & 1u) || !get_bytes(&p, end, &s, &len))
+        return;
+    id->ptr = s;
+    id->len = len;
+}
+
 void aw_summary_render_evidence(const char *p, size_t n, int64_t time_ms, struct aw_buf *out)
 {
-    struct aw_event ev;
-    unpack(p, n, &ev);
-    ev.timestamp_ms = time_ms;
-    aw_event_render_evidence(&ev, out);
+    struct aw_origin o;
+    struct aw_str id;
+    unpack_origin_id(p, n, &o, &id);
+    render_evidence(&id, time_ms, &o, out);
 }
 
 void aw_summary_render_fields(const char *p, size_t n, struct aw_buf *out)
