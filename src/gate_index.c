@@ -9,7 +9,10 @@
  * then costs one lower-casing and one hash probe to find its list.
  *
  * Gates compare without ASCII case, as the matcher does, so the table is
- * keyed by lower-cased text.
+ * keyed by lower-cased text.  Decoders mostly point event.action at a
+ * constant (the auth decoder's pattern table), so a few recent answers are
+ * kept by text address as well; a remembered answer is used only after
+ * comparing the text itself, so a reused address cannot mislead it.
  */
 #include "gate_index.h"
 
@@ -31,6 +34,16 @@ struct action_slot {
     size_t id;
 };
 
+#define RECENT_SLOTS 16
+#define RECENT_TEXT 24
+
+struct recent_action {
+    const char *ptr; /* NULL: unused */
+    size_t len;
+    char text[RECENT_TEXT];
+    size_t id;
+};
+
 struct aw_gate_index {
     struct gate_entry *entries;
     size_t nentries, entries_cap;
@@ -41,6 +54,7 @@ struct aw_gate_index {
     char *lower;   /* room for maxlen bytes: the event's action, lower-cased */
     size_t *lists; /* per bucket, per action number (and one for "none"): slot lists */
     size_t *start[2]; /* list of (bucket, a): lists[start[bucket][a] .. start[bucket][a + 1]) */
+    struct recent_action recent[RECENT_SLOTS];
 };
 
 /* Lower-case s into out and return the FNV-1a hash of the result (short
@@ -212,15 +226,26 @@ bool aw_gate_index_build(struct aw_gate_index *x)
     return x->lower != NULL;
 }
 
-const size_t *aw_gate_index_candidates(const struct aw_gate_index *x, int bucket, const char *action,
-                                       size_t len, size_t *n)
+const size_t *aw_gate_index_candidates(struct aw_gate_index *x, int bucket, const char *action, size_t len,
+                                       size_t *n)
 {
     size_t a = x->nactions; /* none */
     if (action && len <= x->maxlen && x->nactions) {
-        uint64_t h = lower_hash(x->lower, action, len);
-        const struct action_slot *s = probe(x, x->lower, len, h);
-        if (s->text)
-            a = s->id;
+        struct recent_action *r = &x->recent[((uintptr_t)action >> 3 ^ len) & (RECENT_SLOTS - 1)];
+        if (r->ptr == action && r->len == len && memcmp(r->text, action, len) == 0) {
+            a = r->id;
+        } else {
+            uint64_t h = lower_hash(x->lower, action, len);
+            const struct action_slot *s = probe(x, x->lower, len, h);
+            if (s->text)
+                a = s->id;
+            if (len <= RECENT_TEXT) {
+                r->ptr = action;
+                r->len = len;
+                memcpy(r->text, action, len);
+                r->id = a;
+            }
+        }
     }
     *n = x->start[bucket][a + 1] - x->start[bucket][a];
     return x->lists + x->start[bucket][a];

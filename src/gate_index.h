@@ -25,7 +25,7 @@ bool aw_gate_index_build(struct aw_gate_index *x);
 /* The slots of `bucket` an event with this action (NULL: none) may match:
  * every ungated slot and every slot whose gate holds the action, compared
  * without ASCII case, in the order added; *n receives their number. */
-const size_t *aw_gate_index_candidates(const struct aw_gate_index *x, int bucket, const char *action,
-                                       size_t len, size_t *n);
+const size_t *aw_gate_index_candidates(struct aw_gate_index *x, int bucket, const char *action, size_t len,
+                                       size_t *n);
 
 #endif

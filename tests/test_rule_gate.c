@@ -86,5 +86,17 @@ Test(gate, index_lists_the_rules_an_action_can_match)
     cr_expect_eq(c[0], 3);
     c = aw_gate_index_candidates(x, 1, "sudo", 4, &n);
     cr_expect_eq(n, 0);
+    /* the same address holding another action next time (answers are
+     * remembered by address, but only trusted for the same text) */
+    char buf[16] = "sudo";
+    c = aw_gate_index_candidates(x, 0, buf, 4, &n);
+    cr_expect_eq(n, 2);
+    memcpy(buf, "cron", 4);
+    c = aw_gate_index_candidates(x, 0, buf, 4, &n);
+    cr_assert_eq(n, 1);
+    cr_expect_eq(c[0], 1);
+    memcpy(buf, "SUDO", 4);
+    c = aw_gate_index_candidates(x, 0, buf, 4, &n);
+    cr_expect_eq(n, 2);
     aw_gate_index_free(x);
 }
