@@ -529,6 +529,16 @@ int window_on_hit(struct aw_detector *d, const struct aw_detector_env *env, cons
      * the earlier ones are judged too - the outcome is the same. */
     if (entries < ws->min_entries)
         return 0;
+    /* Likewise when the entries, enough in number, do not hold enough
+     * distinct values (value_count) or rules (temporal) between them: no
+     * window of them can hold, so nothing needs judging; a later add
+     * that supplies them queues the group, and finalization then judges
+     * every entry since the cursor as above. */
+    if (ws->kind->may_hold && ws->min_entries > 0) {
+        int may = ws->kind->may_hold(ws, env, &key);
+        if (may <= 0)
+            return may;
+    }
     return queue(ws, s, &key, e.time_ms);
 }
 

@@ -43,6 +43,11 @@ struct window_kind {
     /* Judge the window (from_excl, to_incl] of key. */
     int (*judge)(struct window_state *ws, const struct aw_detector_env *env, const struct aw_wkey *key,
                  int64_t from_excl, int64_t to_incl, struct window_verdict *v);
+    /* Optional, for kinds whose condition needs ws->min_entries distinct
+     * somethings rather than entries: 1 when all the entries key holds
+     * have at least that many (so some window of them may hold), 0 when
+     * not (none can), -1 when the store failed. */
+    int (*may_hold)(struct window_state *ws, const struct aw_detector_env *env, const struct aw_wkey *key);
 };
 
 struct window_state {

@@ -506,3 +506,39 @@ Test(windows, message_names_group_values_as_they_are)
         harness_close(&h);
     }
 }
+
+/* Many entries of too few distinct values are not worth judging; once a
+ * late entry (within lateness) brings the third value, the window that
+ * entry completes alerts, at its own time. */
+Test(windows, value_count_judges_once_enough_values_arrive_even_late)
+{
+    static const char rules[] =
+        "title: SSH failure\n"
+        "name: t.fail\n"
+        "logsource: {product: linux, service: auth}\n"
+        "detection:\n"
+        "  f: {event.action: ssh_login, event.outcome: failure}\n"
+        "  condition: f\n"
+        "---\n"
+        "title: Spray\n"
+        "name: t.spray\n"
+        "correlation: {type: value_count, rules: [t.fail], group-by: [source.ip], timespan: 60s,\n"
+        "              condition: {gte: 3, field: user.name}}\n"
+        "level: high\n";
+    for (size_t batch = 0; batch <= 1024; batch += 1024) {
+        struct harness h;
+        harness_open_batched(&h, rules, 30000, batch);
+        fail_at(&h, 0, 0, "10.0.0.9", "u1", 1);
+        fail_at(&h, 0, 5, "10.0.0.9", "u1", 2);
+        fail_at(&h, 0, 10, "10.0.0.9", "u1", 3);
+        fail_at(&h, 0, 20, "10.0.0.9", "u2", 4);
+        fail_at(&h, 0, 30, "10.0.0.9", "u1", 5);
+        fail_at(&h, 0, 25, "10.0.0.9", "u3", 6); /* late, within the lateness */
+        cr_assert_eq(aw_pipeline_flush(h.p), 0);
+        cr_assert_eq(h.nalerts, 1, "batch %zu: %d alerts", batch, h.nalerts);
+        cr_expect_str_eq(alert_str(&h, 0, "@timestamp"), "2024-03-03T10:00:25.000Z");
+        cr_expect_eq(json_integer_value(test_json_path(h.alerts[0], "auditwatch.window.distinct")), 3);
+        cr_expect_eq(json_integer_value(test_json_path(h.alerts[0], "auditwatch.window.count")), 5);
+        harness_close(&h);
+    }
+}
