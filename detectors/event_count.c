@@ -29,7 +29,7 @@ static int count_judge(struct window_state *ws, const struct aw_detector_env *en
     return 0;
 }
 
-static const struct window_kind count_kind = {count_prepare, count_judge};
+static const struct window_kind count_kind = {count_prepare, count_judge, NULL};
 
 static int event_count_init(struct aw_detector *d, const struct aw_detector_env *env, char *err,
                             size_t errlen)

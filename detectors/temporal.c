@@ -61,7 +61,16 @@ static int temporal_judge(struct window_state *ws, const struct aw_detector_env 
     return 0;
 }
 
-static const struct window_kind temporal_kind = {temporal_prepare, temporal_judge};
+/* Whether the group's entries come from enough distinct rules at all. */
+static int temporal_may_hold(struct window_state *ws, const struct aw_detector_env *env, const struct aw_wkey *key)
+{
+    struct temporal_scan sc = {ws->corr, 0, 0, 0};
+    if (env->store->ops->window_scan(env->store, key, AW_TIME_NONE, INT64_MAX, see_entry, &sc) < 0)
+        return -1;
+    return (uint64_t)popcount64(sc.seen_mask) >= ws->min_entries;
+}
+
+static const struct window_kind temporal_kind = {temporal_prepare, temporal_judge, temporal_may_hold};
 
 static int temporal_init(struct aw_detector *d, const struct aw_detector_env *env, char *err,
                          size_t errlen)

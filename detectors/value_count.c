@@ -90,7 +90,18 @@ static int value_judge(struct window_state *ws, const struct aw_detector_env *en
     return 0;
 }
 
-static const struct window_kind value_kind = {value_prepare, value_judge};
+/* Whether the group's entries hold enough distinct values at all. */
+static int value_may_hold(struct window_state *ws, const struct aw_detector_env *env, const struct aw_wkey *key)
+{
+    struct distinct_scan sc = {ws, ws->seen_cap, 0, 0, (int64_t)ws->min_entries};
+    if (ws->seen)
+        memset(ws->seen, 0, ws->seen_cap * sizeof *ws->seen);
+    if (env->store->ops->window_scan(env->store, key, AW_TIME_NONE, INT64_MAX, add_value, &sc) < 0)
+        return -1;
+    return sc.n >= ws->min_entries;
+}
+
+static const struct window_kind value_kind = {value_prepare, value_judge, value_may_hold};
 
 static int value_count_init(struct aw_detector *d, const struct aw_detector_env *env, char *err,
                             size_t errlen)

@@ -78,6 +78,18 @@ int window_init(struct aw_detector *d, const struct aw_detector_env *env, const 
     default: ws->min_entries = 0; /* lt, lte: an empty window may hold */
     }
     ws->env = env;
+    ws->group_key_end = calloc(ws->corr->ngroup + 1, sizeof *ws->group_key_end);
+    if (!ws->group_key_end) {
+        free(ws);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < ws->corr->ngroup; i++) {
+        aw_buf_append_char(&ws->group_keys, i ? ',' : '{');
+        aw_buf_json_cstr(&ws->group_keys, ws->corr->group_by[i].name);
+        aw_buf_append_char(&ws->group_keys, ':');
+        ws->group_key_end[i] = ws->group_keys.len;
+    }
     aw_hashmap_init(&ws->suppressed);
     if (d->lateness_ms < 0)
         d->lateness_ms = d->rule->lateness_ms >= 0 ? d->rule->lateness_ms : env->default_lateness_ms;
@@ -91,6 +103,8 @@ void window_fini(struct aw_detector *d)
     struct window_state *ws = d->state;
     if (!ws)
         return;
+    aw_buf_free(&ws->group_keys);
+    free(ws->group_key_end);
     aw_buf_free(&ws->group);
     aw_buf_free(&ws->evidence);
     aw_buf_free(&ws->fields);
@@ -106,24 +120,94 @@ void window_fini(struct aw_detector *d)
     d->state = NULL;
 }
 
+/* A member of a group text {"k":"v"|null,...}. */
+struct group_member {
+    const char *key, *val; /* val NULL: null */
+    size_t key_len, val_len;
+};
+
+#define SIMPLE_GROUP_MAX 16
+
+/* Split a group text into its members without a JSON parser, when the
+ * text has the simple form this file writes and nothing that would need
+ * one: no escapes, only ASCII, no repeated key, at most SIMPLE_GROUP_MAX
+ * members.  False otherwise; the caller then reads it with jansson, whose
+ * reading defines the result. */
+static bool split_simple_group(const char *s, size_t n, struct group_member *out, size_t *count)
+{
+    const char *p = s, *end = s + n;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (s[i] == '\\' || (unsigned char)s[i] >= 0x80 || (unsigned char)s[i] < 0x20)
+            return false;
+    if (p == end || *p++ != '{')
+        return false;
+    if (p < end && *p == '}')
+        return (*count = 0, p + 1 == end);
+    for (;;) {
+        if (k == SIMPLE_GROUP_MAX || p == end || *p++ != '"')
+            return false;
+        const char *key = p, *q = memchr(p, '"', (size_t)(end - p));
+        if (!q || q + 1 >= end || q[1] != ':')
+            return false;
+        struct group_member m = {key, NULL, (size_t)(q - key), 0};
+        p = q + 2;
+        if (end - p >= 4 && !memcmp(p, "null", 4)) {
+            p += 4;
+        } else if (p < end && *p == '"') {
+            m.val = ++p;
+            q = memchr(p, '"', (size_t)(end - p));
+            if (!q)
+                return false;
+            m.val_len = (size_t)(q - p);
+            p = q + 1;
+        } else {
+            return false;
+        }
+        for (size_t j = 0; j < k; j++)
+            if (out[j].key_len == m.key_len && !memcmp(out[j].key, m.key, m.key_len))
+                return false;
+        out[k++] = m;
+        if (p == end)
+            return false;
+        if (*p == '}') {
+            *count = k;
+            return p + 1 == end;
+        }
+        if (*p++ != ',')
+            return false;
+    }
+}
+
 /* Canonical group text of a hit into ws->group. */
 static void build_group(struct window_state *ws, const struct aw_hit *hit)
 {
     struct aw_buf *g = &ws->group;
     aw_buf_reset(g);
-    aw_buf_append_char(g, '{');
     json_t *up = NULL;
-    if (!hit->event && hit->upstream && hit->upstream->group_json)
-        up = json_loadb(hit->upstream->group_json, hit->upstream->group_json_len, 0, NULL);
+    struct group_member upm[SIMPLE_GROUP_MAX];
+    size_t nupm = 0;
+    bool simple = false;
+    if (!hit->event && hit->upstream && hit->upstream->group_json) {
+        simple = split_simple_group(hit->upstream->group_json, hit->upstream->group_json_len, upm, &nupm);
+        if (!simple)
+            up = json_loadb(hit->upstream->group_json, hit->upstream->group_json_len, 0, NULL);
+    }
+    if (!ws->corr->ngroup)
+        aw_buf_append_char(g, '{');
     for (size_t i = 0; i < ws->corr->ngroup; i++) {
         const struct aw_group_field *gf = &ws->corr->group_by[i];
-        if (i)
-            aw_buf_append_char(g, ',');
-        aw_buf_json_cstr(g, gf->name);
-        aw_buf_append_char(g, ':');
+        size_t from = i ? ws->group_key_end[i - 1] : 0;
+        aw_buf_append(g, ws->group_keys.data + from, ws->group_key_end[i] - from); /* {"name": */
         struct aw_str v;
+        const struct group_member *um = NULL;
+        for (size_t j = 0; simple && j < nupm && !um; j++)
+            if (upm[j].key_len == strlen(gf->name) && !memcmp(upm[j].key, gf->name, upm[j].key_len))
+                um = &upm[j];
         if (hit->event && aw_field_ref_first(&gf->per_rule[hit->input], hit->event, &v, ws->scratch)) {
             aw_buf_json_string(g, v.ptr, v.len);
+        } else if (um && um->val) {
+            aw_buf_json_string(g, um->val, um->val_len);
         } else if (up && json_is_string(json_object_get(up, gf->name))) {
             json_t *s = json_object_get(up, gf->name);
             aw_buf_json_string(g, json_string_value(s), json_string_length(s));
@@ -219,7 +303,22 @@ static void describe(struct window_state *ws, const struct window_verdict *v, co
     if (group_len > 2) {
         aw_buf_append_str(m, " for ");
         /* {"a":"x","b":"y"} -> a=x b=y, readable and still unambiguous enough */
-        json_t *g = json_loadb(group, group_len, 0, NULL);
+        struct group_member gm[SIMPLE_GROUP_MAX];
+        size_t ngm;
+        if (split_simple_group(group, group_len, gm, &ngm)) {
+            for (size_t i = 0; i < ngm; i++) {
+                if (i)
+                    aw_buf_append_char(m, ' ');
+                aw_buf_append(m, gm[i].key, gm[i].key_len);
+                aw_buf_append_char(m, '=');
+                if (gm[i].val)
+                    aw_buf_append(m, gm[i].val, gm[i].val_len);
+                else
+                    aw_buf_append_str(m, "(none)");
+            }
+            group_len = 0; /* done: skip the general reading below */
+        }
+        json_t *g = group_len ? json_loadb(group, group_len, 0, NULL) : NULL;
         const char *k;
         json_t *val;
         bool first = true;
@@ -433,6 +532,16 @@ int window_on_hit(struct aw_detector *d, const struct aw_detector_env *env, cons
      * the earlier ones are judged too - the outcome is the same. */
     if (entries < ws->min_entries)
         return 0;
+    /* Likewise when the entries, enough in number, do not hold enough
+     * distinct values (value_count) or rules (temporal) between them: no
+     * window of them can hold, so nothing needs judging; a later add
+     * that supplies them queues the group, and finalization then judges
+     * every entry since the cursor as above. */
+    if (ws->kind->may_hold && ws->min_entries > 0) {
+        int may = ws->kind->may_hold(ws, env, &key);
+        if (may <= 0)
+            return may;
+    }
     return queue(ws, s, &key, e.time_ms);
 }
 

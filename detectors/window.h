@@ -43,6 +43,11 @@ struct window_kind {
     /* Judge the window (from_excl, to_incl] of key. */
     int (*judge)(struct window_state *ws, const struct aw_detector_env *env, const struct aw_wkey *key,
                  int64_t from_excl, int64_t to_incl, struct window_verdict *v);
+    /* Optional, for kinds whose condition needs ws->min_entries distinct
+     * somethings rather than entries: 1 when all the entries key holds
+     * have at least that many (so some window of them may hold), 0 when
+     * not (none can), -1 when the store failed. */
+    int (*may_hold)(struct window_state *ws, const struct aw_detector_env *env, const struct aw_wkey *key);
 };
 
 struct window_state {
@@ -57,6 +62,9 @@ struct window_state {
     int64_t next_due;   /* earliest time this process pushed and has not popped
                            (AW_TIME_NONE: nothing): lets advance skip the store */
     char scratch[64];
+    /* the constant text before each group value: {"source.ip": then ,"user.name": */
+    struct aw_buf group_keys;
+    size_t *group_key_end; /* [ngroup]: where key i's text ends in group_keys */
     struct aw_buf group, evidence, fields, message, tmp;
     struct aw_buf rendered[AW_EVIDENCE_MAX], rendered_fields; /* an alert's evidence, reused */
     /* pending entries of one group being finalized */

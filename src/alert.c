@@ -165,16 +165,21 @@ void aw_alert_render_text(const struct aw_alert *a, struct aw_buf *out)
     aw_buf_append_char(out, ']');
 }
 
-void aw_event_render_evidence(const struct aw_event *ev, struct aw_buf *out)
+static void render_evidence(const struct aw_str *id, int64_t time_ms, const struct aw_origin *origin,
+                            struct aw_buf *out)
 {
     aw_buf_append_str(out, "{\"id\":");
-    const struct aw_str *id = &ev->fields[AW_F_AUDITWATCH_ID];
     aw_buf_json_string(out, id->ptr ? id->ptr : "", id->ptr ? id->len : 0);
     aw_buf_append_str(out, ",\"@timestamp\":");
-    put_time(out, ev->timestamp_ms);
+    put_time(out, time_ms);
     aw_buf_append_str(out, ",\"origin\":");
-    aw_origin_render_json(&ev->origin, out);
+    aw_origin_render_json(origin, out);
     aw_buf_append_char(out, '}');
+}
+
+void aw_event_render_evidence(const struct aw_event *ev, struct aw_buf *out)
+{
+    render_evidence(&ev->fields[AW_F_AUDITWATCH_ID], ev->timestamp_ms, &ev->origin, out);
 }
 
 /* Render the present fields among `list` as one nested object member. */
@@ -300,15 +305,6 @@ static const enum aw_field summary_fields[] = {
 };
 #define NSUMMARY (sizeof summary_fields / sizeof summary_fields[0])
 
-static void put_varint(struct aw_buf *out, uint64_t v)
-{
-    do {
-        unsigned char b = (unsigned char)(v & 0x7f);
-        v >>= 7;
-        aw_buf_append_char(out, (char)(v ? b | 0x80 : b));
-    } while (v);
-}
-
 static bool get_varint(const char **p, const char *end, uint64_t *v)
 {
     *v = 0;
@@ -323,13 +319,6 @@ static bool get_varint(const char **p, const char *end, uint64_t *v)
 
 /* Bytes with a length in front; the copy keeps a NUL after them so that
  * strings read back can be used as C strings (origin file and topic). */
-static void put_bytes(struct aw_buf *out, const char *s, size_t n)
-{
-    put_varint(out, n);
-    aw_buf_append(out, s, n);
-    aw_buf_append_char(out, '\0');
-}
-
 static bool get_bytes(const char **p, const char *end, const char **s, size_t *n)
 {
     uint64_t len;
@@ -341,29 +330,59 @@ static bool get_bytes(const char **p, const char *end, const char **s, size_t *n
     return true;
 }
 
+/* The packers below write through a pointer into space reserved once
+ * (one event is packed for every window it feeds: no per-byte checks). */
+#define VARINT_MAX 10
+
+static char *put_varint_raw(char *w, uint64_t v)
+{
+    do {
+        unsigned char b = (unsigned char)(v & 0x7f);
+        v >>= 7;
+        *w++ = (char)(v ? b | 0x80 : b);
+    } while (v);
+    return w;
+}
+
+static char *put_bytes_raw(char *w, const char *s, size_t n)
+{
+    w = put_varint_raw(w, n);
+    if (n)
+        memcpy(w, s, n);
+    w[n] = '\0';
+    return w + n + 1;
+}
+
 void aw_event_pack_summary(const struct aw_event *ev, struct aw_buf *out)
 {
-    aw_buf_append_char(out, AW_SUMMARY_TAG);
     const struct aw_origin *o = &ev->origin;
-    aw_buf_append_char(out, (char)o->kind);
-    if (o->kind == AW_ORIGIN_FILE) {
-        const char *f = o->file ? o->file : "-";
-        put_bytes(out, f, strlen(f));
-        put_varint(out, o->line);
-    } else if (o->kind == AW_ORIGIN_KAFKA) {
-        const char *t = o->topic ? o->topic : "";
-        put_bytes(out, t, strlen(t));
-        put_varint(out, (uint64_t)(uint32_t)o->partition);
-        put_varint(out, (uint64_t)o->offset);
-    }
+    const char *name = o->kind == AW_ORIGIN_FILE ? (o->file ? o->file : "-")
+                       : o->kind == AW_ORIGIN_KAFKA ? (o->topic ? o->topic : "") : "";
+    size_t name_len = o->kind == AW_ORIGIN_FILE || o->kind == AW_ORIGIN_KAFKA ? strlen(name) : 0;
     unsigned mask = 0;
+    size_t need = 2 + name_len + 1 + 3 * VARINT_MAX + VARINT_MAX;
     for (size_t i = 0; i < NSUMMARY; i++)
-        if (ev->fields[summary_fields[i]].ptr)
+        if (ev->fields[summary_fields[i]].ptr) {
             mask |= 1u << i;
-    put_varint(out, mask);
+            need += VARINT_MAX + ev->fields[summary_fields[i]].len + 1;
+        }
+    aw_buf_reserve(out, need);
+    char *w = out->data + out->len;
+    *w++ = AW_SUMMARY_TAG;
+    *w++ = (char)o->kind;
+    if (o->kind == AW_ORIGIN_FILE) {
+        w = put_bytes_raw(w, name, name_len);
+        w = put_varint_raw(w, o->line);
+    } else if (o->kind == AW_ORIGIN_KAFKA) {
+        w = put_bytes_raw(w, name, name_len);
+        w = put_varint_raw(w, (uint64_t)(uint32_t)o->partition);
+        w = put_varint_raw(w, (uint64_t)o->offset);
+    }
+    w = put_varint_raw(w, mask);
     for (size_t i = 0; i < NSUMMARY; i++)
         if (mask & (1u << i))
-            put_bytes(out, ev->fields[summary_fields[i]].ptr, ev->fields[summary_fields[i]].len);
+            w = put_bytes_raw(w, ev->fields[summary_fields[i]].ptr, ev->fields[summary_fields[i]].len);
+    out->len = (size_t)(w - out->data);
 }
 
 /* Rebuild the fields a summary holds into an event (pointing into p). */
@@ -403,12 +422,49 @@ static void unpack(const char *p, size_t n, struct aw_event *ev)
         }
 }
 
+/* The origin and the id of a summary, as unpack would leave them in an
+ * event (what evidence renders), without clearing and filling a whole
+ * event: an alert renders up to ten of these. */
+static void unpack_origin_id(const char *p, size_t n, struct aw_origin *o, struct aw_str *id)
+{
+    const char *end = p + n;
+    memset(o, 0, sizeof *o);
+    id->ptr = NULL;
+    id->len = 0;
+    if (n < 2 || *p != AW_SUMMARY_TAG)
+        return;
+    p++;
+    int kind = *p++;
+    uint64_t a, b, mask;
+    const char *s;
+    size_t len;
+    if (kind == AW_ORIGIN_FILE) {
+        if (!get_bytes(&p, end, &s, &len) || !get_varint(&p, end, &a))
+            return;
+        o->kind = AW_ORIGIN_FILE;
+        o->file = s;
+        o->line = a;
+    } else if (kind == AW_ORIGIN_KAFKA) {
+        if (!get_bytes(&p, end, &s, &len) || !get_varint(&p, end, &a) || !get_varint(&p, end, &b))
+            return;
+        o->kind = AW_ORIGIN_KAFKA;
+        o->topic = s;
+        o->partition = (int32_t)a;
+        o->offset = (int64_t)b;
+    }
+    /* the id is summary_fields[0]: the first field packed */
+    if (!get_varint(&p, end, &mask) || !(mask & 1u) || !get_bytes(&p, end, &s, &len))
+        return;
+    id->ptr = s;
+    id->len = len;
+}
+
 void aw_summary_render_evidence(const char *p, size_t n, int64_t time_ms, struct aw_buf *out)
 {
-    struct aw_event ev;
-    unpack(p, n, &ev);
-    ev.timestamp_ms = time_ms;
-    aw_event_render_evidence(&ev, out);
+    struct aw_origin o;
+    struct aw_str id;
+    unpack_origin_id(p, n, &o, &id);
+    render_evidence(&id, time_ms, &o, out);
 }
 
 void aw_summary_render_fields(const char *p, size_t n, struct aw_buf *out)

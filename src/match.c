@@ -544,7 +544,15 @@ static bool item_holds(const struct det_item *it, const struct aw_event *ev,
     if (it->exists >= 0)
         return aw_field_ref_present(&it->field, ev) == (it->exists == 1);
     bool result;
-    if (!it->all) {
+    int f = it->field.ecs;
+    if (!it->all && f >= 0 && aw_field_defs[f].kind != AW_KIND_STRING_LIST && aw_field_defs[f].kind != AW_KIND_ORIGIN) {
+        /* A scalar ECS field: what aw_field_ref_visit would hand to
+         * on_field_value, without the callback. */
+        const struct aw_str *v = &ev->fields[f];
+        result = v->ptr ? false : it->has_null;
+        for (size_t i = 0; v->ptr && i < it->nvalues && !result; i++)
+            result = value_matches(it, &it->values[i], v->ptr, v->len, m);
+    } else if (!it->all) {
         struct item_visit iv = {it, NULL, m, false};
         size_t seen = aw_field_ref_visit(&it->field, ev, on_field_value, &iv, m->scratch);
         result = iv.hit || (seen == 0 && it->has_null);

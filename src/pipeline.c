@@ -4,7 +4,9 @@
  * Set-up builds, per detection rule, the list of its consumers: its own
  * single_event detector when it alerts, and every correlation detector that
  * references it with the rule's position in that correlation.  Rules are
- * bucketed by dataset so an auth event never touches Kubernetes rules.
+ * bucketed by dataset so an auth event never touches Kubernetes rules, and
+ * within a bucket by the actions their conditions pin (gate_index.c), so
+ * an event is matched only against rules that can hold for its action.
  * Correlation detectors are kept in dependency order (upstream first), and
  * a chained correlation's lateness includes its upstreams' lateness: an
  * upstream alert for time t is only known once event time passed t by the
@@ -19,9 +21,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "auditwatch/hash.h"
+#include "gate_index.h"
 
 struct consumer {
     struct aw_detector *det;
@@ -33,7 +35,6 @@ struct consumer {
 struct rule_slot {
     struct aw_rule *rule;
     const char *gate[MAX_GATE]; /* event.action values it can match (aw_rule_action_gate) */
-    size_t gate_len[MAX_GATE];
     size_t ngate;               /* 0: try it on every event */
     struct consumer *consumers;
     size_t nconsumers;
@@ -47,8 +48,7 @@ struct aw_pipeline {
     struct aw_match_ctx *match;
     struct rule_slot *slots; /* detection rules */
     size_t nslots;
-    size_t *by_dataset[2];   /* slot indexes per dataset bit (auth, k8s) */
-    size_t nby_dataset[2];
+    struct aw_gate_index *gates; /* slot indexes per dataset bit (auth, k8s) and action */
     struct aw_detector **dets; /* all detectors; correlations in dependency order */
     size_t ndets;
     struct aw_detector **watchers; /* detectors that see every event (on_event) */
@@ -138,9 +138,8 @@ struct aw_pipeline *aw_pipeline_new(const struct aw_pipeline_options *o, char *e
     p->slots = calloc(nrules + 1, sizeof *p->slots);
     p->rule_det = calloc(nrules + 1, sizeof *p->rule_det);
     p->dets = calloc(nrules + 2 + (o->config ? o->config->nfirst_seen : 0), sizeof *p->dets);
-    for (int b = 0; b < 2; b++)
-        p->by_dataset[b] = calloc(nrules + 1, sizeof(size_t));
-    if (!p->match || !p->slots || !p->rule_det || !p->dets || !p->by_dataset[0] || !p->by_dataset[1])
+    p->gates = aw_gate_index_new();
+    if (!p->match || !p->slots || !p->rule_det || !p->dets || !p->gates)
         goto oom;
     p->env.store = o->store;
     p->env.config = o->config;
@@ -211,13 +210,13 @@ struct aw_pipeline *aw_pipeline_new(const struct aw_pipeline_options *o, char *e
             }
         }
         slot->ngate = aw_rule_action_gate(r, slot->gate, MAX_GATE);
-        for (size_t g = 0; g < slot->ngate; g++)
-            slot->gate_len[g] = strlen(slot->gate[g]);
         size_t idx = p->nslots++;
         for (int b = 0; b < 2; b++)
-            if (r->datasets & (1u << b))
-                p->by_dataset[b][p->nby_dataset[b]++] = idx;
+            if ((r->datasets & (1u << b)) && !aw_gate_index_add(p->gates, b, idx, slot->gate, slot->ngate))
+                goto oom;
     }
+    if (!aw_gate_index_build(p->gates))
+        goto oom;
     /* Wire consumers now that every correlation has its detector. */
     for (size_t s = 0; s < p->nslots; s++) {
         struct rule_slot *slot = &p->slots[s];
@@ -298,8 +297,7 @@ void aw_pipeline_free(struct aw_pipeline *p)
     free(p->dets);
     free(p->watchers);
     free(p->rule_det);
-    free(p->by_dataset[0]);
-    free(p->by_dataset[1]);
+    aw_gate_index_free(p->gates);
     aw_match_ctx_free(p->match);
     aw_buf_free(&p->evidence);
     aw_buf_free(&p->fields);
@@ -467,19 +465,6 @@ int aw_pipeline_process(struct aw_pipeline *p, const struct aw_event *ev)
     return aw_pipeline_process_stream(p, 0, ev);
 }
 
-/* Whether the event's action is one the rule can match (values of the
- * gate are lower-case; actions are compared without case, as the matcher
- * would). */
-static bool gate_admits(const struct rule_slot *slot, const struct aw_str *action)
-{
-    if (!action->ptr)
-        return false;
-    for (size_t g = 0; g < slot->ngate; g++)
-        if (slot->gate_len[g] == action->len && !strncasecmp(slot->gate[g], action->ptr, action->len))
-            return true;
-    return false;
-}
-
 int aw_pipeline_process_stream(struct aw_pipeline *p, int stream, const struct aw_event *ev)
 {
     unsigned bit = aw_event_dataset_bit(ev);
@@ -487,11 +472,13 @@ int aw_pipeline_process_stream(struct aw_pipeline *p, int stream, const struct a
     bool rendered = false;
     uint64_t id_hash = 0;
     if (bit) {
+        /* Only the rules whose action gate admits the event's action
+         * (values compared without case, as the matcher would). */
         const struct aw_str *action = &ev->fields[AW_F_EVENT_ACTION];
-        for (size_t i = 0; i < p->nby_dataset[b]; i++) {
-            struct rule_slot *slot = &p->slots[p->by_dataset[b][i]];
-            if (slot->ngate && !gate_admits(slot, action))
-                continue;
+        size_t ncand;
+        const size_t *cand = aw_gate_index_candidates(p->gates, b, action->ptr, action->len, &ncand);
+        for (size_t i = 0; i < ncand; i++) {
+            struct rule_slot *slot = &p->slots[cand[i]];
             if (!aw_rule_logsource_admits(slot->rule, ev) || !aw_rule_matches(slot->rule, ev, p->match))
                 continue;
             if (slot->allowlist && allowlisted(slot->allowlist, ev))

@@ -1,25 +1,42 @@
 /*
  * store_mem.c - the embedded window store (see store.h).
  *
- * Windows live in one hash map keyed by hash(rule) mixed with the group
- * hash.  A window holds its entries in a vector sorted by (time, id): live
- * entries are [start, start + n), so trimming old entries is an index bump
- * and appends (the usual, in-order case) are amortized O(1); an
- * out-of-order entry is placed by binary search on (time, id), which also
- * finds a duplicate (an event's identity implies its time).
+ * Windows are found through an open-addressing index keyed by hash(rule)
+ * mixed with the group hash; each slot holds the key next to the window
+ * pointer, so a lookup costs one cache line of the index and then the
+ * window itself.  A window holds its entries in a vector sorted by
+ * (time, id): live entries are [start, start + n), so trimming old entries
+ * is an index bump and appends (the usual, in-order case) are amortized
+ * O(1); an out-of-order entry is placed by binary search on (time, id),
+ * which also finds a duplicate (an event's identity implies its time).
+ *
+ * Replay is bound by memory latency, not instructions: every event of a
+ * busy rule lands in a different, mostly cold window.  So a window is
+ * three cache lines, laid out by use: line 0 what every lookup and add
+ * reads (key, vector, times), line 1 the inline first entry (most groups
+ * see one event) and the LRU links, line 2 the meta in compact form (the
+ * rare alert id and the group text out of line).  Windows are carved from
+ * 64-byte-aligned slabs.  Entries' event text lives in a blob arena
+ * (blob_arena.c), shared by the windows one event feeds; windows' group
+ * texts live in an arena of their own, so that they cost neither a malloc
+ * nor, when the window expires cold, a free() that touches allocator
+ * metadata.
  *
  * Memory is bounded two ways.  By event time: every window has a TTL
  * after its newest entry, measured against the clock the pipeline sets
  * (its watermark, so nothing still waiting for finalization expires), and
- * windows are kept in least-recently-updated order so
- * expired ones are found at the cold end.  By a byte cap: when the
- * accounted bytes exceed it, the coldest windows are evicted whole and
- * counted (a warning-worthy event: raise the cap or lower timespans).
+ * windows are kept in approximately least-recently-updated order (CLOCK:
+ * an update only marks a window) so expired ones are found at the cold
+ * end; a window that cannot expire soon (no TTL) goes round again rather
+ * than hold back the others.  By a byte cap: when the accounted bytes
+ * exceed it, the coldest windows are evicted whole and counted (a
+ * warning-worthy event: raise the cap or lower timespans).
  *
  * Sets (first_seen, service map) are hash sets of member hashes with the
  * time each was first seen.  Pending finalizations are one binary min-heap
  * per rule.
  */
+#include <stdalign.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,54 +44,59 @@
 #include "auditwatch/hash.h"
 #include "auditwatch/hashmap.h"
 #include "auditwatch/store.h"
-
-/* Evidence and fields of an event, shared by every window the event
- * enters (one event typically feeds several correlations).  Blobs are
- * carved from 64 KiB chunks in arrival order and counted per chunk, not
- * per blob: entries are trimmed roughly in time order, so releasing one
- * touches a chunk header that is hot in cache instead of a cold blob,
- * and a chunk is freed when its last entry goes.  (A long-lived window
- * can pin a chunk: bounded by the windows' own lifetimes.) */
-struct blob {
-    uint32_t len;
-    char data[];
-};
-
-#define CHUNK_SIZE ((size_t)1 << 16)
-
-struct chunk {
-    size_t refs;  /* entries (and last_blob) pointing into the chunk */
-    size_t used;  /* bytes carved so far, header included */
-    size_t size;  /* CHUNK_SIZE, or more for one big blob */
-    char data[];
-};
-
-static struct chunk *chunk_of(const struct blob *b)
-{
-    return (struct chunk *)((uintptr_t)b & ~(uintptr_t)(CHUNK_SIZE - 1));
-}
+#include "blob_arena.h"
 
 struct mem_entry {
     int64_t time;
     uint64_t id, value;
     uint32_t tag, evidence_len, fields_len;
-    struct blob *blob; /* evidence then fields */
+    uint32_t chunk;   /* the blob's chunk in the arena */
+    const char *blob; /* evidence then fields */
 };
 
 struct mem_window {
-    uint64_t key; /* hash of rule and group: the window's name */
-    uint64_t group_hash;
+    /* line 0: every lookup and add */
+    alignas(64) uint64_t key; /* hash of rule and group: the window's name */
     struct mem_entry *entries; /* &one while cap is 1 */
     uint32_t start, n, cap;
     bool has_meta;
-    struct mem_entry one; /* most groups see one event: no array, no extra cache miss */
-    struct aw_window_meta meta; /* group_json owned */
+    bool finalizing; /* popped, pending_done not called yet */
+    bool updated;    /* added to since it was put at the head of the LRU list */
     int64_t newest_time, ttl_ms;
     int64_t queued_time; /* time this window is queued for finalization at, or AW_TIME_NONE */
+    /* line 1 */
+    struct mem_entry one; /* most groups see one event: no array, no extra cache miss */
     struct mem_window *prev, *next; /* LRU: head = most recently updated */
-    uint64_t touched; /* s->touches when last moved to the head */
-    bool finalizing;  /* popped, pending_done not called yet */
-    size_t bytes;
+    /* line 2: the meta (struct aw_window_meta) in compact form */
+    char *group_json; /* NUL-terminated, in the blob arena */
+    uint32_t group_len;
+    uint32_t group_chunk; /* group_json's chunk in the arena */
+    char *alert_id; /* owned copy of meta.alert_id, NULL while it is "" */
+    int64_t cursor_time;
+    uint64_t cursor_id;
+    int64_t suppress_until;
+    uint64_t suppress_entry;
+};
+
+_Static_assert(sizeof(struct mem_window) == 3 * 64, "a window is three cache lines");
+
+/* The window index: open addressing, linear probing, load at most 1/2,
+ * backward-shift deletion (as hashmap.c, with key and value side by side). */
+struct win_slot {
+    uint64_t key; /* 0: empty */
+    struct mem_window *w;
+};
+
+struct win_index {
+    struct win_slot *slots;
+    size_t cap, n; /* cap is a power of two */
+};
+
+/* Windows are carved from slabs and recycled through a free list. */
+#define SLAB_WINDOWS 256
+
+struct slab {
+    struct slab *next;
 };
 
 struct pending_item {
@@ -94,104 +116,41 @@ struct mem_set {
 
 struct mem_store {
     struct aw_store base;
-    struct aw_hashmap windows;
+    struct win_index windows;
     struct aw_hashmap sets;
     struct aw_hashmap heaps; /* rule hash -> pending_heap */
     struct mem_window *lru_head, *lru_tail;
-    size_t bytes, cap;
+    size_t bytes, cap; /* accounted bytes: windows, entries, index (plus the arena's, total_bytes) */
     int64_t max_time; /* the event-time clock (set_clock) */
-    uint64_t last_blob_id; /* id_hash of the entry last_blob was made for */
-    struct blob *last_blob; /* the most recent blob, reused for the same content */
-    struct chunk *open_chunk; /* where new blobs are carved (held by the store) */
+    struct blob_arena blobs;  /* entries' event text */
+    struct blob_arena groups; /* windows' group texts: long-lived, kept apart so that they
+                                 pin chunks of their own kind, not chunks of event text */
+    struct mem_window *free_windows; /* recycled windows, linked through next */
+    struct slab *slabs;
     struct mem_window *last_window; /* the window of the last lookup */
     struct pending_heap *last_heap; /* the heap of the last lookup */
     uint64_t last_heap_key;
     struct aw_store_stats st;
-    uint64_t touches; /* LRU updates so far */
 };
 
-#define LRU_EPOCH 4096
-
-#define WINDOW_OVERHEAD (sizeof(struct mem_window) + 48)
+#define WINDOW_OVERHEAD (sizeof(struct mem_window) + 2 * sizeof(struct win_slot))
 #define ENTRY_OVERHEAD (sizeof(struct mem_entry) + 16)
 
-static void chunk_release(struct mem_store *s, struct chunk *c)
+static void oom(void)
 {
-    if (--c->refs == 0) {
-        if (s->open_chunk == c)
-            s->open_chunk = NULL;
-        s->bytes -= c->size;
-        free(c);
-    }
-}
-
-static void blob_release(struct mem_store *s, struct blob *b)
-{
-    if (b)
-        chunk_release(s, chunk_of(b));
-}
-
-static void *xmalloc(size_t n);
-
-/* The blob for this content: the previous one when equal, else a new one. */
-static struct blob *blob_for(struct mem_store *s, const struct aw_window_entry *e)
-{
-    size_t len = e->evidence_len + e->fields_len;
-    struct blob *b = s->last_blob;
-    /* One event's entries carry its identity and the same content: no
-     * need to compare (an upstream alert's entries are keyed by the
-     * alert, each with content of its own). */
-    if (b && b->len == len &&
-        (s->last_blob_id == e->id_hash ||
-         ((!e->evidence_len || memcmp(b->data, e->evidence, e->evidence_len) == 0) &&
-          (!e->fields_len || memcmp(b->data + e->evidence_len, e->fields, e->fields_len) == 0)))) {
-        chunk_of(b)->refs++;
-        s->last_blob_id = e->id_hash;
-        return b;
-    }
-    size_t need = (sizeof *b + len + 7) & ~(size_t)7;
-    struct chunk *c = s->open_chunk;
-    if (!c || c->used + need > c->size) {
-        /* big blobs get a chunk of their own, still CHUNK_SIZE-aligned so
-         * that chunk_of finds the header */
-        size_t size = sizeof *c + need > CHUNK_SIZE ? ((sizeof *c + need + CHUNK_SIZE - 1) & ~(CHUNK_SIZE - 1))
-                                                     : CHUNK_SIZE;
-        c = aligned_alloc(CHUNK_SIZE, size);
-        if (!c) {
-            fputs("auditwatch: out of memory\n", stderr);
-            abort();
-        }
-        c->refs = 1; /* the store's hold while the chunk is open */
-        c->used = (sizeof *c + 7) & ~(size_t)7;
-        c->size = size;
-        s->bytes += size;
-        if (s->open_chunk)
-            chunk_release(s, s->open_chunk);
-        s->open_chunk = c;
-    }
-    b = (struct blob *)((char *)c + c->used);
-    c->used += need;
-    c->refs += 2; /* the entry and last_blob */
-    b->len = (uint32_t)len;
-    if (e->evidence_len)
-        memcpy(b->data, e->evidence, e->evidence_len);
-    if (e->fields_len)
-        memcpy(b->data + e->evidence_len, e->fields, e->fields_len);
-    blob_release(s, s->last_blob);
-    s->last_blob = b;
-    s->last_blob_id = e->id_hash;
-    return b;
+    fputs("auditwatch: out of memory\n", stderr);
+    abort();
 }
 
 static void *xmalloc(size_t n)
 {
     void *p = malloc(n ? n : 1);
-    if (!p) {
-        fputs("auditwatch: out of memory\n", stderr);
-        abort();
-    }
+    if (!p)
+        oom();
     return p;
 }
+
+static size_t total_bytes(const struct mem_store *s) { return s->bytes + s->blobs.bytes + s->groups.bytes; }
 
 uint64_t aw_store_rule_hash(const char *rule) { return aw_hash64(rule, strlen(rule), 0x52554c45); }
 
@@ -201,6 +160,73 @@ static uint64_t window_key(const struct aw_wkey *k)
 {
     uint64_t rh = k->rule_hash ? k->rule_hash : rule_hash(k->rule);
     return aw_hashmap_key(rh ^ (k->group_hash * 0xC2B2AE3D27D4EB4FULL));
+}
+
+/* --------------------------------------------------------- window index */
+
+static size_t index_home(const struct win_index *x, uint64_t key)
+{
+    return (size_t)(key * 0x9E3779B97F4A7C15ULL >> 7) & (x->cap - 1);
+}
+
+static struct mem_window *index_get(const struct win_index *x, uint64_t key)
+{
+    if (!x->cap)
+        return NULL;
+    for (size_t i = index_home(x, key);; i = (i + 1) & (x->cap - 1)) {
+        if (x->slots[i].key == key)
+            return x->slots[i].w;
+        if (x->slots[i].key == 0)
+            return NULL;
+    }
+}
+
+/* Insert a key that is not there yet. */
+static void index_put(struct win_index *x, uint64_t key, struct mem_window *w)
+{
+    if ((x->n + 1) * 2 > x->cap) {
+        struct win_slot *old = x->slots;
+        size_t old_cap = x->cap;
+        x->cap = old_cap ? old_cap * 2 : 64;
+        x->slots = calloc(x->cap, sizeof *x->slots);
+        if (!x->slots)
+            oom();
+        x->n = 0;
+        for (size_t i = 0; i < old_cap; i++)
+            if (old[i].key)
+                index_put(x, old[i].key, old[i].w);
+        free(old);
+    }
+    size_t i = index_home(x, key);
+    while (x->slots[i].key)
+        i = (i + 1) & (x->cap - 1);
+    x->slots[i] = (struct win_slot){key, w};
+    x->n++;
+}
+
+static void index_remove(struct win_index *x, uint64_t key)
+{
+    if (!x->cap)
+        return;
+    size_t mask = x->cap - 1, i = index_home(x, key);
+    while (x->slots[i].key != key) {
+        if (x->slots[i].key == 0)
+            return;
+        i = (i + 1) & mask;
+    }
+    /* Backward shift: move later members of the run into the hole when
+     * their home slot allows it. */
+    size_t hole = i;
+    for (size_t j = (i + 1) & mask; x->slots[j].key; j = (j + 1) & mask) {
+        size_t home = index_home(x, x->slots[j].key);
+        bool in_range = hole <= j ? (home > hole && home <= j) : (home > hole || home <= j);
+        if (!in_range) {
+            x->slots[hole] = x->slots[j];
+            hole = j;
+        }
+    }
+    x->slots[hole] = (struct win_slot){0, NULL};
+    x->n--;
 }
 
 /* ------------------------------------------------------------ LRU list */
@@ -218,20 +244,11 @@ static void lru_unlink(struct mem_store *s, struct mem_window *w)
     w->prev = w->next = NULL;
 }
 
-static void lru_touch(struct mem_store *s, struct mem_window *w)
+/* A new window goes to the head; an update only marks the window
+ * (enforce_limits gives marked windows at the tail a second chance). */
+static void lru_push_head(struct mem_store *s, struct mem_window *w)
 {
-    /* Moving a window to the head touches its neighbours (cold cache
-     * lines): a window moved within the last LRU_EPOCH touches stays
-     * where it is.  The order is then approximate by at most that many
-     * updates, which only delays an expiry or changes which of two
-     * nearly-as-cold windows the cap evicts first. */
-    if (s->lru_head == w || (w->touched && s->touches - w->touched < LRU_EPOCH)) {
-        s->touches++;
-        return;
-    }
-    w->touched = ++s->touches;
-    if (w->prev || w->next || s->lru_tail == w)
-        lru_unlink(s, w);
+    w->prev = NULL;
     w->next = s->lru_head;
     if (s->lru_head)
         s->lru_head->prev = w;
@@ -240,26 +257,82 @@ static void lru_touch(struct mem_store *s, struct mem_window *w)
         s->lru_tail = w;
 }
 
+/* ------------------------------------------------------------- windows */
+
+static struct mem_window *window_alloc(struct mem_store *s)
+{
+    if (!s->free_windows) {
+        /* slab header in the first window-sized cell, keeping alignment */
+        char *mem = aligned_alloc(alignof(struct mem_window), (SLAB_WINDOWS + 1) * sizeof(struct mem_window));
+        if (!mem)
+            oom();
+        struct slab *sl = (struct slab *)mem;
+        sl->next = s->slabs;
+        s->slabs = sl;
+        struct mem_window *cells = (struct mem_window *)mem + 1;
+        for (size_t i = 0; i < SLAB_WINDOWS; i++) {
+            cells[i].next = s->free_windows;
+            s->free_windows = &cells[i];
+        }
+    }
+    struct mem_window *w = s->free_windows;
+    s->free_windows = w->next;
+    return w;
+}
+
+/* Bytes a window accounts for (entries' blobs are the arena's). */
+static size_t window_bytes(const struct mem_window *w)
+{
+    return WINDOW_OVERHEAD + (size_t)w->n * ENTRY_OVERHEAD +
+           (w->entries != &w->one ? (size_t)w->cap * sizeof(struct mem_entry) : 0) +
+           (w->alert_id ? sizeof((struct aw_window_meta *)0)->alert_id : 0);
+}
+
 static void window_free(struct mem_store *s, struct mem_window *w)
 {
     for (size_t i = 0; i < w->n; i++)
-        blob_release(s, w->entries[w->start + i].blob);
+        blob_arena_release(&s->blobs, w->entries[w->start + i].chunk);
     s->st.entries -= w->n;
     s->st.windows--;
-    s->bytes -= w->bytes;
+    s->bytes -= window_bytes(w);
     lru_unlink(s, w);
-    aw_hashmap_remove(&s->windows, w->key);
+    index_remove(&s->windows, w->key);
     if (s->last_window == w)
         s->last_window = NULL;
     if (w->entries != &w->one)
         free(w->entries);
-    free((char *)w->meta.group_json);
-    free(w);
+    if (w->group_json)
+        blob_arena_release(&s->groups, w->group_chunk);
+    free(w->alert_id);
+    w->next = s->free_windows;
+    s->free_windows = w;
 }
 
-/* Drop windows past their TTL and, over the cap, the coldest ones. */
+/* Drop windows past their TTL and, over the cap, the coldest ones.
+ *
+ * The LRU order is kept the way the CLOCK algorithm keeps it: an update
+ * only marks its window, and a marked window that reaches the tail is
+ * unmarked and put back at the head instead of being judged.  Moving a
+ * window on every update would touch its two neighbours, cold windows
+ * both, for every event; this way a window moves about once per
+ * lifetime.  The order is approximate, which only delays an expiry or
+ * changes which of two nearly-as-cold windows the cap evicts first. */
+#define LONG_LIFE_MS ((int64_t)60 * 60 * 1000)
+
+/* Whether w expires (if ever) more than LONG_LIFE_MS after clock. */
+static bool far_from_expiry(const struct mem_window *w, int64_t clock)
+{
+    if (w->ttl_ms <= 0 || w->newest_time == AW_TIME_NONE)
+        return true;
+    if (clock > INT64_MAX - LONG_LIFE_MS)
+        return false;
+    int64_t bound = clock + LONG_LIFE_MS; /* newest + ttl > bound, without overflow: */
+    return bound < INT64_MIN + w->ttl_ms || w->newest_time > bound - w->ttl_ms;
+}
+
 static void enforce_limits(struct mem_store *s, struct mem_window *keep)
 {
+    int rounds = 2;
     while (s->lru_tail && s->lru_tail != keep) {
         struct mem_window *w = s->lru_tail;
         /* A window waiting for (or in) its finalization is not expired:
@@ -270,9 +343,20 @@ static void enforce_limits(struct mem_store *s, struct mem_window *keep)
                        s->max_time > INT64_MIN + w->ttl_ms && /* no overflow for a clock at its minimum */
                        w->newest_time < s->max_time - w->ttl_ms && w->queued_time == AW_TIME_NONE &&
                        !w->finalizing;
+        /* A window that cannot expire soon (no TTL: first_seen's
+         * learning start; no entries; a long timespan) must not hold back
+         * the expiry of everything behind it: it goes round again, a few
+         * per call so that a list of such windows costs little. */
+        bool long_lived = s->max_time != AW_TIME_NONE && far_from_expiry(w, s->max_time);
         if (expired) {
             window_free(s, w);
-        } else if (s->bytes > s->cap) {
+        } else if (w->updated || (long_lived && rounds > 0 && total_bytes(s) <= s->cap)) {
+            if (!w->updated)
+                rounds--;
+            w->updated = false; /* a second chance */
+            lru_unlink(s, w);
+            lru_push_head(s, w);
+        } else if (total_bytes(s) > s->cap) {
             s->st.evicted += w->n;
             window_free(s, w);
         } else {
@@ -288,26 +372,40 @@ static struct mem_window *window_get(struct mem_store *s, const struct aw_wkey *
      * meta, scan, count, meta): keep the last one at hand. */
     if (s->last_window && s->last_window->key == key)
         return s->last_window;
-    struct mem_window *w = aw_hashmap_get(&s->windows, key);
+    struct mem_window *w = index_get(&s->windows, key);
     if (w)
         s->last_window = w;
     if (w || !create)
         return w;
-    w = xmalloc(sizeof *w);
+    w = window_alloc(s);
     memset(w, 0, sizeof *w);
     w->key = key;
-    w->group_hash = k->group_hash;
     w->newest_time = AW_TIME_NONE;
     w->queued_time = AW_TIME_NONE;
-    w->meta.cursor_time = AW_TIME_NONE;
-    w->meta.suppress_until = AW_TIME_NONE;
-    w->bytes = WINDOW_OVERHEAD;
-    s->bytes += w->bytes;
+    w->cursor_time = AW_TIME_NONE;
+    w->suppress_until = AW_TIME_NONE;
+    s->bytes += window_bytes(w);
     s->st.windows++;
-    aw_hashmap_put(&s->windows, key, w);
+    index_put(&s->windows, key, w);
     s->last_window = w;
-    lru_touch(s, w);
+    lru_push_head(s, w);
     return w;
+}
+
+/* The window's meta in the store's interface form (strings stay ours). */
+static void meta_out(const struct mem_window *w, struct aw_window_meta *m)
+{
+    m->group_json = w->group_json;
+    m->group_json_len = w->group_len;
+    m->cursor_time = w->cursor_time;
+    m->cursor_id = w->cursor_id;
+    m->suppress_until = w->suppress_until;
+    m->suppress_entry = w->suppress_entry;
+    if (w->alert_id)
+        memcpy(m->alert_id, w->alert_id, sizeof m->alert_id);
+    else
+        m->alert_id[0] = '\0';
+    m->entries = 0;
 }
 
 static int cmp_entry(int64_t t1, uint64_t id1, int64_t t2, uint64_t id2)
@@ -336,16 +434,39 @@ static size_t upper_bound(const struct mem_window *w, int64_t t)
 static void trim(struct mem_store *s, struct mem_window *w, int64_t before)
 {
     while (w->n && w->entries[w->start].time < before) {
-        struct mem_entry *e = &w->entries[w->start];
-        w->bytes -= ENTRY_OVERHEAD;
+        blob_arena_release(&s->blobs, w->entries[w->start].chunk);
         s->bytes -= ENTRY_OVERHEAD;
-        blob_release(s, e->blob);
         w->start++;
         w->n--;
         s->st.entries--;
     }
     if (w->n == 0)
         w->start = 0;
+}
+
+/* Room for one more entry at the end of the live range. */
+static void make_room(struct mem_store *s, struct mem_window *w)
+{
+    if (w->start + w->n < w->cap)
+        return;
+    if (w->start > 0 && w->start >= w->n) { /* compact instead of growing */
+        memmove(w->entries, w->entries + w->start, w->n * sizeof *w->entries);
+        w->start = 0;
+        return;
+    }
+    uint32_t ncap = w->cap ? w->cap * 2 : 1;
+    struct mem_entry *ne;
+    if (ncap == 1) {
+        ne = &w->one;
+    } else {
+        ne = xmalloc(ncap * sizeof *ne);
+        memcpy(ne, w->entries, w->cap * sizeof *ne);
+        if (w->entries != &w->one)
+            free(w->entries);
+        s->bytes += (ncap - (w->cap == 1 ? 0 : w->cap)) * sizeof *ne;
+    }
+    w->entries = ne;
+    w->cap = ncap;
 }
 
 static int mem_window_add(struct aw_store *base, const struct aw_wkey *k,
@@ -382,32 +503,7 @@ static int mem_window_add(struct aw_store *base, const struct aw_wkey *k,
                 goto done; /* duplicate */
         }
     }
-    if (w->start + w->n == w->cap) {
-        if (w->start > 0 && w->start >= w->n) { /* compact instead of growing */
-            memmove(w->entries, w->entries + w->start, w->n * sizeof *w->entries);
-            w->start = 0;
-        } else {
-            size_t ncap = w->cap ? w->cap * 2 : 1;
-            struct mem_entry *ne;
-            if (ncap == 1) {
-                ne = &w->one;
-            } else {
-                ne = malloc(ncap * sizeof *ne);
-                if (!ne) {
-                    fputs("auditwatch: out of memory\n", stderr);
-                    abort();
-                }
-                memcpy(ne, w->entries, w->cap * sizeof *ne);
-                if (w->entries != &w->one)
-                    if (w->entries != &w->one)
-        free(w->entries);
-                w->bytes += (ncap - (w->cap == 1 ? 0 : w->cap)) * sizeof *ne;
-                s->bytes += (ncap - (w->cap == 1 ? 0 : w->cap)) * sizeof *ne;
-            }
-            w->entries = ne;
-            w->cap = ncap;
-        }
-    }
+    make_room(s, w);
     struct mem_entry *slot = &w->entries[w->start + pos];
     memmove(slot + 1, slot, (w->n - pos) * sizeof *slot);
     slot->time = e->time_ms;
@@ -416,8 +512,8 @@ static int mem_window_add(struct aw_store *base, const struct aw_wkey *k,
     slot->tag = e->tag;
     slot->evidence_len = (uint32_t)e->evidence_len;
     slot->fields_len = (uint32_t)e->fields_len;
-    slot->blob = blob_for(s, e);
-    w->bytes += ENTRY_OVERHEAD;
+    slot->chunk = blob_arena_put(&s->blobs, e->id_hash, e->evidence, e->evidence_len, e->fields, e->fields_len,
+                                 &slot->blob);
     s->bytes += ENTRY_OVERHEAD;
     w->n++;
     s->st.entries++;
@@ -427,12 +523,12 @@ done:
         w->newest_time = e->time_ms;
     if (ttl_ms > w->ttl_ms)
         w->ttl_ms = ttl_ms;
-    lru_touch(s, w);
+    w->updated = true;
     enforce_limits(s, w);
     if (meta) {
         *meta_found = w->has_meta;
         if (w->has_meta)
-            *meta = w->meta;
+            meta_out(w, meta);
         meta->entries = w->n;
     }
     return 0;
@@ -444,9 +540,9 @@ static void to_public(const struct mem_entry *x, struct aw_window_entry *out)
     out->id_hash = x->id;
     out->value_hash = x->value;
     out->tag = x->tag;
-    out->evidence = x->blob->data;
+    out->evidence = x->blob;
     out->evidence_len = x->evidence_len;
-    out->fields = x->blob->data + x->evidence_len;
+    out->fields = x->blob + x->evidence_len;
     out->fields_len = x->fields_len;
 }
 
@@ -491,7 +587,7 @@ static int mem_meta_get(struct aw_store *base, const struct aw_wkey *k, struct a
     struct mem_window *w = window_get(s, k, false);
     *found = w && w->has_meta;
     if (*found)
-        *m = w->meta;
+        meta_out(w, m);
     return 0;
 }
 
@@ -500,25 +596,34 @@ static int mem_meta_put(struct aw_store *base, const struct aw_wkey *k, const st
 {
     struct mem_store *s = (struct mem_store *)base;
     struct mem_window *w = window_get(s, k, true);
-    const char *old_group = w->meta.group_json;
-    size_t old_len = w->meta.group_json_len;
-    w->meta = *m;
-    if (old_group && (m->group_json == old_group ||
-                      (m->group_json_len == old_len && (old_len == 0 || memcmp(m->group_json, old_group, old_len) == 0)))) {
-        w->meta.group_json = old_group; /* same text: keep ours */
-        w->meta.group_json_len = old_len;
-    } else {
-        char *copy = xmalloc(m->group_json_len + 1);
-        memcpy(copy, m->group_json ? m->group_json : "", m->group_json_len);
-        copy[m->group_json_len] = '\0';
-        w->meta.group_json = copy;
-        w->bytes += m->group_json_len;
-        s->bytes += m->group_json_len;
-        if (old_group) {
-            w->bytes -= old_len;
-            s->bytes -= old_len;
-            free((char *)old_group);
+    const char *group = m->group_json ? m->group_json : "";
+    if (!w->group_json || (group != w->group_json && (m->group_json_len != w->group_len ||
+                                                      memcmp(group, w->group_json, w->group_len) != 0))) {
+        char *copy;
+        uint32_t chunk = blob_arena_copy(&s->groups, group, m->group_json_len, &copy);
+        if (w->group_json) {
+            blob_arena_release(&s->groups, w->group_chunk);
         }
+        w->group_json = copy;
+        w->group_len = (uint32_t)m->group_json_len;
+        w->group_chunk = chunk;
+    } /* else: the same text, keep ours */
+    w->cursor_time = m->cursor_time;
+    w->cursor_id = m->cursor_id;
+    w->suppress_until = m->suppress_until;
+    w->suppress_entry = m->suppress_entry;
+    if (!m->alert_id[0]) {
+        if (w->alert_id)
+            s->bytes -= sizeof m->alert_id;
+        free(w->alert_id);
+        w->alert_id = NULL;
+    } else if (!w->alert_id || strncmp(w->alert_id, m->alert_id, sizeof m->alert_id) != 0) {
+        if (!w->alert_id) {
+            w->alert_id = xmalloc(sizeof m->alert_id);
+            s->bytes += sizeof m->alert_id;
+        }
+        memcpy(w->alert_id, m->alert_id, sizeof m->alert_id - 1);
+        w->alert_id[sizeof m->alert_id - 1] = '\0';
     }
     w->has_meta = true;
     if (ttl_ms > w->ttl_ms)
@@ -681,7 +786,7 @@ static void mem_stats(struct aw_store *base, struct aw_store_stats *out)
 {
     struct mem_store *s = (struct mem_store *)base;
     *out = s->st;
-    out->bytes = s->bytes;
+    out->bytes = total_bytes(s);
 }
 
 static void mem_destroy(struct aw_store *base)
@@ -689,9 +794,13 @@ static void mem_destroy(struct aw_store *base)
     struct mem_store *s = (struct mem_store *)base;
     while (s->lru_head)
         window_free(s, s->lru_head);
-    blob_release(s, s->last_blob);
-    if (s->open_chunk)
-        chunk_release(s, s->open_chunk);
+    while (s->slabs) {
+        struct slab *next = s->slabs->next;
+        free(s->slabs);
+        s->slabs = next;
+    }
+    blob_arena_free(&s->blobs);
+    blob_arena_free(&s->groups);
     for (size_t i = 0; i < s->sets.cap; i++)
         if (s->sets.keys[i]) {
             struct mem_set *set = s->sets.values[i];
@@ -705,7 +814,7 @@ static void mem_destroy(struct aw_store *base)
             free(h->rule);
             free(h);
         }
-    aw_hashmap_free(&s->windows);
+    free(s->windows.slots);
     aw_hashmap_free(&s->sets);
     aw_hashmap_free(&s->heaps);
     free(s);
@@ -733,7 +842,8 @@ struct aw_store *aw_store_memory_new(const struct aw_store_options *opts)
     struct mem_store *s = xmalloc(sizeof *s);
     memset(s, 0, sizeof *s);
     s->base.ops = &mem_ops;
-    aw_hashmap_init(&s->windows);
+    blob_arena_init(&s->blobs, 64 << 10);
+    blob_arena_init(&s->groups, 4 << 10); /* small: a long-lived window pins its group's chunk */
     aw_hashmap_init(&s->sets);
     aw_hashmap_init(&s->heaps);
     s->cap = opts && opts->memory_cap ? opts->memory_cap : (size_t)1 << 30;

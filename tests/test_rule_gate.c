@@ -1,11 +1,14 @@
 /*
  * test_rule_gate.c - the action pre-filter (aw_rule_action_gate) is a
  * necessary condition of a rule: the sets it derives, and "no set" where
- * the condition does not pin the action.
+ * the condition does not pin the action; and the index the pipeline
+ * builds from those sets (gate_index.c) hands out exactly the rules whose
+ * set admits an action, without case, in rule order.
  */
 #include <criterion/criterion.h>
 
 #include "auditwatch/rule.h"
+#include "gate_index.h"
 
 static size_t gate_of(const char *yaml, const char **out, size_t max)
 {
@@ -51,4 +54,49 @@ Test(gate, no_set_where_the_action_is_not_pinned)
     cr_expect_eq(gate_of(HEAD "  a:\n    - {event.action: sudo}\n    - {user.name: root}\n  condition: a\n", v, 16), 0);
     cr_expect_eq(gate_of(HEAD "  kw: [failed]\n  condition: kw\n", v, 16), 0);
     cr_expect_eq(gate_of(HEAD "  a: {event.action: [a, b, c]}\n  condition: a\n", v, 2), 0, "more values than room");
+}
+
+Test(gate, index_lists_the_rules_an_action_can_match)
+{
+    struct aw_gate_index *x = aw_gate_index_new();
+    cr_assert_not_null(x);
+    const char *login[] = {"ssh_login"}, *sudo[] = {"sudo", "SU"}, *both[] = {"ssh_login", "su"};
+    cr_assert(aw_gate_index_add(x, 0, 0, login, 1));
+    cr_assert(aw_gate_index_add(x, 0, 1, NULL, 0)); /* ungated: every action */
+    cr_assert(aw_gate_index_add(x, 0, 2, sudo, 2));
+    cr_assert(aw_gate_index_add(x, 1, 3, login, 1)); /* the other bucket */
+    cr_assert(aw_gate_index_add(x, 0, 4, both, 2));
+    cr_assert(aw_gate_index_build(x));
+    size_t n;
+    const size_t *c = aw_gate_index_candidates(x, 0, "SSH_Login", 9, &n);
+    cr_assert_eq(n, 3);
+    cr_expect(c[0] == 0 && c[1] == 1 && c[2] == 4);
+    c = aw_gate_index_candidates(x, 0, "su", 2, &n);
+    cr_assert_eq(n, 3);
+    cr_expect(c[0] == 1 && c[1] == 2 && c[2] == 4);
+    c = aw_gate_index_candidates(x, 0, "ssh_logins", 10, &n); /* longer than any gate value */
+    cr_assert_eq(n, 1);
+    cr_expect_eq(c[0], 1);
+    c = aw_gate_index_candidates(x, 0, "cron", 4, &n);
+    cr_assert_eq(n, 1);
+    c = aw_gate_index_candidates(x, 0, NULL, 0, &n); /* no action at all */
+    cr_assert_eq(n, 1);
+    c = aw_gate_index_candidates(x, 1, "ssh_login", 9, &n);
+    cr_assert_eq(n, 1);
+    cr_expect_eq(c[0], 3);
+    c = aw_gate_index_candidates(x, 1, "sudo", 4, &n);
+    cr_expect_eq(n, 0);
+    /* the same address holding another action next time (answers are
+     * remembered by address, but only trusted for the same text) */
+    char buf[16] = "sudo";
+    c = aw_gate_index_candidates(x, 0, buf, 4, &n);
+    cr_expect_eq(n, 2);
+    memcpy(buf, "cron", 4);
+    c = aw_gate_index_candidates(x, 0, buf, 4, &n);
+    cr_assert_eq(n, 1);
+    cr_expect_eq(c[0], 1);
+    memcpy(buf, "SUDO", 4);
+    c = aw_gate_index_candidates(x, 0, buf, 4, &n);
+    cr_expect_eq(n, 2);
+    aw_gate_index_free(x);
 }

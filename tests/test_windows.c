@@ -4,7 +4,9 @@
  * the memory store.  Each test states the edge it pins down (DESIGN
  * section 6): the threshold exactly, the (t - span, t] boundary, out of
  * order within lateness, late beyond it, redelivery, suppression and its
- * end, ordering for temporal_ordered, chains, and order independence.
+ * end, ordering for temporal_ordered, chains, and order independence;
+ * and, on the memory store itself, that expiry by event time is not held
+ * back by a window that never expires.
  */
 #include <criterion/criterion.h>
 #include <unistd.h>
@@ -429,4 +431,114 @@ Test(windows, batch_does_not_trim_what_is_still_to_be_judged)
     cr_assert_eq(h.nalerts, 1, "%d alerts", h.nalerts);
     cr_expect_str_eq(alert_str(&h, 0, "@timestamp"), "2024-03-03T10:00:20.000Z");
     harness_close(&h);
+}
+
+/* The memory store expires windows by event time even when a window that
+ * never expires (first_seen keeps its learning start with no TTL) has
+ * become the least recently updated one: it must not hold back the expiry
+ * of every window behind it. */
+Test(windows, a_window_without_ttl_does_not_hold_back_expiry)
+{
+    struct aw_store *s = aw_store_memory_new(NULL);
+    struct aw_window_meta m;
+    memset(&m, 0, sizeof m);
+    m.group_json = "{}";
+    m.group_json_len = 2;
+    m.cursor_time = AW_TIME_NONE;
+    m.suppress_until = AW_TIME_NONE;
+    struct aw_wkey forever = {"first_seen.learning", 1, 0};
+    cr_assert_eq(s->ops->meta_put(s, &forever, &m, 0), 0);
+    int64_t t0 = 1700000000000;
+    for (int i = 0; i < 20000; i++) {
+        int64_t t = t0 + (int64_t)i * 1000; /* one group per second, each seen once */
+        s->ops->set_clock(s, t);
+        struct aw_wkey k = {"auth.rule", (uint64_t)i + 2, 0};
+        struct aw_window_entry e = {t, (uint64_t)i + 7, 0, 0, "{}", 2, "", 0};
+        bool added, found;
+        struct aw_window_meta got;
+        cr_assert_eq(s->ops->window_add(s, &k, &e, AW_TIME_NONE, 60000, &added, &got, &found), 0);
+        cr_assert(added);
+    }
+    struct aw_store_stats st;
+    s->ops->stats(s, &st);
+    /* a 60 s TTL at one new group per second: about 60 live windows (the
+     * approximate LRU order may keep some more), never thousands */
+    cr_expect_lt(st.windows, 500, "%llu windows live", (unsigned long long)st.windows);
+    bool found;
+    cr_assert_eq(s->ops->meta_get(s, &forever, &m, &found), 0);
+    cr_expect(found, "the window without a TTL is kept");
+    aw_store_destroy(s);
+}
+
+/* The alert message names the group's values as they are, whatever the
+ * group text needed: plain ASCII, a quote and a backslash (escaped in the
+ * group's JSON), a value outside ASCII, an absent field (none). */
+Test(windows, message_names_group_values_as_they_are)
+{
+    static const char rules[] =
+        "title: SSH failure\n"
+        "name: t.fail\n"
+        "logsource: {product: linux, service: auth}\n"
+        "detection:\n"
+        "  f: {event.action: ssh_login, event.outcome: failure}\n"
+        "  condition: f\n"
+        "---\n"
+        "title: Per user\n"
+        "name: t.user\n"
+        "correlation: {type: event_count, rules: [t.fail], group-by: [user.name, source.domain], timespan: 60s,\n"
+        "              condition: {gte: 2}}\n"
+        "level: high\n";
+    static const struct {
+        const char *user, *message;
+    } cases[] = {
+        {"alice", "Per user: 2 matching events for user.name=alice source.domain=(none) within 1m"},
+        {"a\"b\\c", "Per user: 2 matching events for user.name=a\"b\\c source.domain=(none) within 1m"},
+        {"j\xc3\xb6rg", "Per user: 2 matching events for user.name=j\xc3\xb6rg source.domain=(none) within 1m"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct harness h;
+        harness_open(&h, rules, 0);
+        fail_at(&h, 0, 0, "10.0.0.1", cases[i].user, 1);
+        fail_at(&h, 0, 10, "10.0.0.1", cases[i].user, 2);
+        aw_pipeline_flush(h.p);
+        cr_assert_eq(h.nalerts, 1, "%s: %d alerts", cases[i].user, h.nalerts);
+        cr_expect_str_eq(alert_str(&h, 0, "message"), cases[i].message);
+        harness_close(&h);
+    }
+}
+
+/* Many entries of too few distinct values are not worth judging; once a
+ * late entry (within lateness) brings the third value, the window that
+ * entry completes alerts, at its own time. */
+Test(windows, value_count_judges_once_enough_values_arrive_even_late)
+{
+    static const char rules[] =
+        "title: SSH failure\n"
+        "name: t.fail\n"
+        "logsource: {product: linux, service: auth}\n"
+        "detection:\n"
+        "  f: {event.action: ssh_login, event.outcome: failure}\n"
+        "  condition: f\n"
+        "---\n"
+        "title: Spray\n"
+        "name: t.spray\n"
+        "correlation: {type: value_count, rules: [t.fail], group-by: [source.ip], timespan: 60s,\n"
+        "              condition: {gte: 3, field: user.name}}\n"
+        "level: high\n";
+    for (size_t batch = 0; batch <= 1024; batch += 1024) {
+        struct harness h;
+        harness_open_batched(&h, rules, 30000, batch);
+        fail_at(&h, 0, 0, "10.0.0.9", "u1", 1);
+        fail_at(&h, 0, 5, "10.0.0.9", "u1", 2);
+        fail_at(&h, 0, 10, "10.0.0.9", "u1", 3);
+        fail_at(&h, 0, 20, "10.0.0.9", "u2", 4);
+        fail_at(&h, 0, 30, "10.0.0.9", "u1", 5);
+        fail_at(&h, 0, 25, "10.0.0.9", "u3", 6); /* late, within the lateness */
+        cr_assert_eq(aw_pipeline_flush(h.p), 0);
+        cr_assert_eq(h.nalerts, 1, "batch %zu: %d alerts", batch, h.nalerts);
+        cr_expect_str_eq(alert_str(&h, 0, "@timestamp"), "2024-03-03T10:00:25.000Z");
+        cr_expect_eq(json_integer_value(test_json_path(h.alerts[0], "auditwatch.window.distinct")), 3);
+        cr_expect_eq(json_integer_value(test_json_path(h.alerts[0], "auditwatch.window.count")), 5);
+        harness_close(&h);
+    }
 }
