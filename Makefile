@@ -38,7 +38,7 @@ FUZZ_SECONDS ?= 60
 
 DEB_PACKAGES := build-essential pkg-config librdkafka-dev libjansson-dev libpcre2-dev \
                 libhiredis-dev libyaml-dev libmicrohttpd-dev libcriterion-dev redis-server clang \
-                libclang-rt-14-dev sshguard jq kcat python3 openjdk-17-jre-headless maven
+                libclang-rt-14-dev sshguard jq kcat curl python3 openjdk-17-jre-headless maven
 
 .PHONY: all deps test check asan fuzz fuzz-smoke demo bench-decode bench-replay bench-redis bench-kafka clean
 

@@ -719,7 +719,13 @@ int aw_cli_run(int argc, char **argv)
             if (left <= 0)
                 break;
             size_t want = cfg.batch_events - n < CONSUME_SLICE ? cfg.batch_events - n : CONSUME_SLICE;
-            ssize_t got = rd_kafka_consume_batch_queue(cq, (int)left, slice, want);
+            /* what is there now; only when nothing is, wait (for one) -
+             * a batch call would wait until the whole slice is there */
+            ssize_t got = rd_kafka_consume_batch_queue(cq, 0, slice, want);
+            if (got == 0) {
+                slice[0] = rd_kafka_consumer_poll(r.consumer, (int)left);
+                got = slice[0] ? 1 : 0;
+            }
             for (ssize_t k = 0; k < got; k++) {
                 rd_kafka_message_t *m = slice[k];
                 if (!m->err && !r.failed) {
