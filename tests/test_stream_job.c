@@ -70,11 +70,12 @@ struct job_env {
     long records;   /* records produced to the input topics */
 };
 
-/* Input, topics, configuration and the expected alert ids.  `scenario`:
- * the generated 65,000-record stream, else the bundled demo.  `store`:
+/* Input, topics, configuration and the expected alert ids.  `minutes`:
+ * that many minutes of the generated scenario (600: 65,000 records), 0
+ * for the bundled demo.  `store`:
  * "redis" for a fresh redis-server (append-only, so a restart keeps
  * state), else the memory store. */
-static void prepare(struct job_env *e, const char *tag, bool scenario, bool redis, const char *batch_events)
+static void prepare(struct job_env *e, const char *tag, int minutes, bool redis, const char *batch_events)
 {
     memset(e, 0, sizeof *e);
     e->brokers = bootstrap();
@@ -86,10 +87,10 @@ static void prepare(struct job_env *e, const char *tag, bool scenario, bool redi
                      "redis-server did not start");
         e->redis_up = true;
     }
-    if (scenario)
+    if (minutes)
         cr_assert_eq(sh("%s scenario --auth-out %s/a.log --k8s-out %s/k.jsonl --labels-out %s/l.jsonl --seed 11 "
-                        "--minutes 600",
-                        gen_bin(), e->dir, e->dir, e->dir),
+                        "--minutes %d",
+                        gen_bin(), e->dir, e->dir, e->dir, minutes),
                      0);
     else
         cr_assert_eq(sh("cp tests/data/demo/auth.log %s/a.log && cp tests/data/demo/k8s-audit.jsonl %s/k.jsonl",
@@ -300,30 +301,36 @@ static long summary_records(const struct job_env *e, const char *name)
 Test(stream_job, sigkill_five_times_gives_every_alert_once, .timeout = 600)
 {
     struct job_env e;
-    prepare(&e, "crash", true, true, "200");
+    prepare(&e, "crash", 3000, true, "200");
     srand((unsigned)time(NULL));
-    pid_t pid = start_job(&e, "job");
+    pid_t pid = start_job(&e, "job0");
     int kills = 0;
     for (; kills < 5; kills++) {
-        /* a random moment while it works through the stream */
-        test_sleep_ms(1500 + rand() % 2500);
+        /* a random moment while it works through the stream: once this
+         * run has consumed records, 0-0.8 s later */
+        char name[16];
+        snprintf(name, sizeof name, "job%d", kills);
+        wait_records(job_port(&e, name), 1, 60);
+        test_sleep_ms(rand() % 800);
         cr_assert_eq(kill(pid, 0), 0, "the job exited by itself");
         stop_job(pid, SIGKILL);
-        pid = start_job(&e, "job");
+        snprintf(name, sizeof name, "job%d", kills + 1);
+        pid = start_job(&e, name);
     }
     bool done = wait_for_ids(&e, 240);
     cr_expect_eq(stop_job(pid, SIGTERM), 0, "the last run did not stop cleanly");
     cr_expect(done, "the alerts topic never held the replay's ids");
     expect_same_ids(&e, "after 5 SIGKILLs");
-    /* it was killed while working, not after the end */
-    cr_expect_gt(summary_records(&e, "job"), 0);
+    /* it was killed while working: the run after the kills still had
+     * records to read */
+    cr_expect_gt(summary_records(&e, "job5"), 0, "the kills came after the end of the stream");
     cleanup(&e);
 }
 
 Test(stream_job, second_instance_mid_stream_gives_the_same_ids, .timeout = 600)
 {
     struct job_env e;
-    prepare(&e, "rebalance", true, true, "200");
+    prepare(&e, "rebalance", 600, true, "200");
     pid_t a = start_job(&e, "a");
     wait_records(job_port(&e, "a"), 8000, 120);
     pid_t b = start_job(&e, "b");
@@ -343,7 +350,7 @@ Test(stream_job, second_instance_mid_stream_gives_the_same_ids, .timeout = 600)
 Test(stream_job, redis_down_20s_loses_nothing, .timeout = 600)
 {
     struct job_env e;
-    prepare(&e, "redisdown", true, true, "200");
+    prepare(&e, "redisdown", 600, true, "200");
     pid_t pid = start_job(&e, "job");
     int port = job_port(&e, "job");
     wait_records(port, 8000, 120);
@@ -369,7 +376,7 @@ Test(stream_job, redis_down_20s_loses_nothing, .timeout = 600)
 Test(stream_job, sigterm_then_restart_consumes_nothing_twice, .timeout = 600)
 {
     struct job_env e;
-    prepare(&e, "sigterm", true, true, "200");
+    prepare(&e, "sigterm", 600, true, "200");
     pid_t pid = start_job(&e, "first");
     int port = job_port(&e, "first");
     wait_records(port, 10000, 120);
@@ -395,7 +402,7 @@ Test(stream_job, sigterm_then_restart_consumes_nothing_twice, .timeout = 600)
 Test(stream_job, sighup_reloads_rules_and_refuses_broken_ones, .timeout = 300)
 {
     struct job_env e;
-    prepare(&e, "sighup", false, false, "1024");
+    prepare(&e, "sighup", 0, false, "1024");
     pid_t pid = start_job_with(&e, "job", "--log-format json");
     int port = job_port(&e, "job");
     wait_records(port, (double)e.records, 120);
@@ -476,7 +483,7 @@ Test(stream_job, sighup_reloads_rules_and_refuses_broken_ones, .timeout = 300)
 Test(stream_job, replay_kafka_gives_the_file_replay_ids, .timeout = 300)
 {
     struct job_env e;
-    prepare(&e, "kreplay", false, false, "1024");
+    prepare(&e, "kreplay", 0, false, "1024");
     /* every record of both topics: the ids of the file replay */
     cr_assert_eq(sh("cd %s && $OLDPWD/%s replay -c run.yaml --kafka --topic auth-%s --topic k8s-%s 2> kreplay.err "
                     "| jq -r .auditwatch.alert_id | sort > kids",
