@@ -343,9 +343,11 @@ Test(stream_job, sigkill_five_times_gives_every_alert_once, .timeout = 600)
 /* KNOWN DEFECT, disabled until fixed: killing each run within a second of
  * its first record loses an early event_count alert (seen: auth.ssh_bruteforce
  * at the stream's start) - crash recovery right after a start is not
- * complete yet.  Run it with --filter 'stream_job/sigkill_soon*' and
- * enable it once fixed. */
-Test(stream_job, sigkill_soon_after_each_start, .timeout = 600, .disabled = true)
+ * complete yet.  Compiled only with -DAW_KNOWN_DEFECT_TESTS (make
+ * CFLAGS=-DAW_KNOWN_DEFECT_TESTS build/tests/test_stream_job); enable it
+ * for good once fixed.  (Criterion's .disabled leaks under LSan.) */
+#ifdef AW_KNOWN_DEFECT_TESTS
+Test(stream_job, sigkill_soon_after_each_start, .timeout = 600)
 {
     struct job_env e;
     /* KNOWN DEFECT, left out of the comparison: a correlation fed by
@@ -379,6 +381,7 @@ Test(stream_job, sigkill_soon_after_each_start, .timeout = 600, .disabled = true
     cr_expect_gt(summary_records(&e, "job5"), 0, "the kills came after the end of the stream");
     cleanup(&e);
 }
+#endif
 
 Test(stream_job, second_instance_mid_stream_gives_the_same_ids, .timeout = 600)
 {
