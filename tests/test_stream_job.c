@@ -311,7 +311,7 @@ static long summary_records(const struct job_env *e, const char *name)
  * five SIGKILLs, the stale instances long expired).  Compiled only with
  * -DAW_KNOWN_DEFECT_TESTS until fixed (README: known limitations). */
 #ifdef AW_KNOWN_DEFECT_TESTS
-Test(stream_job, sigkill_five_times_gives_every_alert_once, .timeout = 600)
+Test(stream_job, sigkill_five_times_gives_every_alert_once)
 {
     struct job_env e;
     /* KNOWN DEFECT, left out of the comparison: a correlation fed by
@@ -353,7 +353,7 @@ Test(stream_job, sigkill_five_times_gives_every_alert_once, .timeout = 600)
  * CFLAGS=-DAW_KNOWN_DEFECT_TESTS build/tests/test_stream_job); enable it
  * for good once fixed.  (Criterion's .disabled leaks under LSan.) */
 #ifdef AW_KNOWN_DEFECT_TESTS
-Test(stream_job, sigkill_soon_after_each_start, .timeout = 600)
+Test(stream_job, sigkill_soon_after_each_start)
 {
     struct job_env e;
     /* KNOWN DEFECT, left out of the comparison: a correlation fed by
@@ -389,7 +389,7 @@ Test(stream_job, sigkill_soon_after_each_start, .timeout = 600)
 }
 #endif
 
-Test(stream_job, second_instance_mid_stream_gives_the_same_ids, .timeout = 600)
+Test(stream_job, second_instance_mid_stream_gives_the_same_ids)
 {
     struct job_env e;
     prepare(&e, "rebalance", 600, true, "200");
@@ -435,7 +435,7 @@ Test(stream_job, redis_down_20s_loses_nothing, .timeout = 600)
     cleanup(&e);
 }
 
-Test(stream_job, sigterm_then_restart_consumes_nothing_twice, .timeout = 600)
+Test(stream_job, sigterm_then_restart_consumes_nothing_twice)
 {
     struct job_env e;
     prepare(&e, "sigterm", 600, true, "200");
@@ -461,7 +461,7 @@ Test(stream_job, sigterm_then_restart_consumes_nothing_twice, .timeout = 600)
     cleanup(&e);
 }
 
-Test(stream_job, sighup_reloads_rules_and_refuses_broken_ones, .timeout = 300)
+Test(stream_job, sighup_reloads_rules_and_refuses_broken_ones)
 {
     struct job_env e;
     prepare(&e, "sighup", 0, false, "1024");
@@ -542,7 +542,7 @@ Test(stream_job, sighup_reloads_rules_and_refuses_broken_ones, .timeout = 300)
     cleanup(&e);
 }
 
-Test(stream_job, replay_kafka_gives_the_file_replay_ids, .timeout = 300)
+Test(stream_job, replay_kafka_gives_the_file_replay_ids)
 {
     struct job_env e;
     prepare(&e, "kreplay", 0, false, "1024");
@@ -589,7 +589,7 @@ static int64_t committed(rd_kafka_t *c, const char *topic, int32_t partition)
     return off < 0 ? -1 : off;
 }
 
-Test(stream_job, failed_alert_deliveries_are_retried_and_not_committed, .timeout = 300)
+Test(stream_job, failed_alert_deliveries_are_retried_and_not_committed)
 {
     bootstrap(); /* runs with the real-broker tests */
     /* librdkafka's mock cluster, in this process, as the job's cluster:
