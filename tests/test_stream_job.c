@@ -409,7 +409,7 @@ Test(stream_job, second_instance_mid_stream_gives_the_same_ids)
     cleanup(&e);
 }
 
-Test(stream_job, redis_down_20s_loses_nothing, .timeout = 600)
+Test(stream_job, redis_down_20s_loses_nothing)
 {
     struct job_env e;
     prepare(&e, "redisdown", 600, true, "200");
