@@ -248,6 +248,8 @@ struct redis_store {
     struct aw_redis_spec spec;
     char *shown;
     int64_t connect_timeout_ms, command_timeout_ms, reconnect_wait_ms;
+    int (*before_send)(void *ctx); /* see aw_store_options */
+    void *before_send_ctx;
     char *prefix;
     char instance[96];
     char sha[S_COUNT][41];
@@ -690,8 +692,10 @@ static void pipe_guard_end(const sigset_t *old)
  * handled (reconnect, resend all) by the exchange that reads. */
 static void send_early(struct redis_store *s)
 {
-    if (!s->c || s->broken || s->c->err)
+    if (!s->c || s->broken || s->c->err || s->nsent == s->ncmds)
         return;
+    if (s->before_send && s->before_send(s->before_send_ctx))
+        return; /* (the exchange that reads asks again) */
     for (; s->nsent < s->ncmds; s->nsent++)
         if (redisAppendFormattedCommand(s->c, s->cmds[s->nsent].text, (size_t)s->cmds[s->nsent].len) != REDIS_OK)
             return;
@@ -711,6 +715,8 @@ static int exchange(struct redis_store *s)
     s->last_resent = false;
     if (!s->ncmds)
         return 0;
+    if (s->before_send && s->before_send(s->before_send_ctx))
+        return -1;
     for (int attempt = 0;; attempt++) {
         sigset_t old;
         pipe_guard_begin(&old);
@@ -2305,6 +2311,8 @@ struct aw_store *aw_store_redis_new(const char *spec, const struct aw_store_opti
     s->connect_timeout_ms = opts && opts->connect_timeout_ms > 0 ? opts->connect_timeout_ms : 2000;
     s->command_timeout_ms = opts && opts->command_timeout_ms > 0 ? opts->command_timeout_ms : 5000;
     s->reconnect_wait_ms = opts && opts->reconnect_wait_ms > 0 ? opts->reconnect_wait_ms : 60000;
+    s->before_send = opts ? opts->before_send : NULL;
+    s->before_send_ctx = opts ? opts->before_send_ctx : NULL;
     s->prefix = xstrdup(opts && opts->prefix && opts->prefix[0] ? opts->prefix : "auditwatch");
     s->mirror_cap = opts && opts->memory_cap ? opts->memory_cap : (size_t)1 << 30;
     char host[64] = "host";
