@@ -436,7 +436,15 @@ int window_on_hit(struct aw_detector *d, const struct aw_detector_env *env, cons
 {
     struct window_state *ws = d->state;
     d->stats.hits++;
-    if (d->watermark_ms != AW_TIME_NONE && hit->time_ms < sat_sub(d->watermark_ms, d->lateness_ms)) {
+    /* An event older than the watermark minus the lateness is late.  A
+     * hit from an upstream correlation is not: it exists only once the
+     * upstream has finalized its time, and a jump in event time (a
+     * partition catching up, a quiet stream, a restart) can leave that far
+     * behind the watermark the pipeline already gave every detector.  The
+     * upstream is finalized first (dependency order), so such a hit is
+     * late only behind what this rule itself has finalized. */
+    int64_t late_before = hit->event ? sat_sub(d->watermark_ms, d->lateness_ms) : ws->finalized_to;
+    if (d->watermark_ms != AW_TIME_NONE && late_before != AW_TIME_NONE && hit->time_ms < late_before) {
         d->stats.late++;
         return 0;
     }

@@ -393,7 +393,7 @@ static int finish_batch(struct run *r, int64_t started_ms, bool sync_commit)
                 aw_outbox_offset(r->outbox, r->parts[i].topic, r->parts[i].partition, r->parts[i].next_offset);
             r->parts[i].next_offset = -1;
         }
-    rc = aw_outbox_seal(r->outbox, sync_commit, stopping, SHUTDOWN_WAIT_MS);
+    rc = aw_outbox_seal(r->outbox, sync_commit, SHUTDOWN_WAIT_MS);
     atomic_store(&r->delivery_failing_since_ms, aw_outbox_failing_since(r->outbox));
     if (rc < 0)
         return -1;
@@ -416,7 +416,7 @@ static int before_store_send(void *ctx)
     struct run *r = ctx;
     if (!r->outbox || !aw_outbox_undelivered(r->outbox))
         return 0;
-    int rc = aw_outbox_deliver_all(r->outbox, stopping, SHUTDOWN_WAIT_MS);
+    int rc = aw_outbox_deliver_all(r->outbox, SHUTDOWN_WAIT_MS);
     atomic_store(&r->delivery_failing_since_ms, aw_outbox_failing_since(r->outbox));
     return rc;
 }
@@ -652,7 +652,7 @@ int aw_cli_run(int argc, char **argv)
         aw_kafka_conf(&cfg, "auditwatch run", "enable.idempotence", "true", "acks", "all", (char *)NULL);
     if (!pc)
         goto out;
-    r.outbox = aw_outbox_new(r.metrics);
+    r.outbox = aw_outbox_new(r.metrics, &stopping);
     rd_kafka_conf_set_opaque(pc, r.outbox);
     rd_kafka_conf_set_dr_msg_cb(pc, aw_outbox_on_delivery);
     r.producer = rd_kafka_new(RD_KAFKA_PRODUCER, pc, err, sizeof err);

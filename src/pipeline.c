@@ -372,10 +372,14 @@ static int prefetch_and_sync(struct aw_pipeline *p, bool flush)
     struct aw_store *s = p->env.store;
     if (!s || !s->ops->sync)
         return 0;
-    /* The watermark others may finalize up to ("finished" is published
-     * only after the final advance has written everything). */
-    if (s->ops->set_clock && p->watermark != AW_TIME_NONE)
-        s->ops->set_clock(s, p->watermark);
+    /* The watermark a shared store publishes for the peers (who finalize
+     * up to the slowest one) is the one the last pass finalized, set at
+     * its end: what that pass wrote - a chained rule's upstream alerts
+     * among it - goes with this sync, ahead of the watermark.  Publishing
+     * the newer one now would let a peer finalize a downstream window
+     * before this instance has added the upstream alerts it is about to
+     * raise.  ("finished" is likewise published only after the final
+     * pass.) */
     bool will_advance = flush || p->watermark != p->advanced_to || shared_store(p); /* as advance_all decides */
     for (size_t i = 0; will_advance && i < p->ndets; i++) {
         struct aw_detector *d = p->dets[i];
@@ -393,13 +397,18 @@ static int advance_all(struct aw_pipeline *p, bool flush)
     if (!flush && p->watermark == p->advanced_to && !shared_store(p))
         return 0;
     p->advanced_to = p->watermark;
-    if (p->watermark != AW_TIME_NONE && p->env.store->ops->set_clock)
-        p->env.store->ops->set_clock(p->env.store, p->watermark);
     for (size_t i = 0; i < p->ndets; i++) {
         struct aw_detector *d = p->dets[i];
         if (d->kind->advance && d->kind->advance(d, &p->env, p->watermark, flush) < 0)
             return -1;
     }
+    /* The store's clock (what its windows expire by) moves only after the
+     * pass: when event time jumps past a window's TTL (a partition
+     * catching up, a quiet stream), the window must still be there for
+     * what this pass adds to it - a chained rule's window gets its
+     * upstream's alerts only as the upstream is finalized. */
+    if (p->watermark != AW_TIME_NONE && p->env.store->ops->set_clock)
+        p->env.store->ops->set_clock(p->env.store, p->watermark);
     return 0;
 }
 

@@ -51,6 +51,7 @@ struct aw_outbox {
     size_t nflying;
     bool busy, paused;
     int64_t failing_since;
+    const volatile sig_atomic_t *stop_flag; /* set by a stop signal */
 };
 
 static int64_t mono_ms(void)
@@ -104,11 +105,12 @@ static void free_batch(struct out_batch *b)
     free(b);
 }
 
-struct aw_outbox *aw_outbox_new(struct aw_metrics *metrics)
+struct aw_outbox *aw_outbox_new(struct aw_metrics *metrics, const volatile sig_atomic_t *stop_flag)
 {
     struct aw_outbox *o = xrealloc(NULL, sizeof *o);
     memset(o, 0, sizeof *o);
     o->metrics = metrics;
+    o->stop_flag = stop_flag;
     o->open = new_batch();
     return o;
 }
@@ -275,7 +277,7 @@ static void pause_consumer(struct aw_outbox *o, bool pause)
 enum settle_goal { SETTLE_ROOM, SETTLE_DELIVERED, SETTLE_COMMITTED };
 
 /* Deliver and commit until the goal is reached. */
-static int settle(struct aw_outbox *o, enum settle_goal goal, bool stopping, int64_t stop_wait_ms)
+static int settle(struct aw_outbox *o, enum settle_goal goal, int64_t stop_wait_ms)
 {
     int64_t stop_at = 0;
     int rc = 0;
@@ -307,7 +309,7 @@ static int settle(struct aw_outbox *o, enum settle_goal goal, bool stopping, int
         pause_consumer(o, failing > 0); /* lag grows, nothing is read past the failure */
         if (!o->nflying || (goal == SETTLE_ROOM && !failing && o->nflying < MAX_FLYING))
             break;
-        if (stopping) {
+        if (o->stop_flag && *o->stop_flag) { /* (a stop may come while we wait) */
             if (!stop_at)
                 stop_at = now + stop_wait_ms;
             else if (now > stop_at) {
@@ -334,7 +336,7 @@ static int settle(struct aw_outbox *o, enum settle_goal goal, bool stopping, int
 
 /* Move the open batch into the FIFO and produce it; false when there is
  * no room (gave up while stopping). */
-static bool seal_open(struct aw_outbox *o, bool stopping, int64_t stop_wait_ms)
+static bool seal_open(struct aw_outbox *o, int64_t stop_wait_ms)
 {
     struct out_batch *b = o->open;
     if (!b->nmsgs && !b->noffs)
@@ -342,7 +344,7 @@ static bool seal_open(struct aw_outbox *o, bool stopping, int64_t stop_wait_ms)
     /* room for it first (back-pressure), then into the FIFO */
     int rc = 0;
     while (o->nflying == MAX_FLYING && !rc)
-        rc = settle(o, SETTLE_ROOM, stopping, stop_wait_ms);
+        rc = settle(o, SETTLE_ROOM, stop_wait_ms);
     if (o->nflying == MAX_FLYING)
         return false;
     for (size_t i = 0; i < b->nmsgs; i++)
@@ -354,19 +356,17 @@ static bool seal_open(struct aw_outbox *o, bool stopping, int64_t stop_wait_ms)
     return true;
 }
 
-int aw_outbox_seal(struct aw_outbox *o, bool wait_all, bool stopping, int64_t stop_wait_ms)
+int aw_outbox_seal(struct aw_outbox *o, bool wait_all, int64_t stop_wait_ms)
 {
     o->busy = true;
-    int rc = seal_open(o, stopping, stop_wait_ms)
-                 ? settle(o, wait_all ? SETTLE_COMMITTED : SETTLE_ROOM, stopping, stop_wait_ms)
-                 : -1;
+    int rc = seal_open(o, stop_wait_ms) ? settle(o, wait_all ? SETTLE_COMMITTED : SETTLE_ROOM, stop_wait_ms) : -1;
     o->busy = false;
     return rc;
 }
 
 bool aw_outbox_undelivered(const struct aw_outbox *o) { return o->open->nmsgs || o->nflying; }
 
-int aw_outbox_deliver_all(struct aw_outbox *o, bool stopping, int64_t stop_wait_ms)
+int aw_outbox_deliver_all(struct aw_outbox *o, int64_t stop_wait_ms)
 {
     if (o->busy)
         return 0; /* (not reached: nothing the outbox calls writes state) */
@@ -374,7 +374,7 @@ int aw_outbox_deliver_all(struct aw_outbox *o, bool stopping, int64_t stop_wait_
     /* The open batch's messages so far become a batch of their own, with
      * no offsets: the batch's offsets, added at its end, go with a later
      * one, committed only after this one (in order). */
-    int rc = seal_open(o, stopping, stop_wait_ms) ? settle(o, SETTLE_DELIVERED, stopping, stop_wait_ms) : -1;
+    int rc = seal_open(o, stop_wait_ms) ? settle(o, SETTLE_DELIVERED, stop_wait_ms) : -1;
     o->busy = false;
     return rc;
 }

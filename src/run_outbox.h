@@ -15,6 +15,7 @@
 #define AUDITWATCH_RUN_OUTBOX_H
 
 #include <librdkafka/rdkafka.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -23,8 +24,9 @@
 struct aw_outbox;
 
 /* The consumer is paused and polled (to stay in its group) while
- * deliveries fail. */
-struct aw_outbox *aw_outbox_new(struct aw_metrics *metrics);
+ * deliveries fail.  stop_flag (may be NULL): set by a stop signal; once
+ * it is, failing deliveries are given up after stop_wait_ms (below). */
+struct aw_outbox *aw_outbox_new(struct aw_metrics *metrics, const volatile sig_atomic_t *stop_flag);
 void aw_outbox_attach(struct aw_outbox *o, rd_kafka_t *producer, rd_kafka_t *consumer);
 /* The producer's delivery report callback; its opaque must be the outbox. */
 void aw_outbox_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque);
@@ -37,10 +39,10 @@ void aw_outbox_offset(struct aw_outbox *o, const char *topic, int32_t partition,
 
 /* Seal the open batch and produce it, then commit what is delivered.
  * wait_all: return only when every batch is delivered and committed
- * (synchronously) - on revoke and stop.  stopping: give up failing
- * deliveries after `stop_wait_ms` (returns -1: those batches are not
- * committed, a restart reads them again).  0 otherwise. */
-int aw_outbox_seal(struct aw_outbox *o, bool wait_all, bool stopping, int64_t stop_wait_ms);
+ * (synchronously) - on revoke and stop.  Once stopping (stop_flag), gives
+ * failing deliveries up after `stop_wait_ms` (returns -1: those batches
+ * are not committed, a restart reads them again).  0 otherwise. */
+int aw_outbox_seal(struct aw_outbox *o, bool wait_all, int64_t stop_wait_ms);
 /* Anything produced, or still to produce, without a successful delivery
  * report yet. */
 bool aw_outbox_undelivered(const struct aw_outbox *o);
@@ -50,7 +52,7 @@ bool aw_outbox_undelivered(const struct aw_outbox *o);
  * before any write to a shared state store, so that the store never
  * records a finalization whose alerts could still be lost.  -1 when
  * stopping gave up after stop_wait_ms. */
-int aw_outbox_deliver_all(struct aw_outbox *o, bool stopping, int64_t stop_wait_ms);
+int aw_outbox_deliver_all(struct aw_outbox *o, int64_t stop_wait_ms);
 /* Serve delivery reports and commit completed batches without waiting. */
 void aw_outbox_poll(struct aw_outbox *o);
 /* A revoked partition: its offsets are no longer this instance's to commit. */

@@ -541,77 +541,175 @@ static int64_t committed(rd_kafka_t *c, const char *topic, int32_t partition)
     return off < 0 ? -1 : off;
 }
 
-Test(stream_job, failed_alert_deliveries_are_retried_and_not_committed)
+/* A job on librdkafka's mock cluster (in this process).  The input topic
+ * lives on broker 1 (with the group), the alerts and dead-letter topics on
+ * broker 2, so that the test can make only the job's deliveries fail or
+ * crawl. */
+struct mock_job {
+    rd_kafka_t *owner, *probe; /* probe: reads the group's committed offsets */
+    rd_kafka_mock_cluster_t *mc;
+    struct job_env e;
+    int64_t end; /* records in the input once complete */
+};
+
+enum mock_produce { MOCK_PRODUCE_FAILS, MOCK_PRODUCE_WORKS };
+
+/* Demo auth lines on the mock cluster, the ids a file replay of them plus
+ * a record a day later (the tick, which moves event time past every
+ * window) gives, and the job started on it.  Produce requests fail from
+ * the start (the job has seen a failure on return), or work.  with_tick:
+ * the tick is in the input from the start, else mock_job_tick adds it.
+ * store: a Redis URL, or NULL for the memory store. */
+static void mock_job_start(struct mock_job *m, const char *store, enum mock_produce produce, bool with_tick,
+                           pid_t *pid)
 {
     bootstrap(); /* runs with the real-broker tests */
-    /* librdkafka's mock cluster, in this process, as the job's cluster:
-     * every Produce request fails until the errors are cleared */
+    memset(m, 0, sizeof *m);
     char err[512];
-    rd_kafka_t *owner = rd_kafka_new(RD_KAFKA_PRODUCER, rd_kafka_conf_new(), err, sizeof err);
-    cr_assert(owner, "%s", err);
-    rd_kafka_mock_cluster_t *mc = rd_kafka_mock_cluster_new(owner, 1);
-    cr_assert(mc);
-    const char *mb = rd_kafka_mock_cluster_bootstraps(mc);
-    struct job_env e;
-    memset(&e, 0, sizeof e);
-    e.brokers = mb;
-    snprintf(e.dir, sizeof e.dir, "/tmp/aw-job-XXXXXX");
-    cr_assert(mkdtemp(e.dir));
-    snprintf(e.tag, sizeof e.tag, "mock-%ld", (long)getpid());
-    rd_kafka_mock_topic_create(mc, "in-auth", 1, 1);
-    rd_kafka_mock_topic_create(mc, "alerts", 1, 1);
-    rd_kafka_mock_topic_create(mc, "dead", 1, 1);
-    cr_assert_eq(sh("cd %s && cp $OLDPWD/tests/data/demo/auth.log in.log && "
+    m->owner = rd_kafka_new(RD_KAFKA_PRODUCER, rd_kafka_conf_new(), err, sizeof err);
+    cr_assert(m->owner, "%s", err);
+    m->mc = rd_kafka_mock_cluster_new(m->owner, 2);
+    cr_assert(m->mc);
+    const char *mb = rd_kafka_mock_cluster_bootstraps(m->mc);
+    struct job_env *e = &m->e;
+    e->brokers = mb;
+    snprintf(e->dir, sizeof e->dir, "/tmp/aw-job-XXXXXX");
+    cr_assert(mkdtemp(e->dir));
+    snprintf(e->tag, sizeof e->tag, "mock-%ld", (long)getpid());
+    rd_kafka_mock_topic_create(m->mc, "in-auth", 1, 1);
+    rd_kafka_mock_topic_create(m->mc, "alerts", 1, 1);
+    rd_kafka_mock_topic_create(m->mc, "dead", 1, 1);
+    rd_kafka_mock_partition_set_leader(m->mc, "in-auth", 0, 1);
+    rd_kafka_mock_partition_set_leader(m->mc, "alerts", 0, 2);
+    rd_kafka_mock_partition_set_leader(m->mc, "dead", 0, 2);
+    rd_kafka_mock_coordinator_set(m->mc, "group", "g-mock", 1);
+    /* the demo's first two minutes: their correlation alerts are final
+     * only once a later record moves event time on (the tick) */
+    cr_assert_eq(sh("cd %s && awk '$3 <= \"09:02:00\"' $OLDPWD/tests/data/demo/auth.log > in.log && "
                     "echo 'Mar  4 09:00:00 bastion-01 CRON[9990]: pam_unix(cron:session): session closed for user "
-                    "root' >> in.log && kcat -b %s -P -t in-auth -p 0 -l in.log && wc -l < in.log > records && "
+                    "root' > tick.log && cat in.log tick.log > all.log && "
+                    "kcat -b %s -P -t in-auth -p 0 -l %s && wc -l < all.log > records && "
                     "root=$OLDPWD && sed -e \"s|brokers: .*|brokers: %s|\" -e \"s|group: .*|group: g-mock|\" "
                     "-e \"s|topic: host-auth|topic: in-auth|\" -e '/topic: k8s-audit/d' "
                     "-e \"s|alerts_topic: .*|alerts_topic: alerts|\" -e \"s|dead_letter_topic: .*|dead_letter_topic: dead|\" "
                     "-e \"s|paths: \\[rules\\]|paths: [$root/config/rules]|\" "
                     "-e \"s|path: service-map.yaml|path: $root/config/service-map.yaml|\" "
+                    "-e \"s|^  backend: memory |  backend: %s |\" -e \"s|^  reconnect_wait: 1m |  reconnect_wait: 1s |\" "
+                    "-e 's|^  properties: {} |  properties: {session.timeout.ms: \"6000\", heartbeat.interval.ms: \"500\"} |' "
                     "-e \"s|^  year: 0 |  year: 2026 |\" $root/config/auditwatch.yaml > run.yaml && "
-                    "$root/%s replay -q -c run.yaml in.log 2>/dev/null | jq -r .auditwatch.alert_id | sort > want",
-                    e.dir, mb, mb, aw_bin()),
+                    "$root/%s replay -q -c run.yaml --store memory all.log 2>/dev/null | jq -r .auditwatch.alert_id | "
+                    "sort > want",
+                    e->dir, mb, with_tick ? "all.log" : "in.log", mb, store ? store : "memory", aw_bin()),
                  0, "setting up the mock cluster's input failed");
     char path[128];
-    snprintf(path, sizeof path, "%s/records", e.dir);
+    snprintf(path, sizeof path, "%s/records", e->dir);
     char *n = test_read_file(path, NULL);
-    int64_t end = n ? atol(n) : 0;
+    m->end = n ? atol(n) : 0;
     free(n);
-    rd_kafka_resp_err_t fail[200];
-    for (int i = 0; i < 200; i++)
-        fail[i] = RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED;
-    rd_kafka_mock_push_request_errors_array(mc, KAFKA_API_PRODUCE, 200, fail);
-    pid_t pid = start_job(&e, "job");
-    /* the deliveries fail and are retried; meanwhile nothing is committed */
-    for (int i = 0; i < 300 && sh("grep -q 'deliveries failed; retrying' %s/job.err", e.dir); i++)
+    if (produce == MOCK_PRODUCE_FAILS) {
+        rd_kafka_resp_err_t fail[200];
+        for (int i = 0; i < 200; i++)
+            fail[i] = RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED;
+        rd_kafka_mock_push_request_errors_array(m->mc, KAFKA_API_PRODUCE, 200, fail);
+    }
+    *pid = start_job(e, "job");
+    for (int i = 0; produce == MOCK_PRODUCE_FAILS && i < 300 &&
+                    sh("grep -q 'deliveries failed; retrying' %s/job.err", e->dir);
+         i++)
         test_sleep_ms(100);
-    cr_assert_eq(sh("grep -q 'deliveries failed; retrying' %s/job.err", e.dir), 0, "no delivery failed");
+    cr_assert(produce != MOCK_PRODUCE_FAILS || sh("grep -q 'deliveries failed; retrying' %s/job.err", e->dir) == 0,
+              "no delivery failed");
     rd_kafka_conf_t *cc = rd_kafka_conf_new();
     cr_assert_eq(rd_kafka_conf_set(cc, "bootstrap.servers", mb, err, sizeof err), RD_KAFKA_CONF_OK);
     cr_assert_eq(rd_kafka_conf_set(cc, "group.id", "g-mock", err, sizeof err), RD_KAFKA_CONF_OK);
-    rd_kafka_t *probe = rd_kafka_new(RD_KAFKA_CONSUMER, cc, err, sizeof err);
-    cr_assert(probe, "%s", err);
+    m->probe = rd_kafka_new(RD_KAFKA_CONSUMER, cc, err, sizeof err);
+    cr_assert(m->probe, "%s", err);
+}
+
+/* Wait until the group has committed `offset` (-1 when it did not). */
+static int64_t mock_job_wait_committed(struct mock_job *m, int64_t offset, int seconds)
+{
+    int64_t off = -1;
+    for (int i = 0; i < seconds * 10 && off < offset; i++) {
+        test_sleep_ms(100);
+        off = committed(m->probe, "in-auth", 0);
+    }
+    return off;
+}
+
+/* The alerts topic holds exactly the replay's ids. */
+static void mock_job_expect_ids(struct mock_job *m)
+{
+    cr_expect_eq(sh("kcat -b %s -C -t alerts -e -q 2>/dev/null | jq -r .auditwatch.alert_id | sort -u | "
+                    "cmp -s - %s/want",
+                    m->e.brokers, m->e.dir),
+                 0, "the alerts topic does not hold the replay's alert ids");
+}
+
+static void mock_job_cleanup(struct mock_job *m)
+{
+    rd_kafka_destroy(m->probe);
+    rd_kafka_mock_cluster_destroy(m->mc);
+    rd_kafka_destroy(m->owner);
+    sh("rm -rf %s", m->e.dir);
+}
+
+Test(stream_job, failed_alert_deliveries_are_retried_and_not_committed)
+{
+    struct mock_job m;
+    pid_t pid;
+    mock_job_start(&m, NULL, MOCK_PRODUCE_FAILS, true, &pid);
+    /* meanwhile nothing is committed */
     for (int i = 0; i < 5; i++) {
-        cr_expect_lt(committed(probe, "in-auth", 0), end, "committed while alert deliveries were failing");
+        cr_expect_lt(committed(m.probe, "in-auth", 0), m.end, "committed while alert deliveries were failing");
         test_sleep_ms(1000);
     }
     cr_expect_eq(kill(pid, 0), 0, "the job gave up");
     /* the topic works again: the retried batch is delivered and committed */
-    rd_kafka_mock_clear_request_errors(mc, KAFKA_API_PRODUCE);
-    int64_t off = -1;
-    for (int i = 0; i < 600 && off < end; i++) {
-        test_sleep_ms(100);
-        off = committed(probe, "in-auth", 0);
-    }
-    cr_expect_eq(off, end, "the batch was not committed after the deliveries succeeded");
+    rd_kafka_mock_clear_request_errors(m.mc, KAFKA_API_PRODUCE);
+    cr_expect_eq(mock_job_wait_committed(&m, m.end, 60), m.end,
+                 "the batch was not committed after the deliveries succeeded");
     cr_expect_eq(stop_job(pid, SIGTERM), 0);
-    cr_expect_eq(sh("kcat -b %s -C -t alerts -e -q 2>/dev/null | jq -r .auditwatch.alert_id | sort -u | "
-                    "cmp -s - %s/want",
-                    mb, e.dir),
-                 0, "the alerts topic does not hold the replay's alert ids");
-    rd_kafka_destroy(probe);
-    rd_kafka_mock_cluster_destroy(mc);
-    rd_kafka_destroy(owner);
-    sh("rm -rf %s", e.dir);
+    mock_job_expect_ids(&m);
+    mock_job_cleanup(&m);
+}
+
+/* With Redis, the state of a finalization (cursor, suppression, the group
+ * leaving the queue) must not reach Redis before its alert is delivered.
+ * The events of the correlations are read and committed first; then one
+ * record moves event time past every window, and the job is killed while
+ * the alerts that finalization raised are still on their way.  Restarted,
+ * it gives every alert.  (Before, the next batch wrote the finalization
+ * meanwhile, and the restart, which reads only the last record again,
+ * found every group finalized: the alerts were lost.) */
+Test(stream_job, killed_before_alerts_are_delivered_loses_none_with_redis)
+{
+    struct test_redis redis;
+    cr_assert_eq(test_redis_start(&redis, "--appendonly yes --appendfsync always"), 0, "redis-server did not start");
+    struct mock_job m;
+    pid_t pid;
+    mock_job_start(&m, redis.url, MOCK_PRODUCE_WORKS, false, &pid);
+    cr_assert_eq(mock_job_wait_committed(&m, m.end - 1, 60), m.end - 1, "the events were not committed");
+    /* the next produce request fails, after 8 s (so the broker has
+     * appended nothing when the job is killed); then the tick */
+    rd_kafka_mock_broker_push_request_error_rtts(m.mc, 2, KAFKA_API_PRODUCE, 1, RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
+                                                 8000);
+    cr_assert_eq(sh("kcat -b %s -P -t in-auth -p 0 -l %s/tick.log", m.e.brokers, m.e.dir), 0);
+    wait_records(job_port(&m.e, "job"), (double)m.end, 60);
+    test_sleep_ms(1500); /* further (empty) batches: each writes to Redis what it may */
+    stop_job(pid, SIGKILL);
+    rd_kafka_mock_clear_request_errors(m.mc, KAFKA_API_PRODUCE);
+    /* (the restart may have to wait for the dead instance to go stale in
+     * Redis, store.reconnect_wait 1 s + 60 s, to take over its groups) */
+    pid = start_job(&m.e, "job2");
+    cr_expect_eq(mock_job_wait_committed(&m, m.end, 120), m.end, "the restarted job did not commit the input");
+    for (int i = 0; i < 900 && sh("kcat -b %s -C -t alerts -e -q 2>/dev/null | jq -r .auditwatch.alert_id | "
+                                  "sort -u | cmp -s - %s/want",
+                                  m.e.brokers, m.e.dir);
+         i++)
+        test_sleep_ms(100);
+    cr_expect_eq(stop_job(pid, SIGTERM), 0);
+    mock_job_expect_ids(&m);
+    mock_job_cleanup(&m);
+    test_redis_stop(&redis);
 }

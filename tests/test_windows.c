@@ -352,6 +352,30 @@ Test(windows, temporal_ordered_chain_needs_the_order)
     harness_close(&h);
 }
 
+/* Event time that jumps far past a chained correlation's windows (a
+ * partition catching up, a quiet stream, a restart) finalizes the upstream
+ * and the downstream in one pass: the upstream's alert must still reach a
+ * downstream window that is still there, and must not count as late
+ * there.  Both were broken: the store expired the downstream window by the
+ * new clock first, and the upstream alert was dropped as late. */
+Test(windows, chained_rule_alerts_when_event_time_jumps_a_day)
+{
+    for (size_t batch = 0; batch <= 64; batch += 64) {
+        struct harness h;
+        harness_open_batched(&h, ordered_rules, 30000, batch);
+        fail_at(&h, 0, 1, "10.0.2.1", "root", 1);
+        fail_at(&h, 0, 2, "10.0.2.1", "root", 2);
+        ok_at(&h, 3, "10.0.2.1", "root");
+        feed(&h, "Mar  4 10:00:00 h CRON[2]: pam_unix(cron:session): session closed for user root");
+        cr_expect_eq(h.nalerts, 1, "batch %zu: the jump must finalize the chain's alert", batch);
+        aw_pipeline_flush(h.p);
+        cr_expect_eq(h.nalerts, 1, "batch %zu: one alert in all", batch);
+        if (h.nalerts == 1)
+            cr_expect_str_eq(alert_str(&h, 0, "rule.name"), "t.after");
+        harness_close(&h);
+    }
+}
+
 static const char temporal_rules[] =
     "title: SSH failure\nname: t.fail\nlogsource: {product: linux, service: auth}\n"
     "detection:\n  f: {event.action: ssh_login, event.outcome: failure}\n  condition: f\n"
