@@ -170,13 +170,7 @@ int aw_cli_normalize(int argc, char **argv)
         char *end;
         switch (c) {
         case 's':
-            if (!strcmp(optarg, "auth"))
-                opts.source = AW_SOURCE_AUTH;
-            else if (!strcmp(optarg, "k8s"))
-                opts.source = AW_SOURCE_K8S;
-            else if (!strcmp(optarg, "auto"))
-                opts.source = AW_SOURCE_AUTO;
-            else {
+            if (!aw_source_kind_parse(optarg, &opts.source)) {
                 fprintf(stderr, "auditwatch normalize: --source must be auth, k8s or auto\n");
                 return AW_EXIT_USAGE;
             }

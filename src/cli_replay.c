@@ -41,7 +41,6 @@
 #define SHOWN_REJECTIONS 10
 #define MAX_RULE_PATHS 64
 #define MAX_TOPICS 32
-#define HOLD_UNTIL_FIRST (INT64_MIN + 1) /* a partition's stream before its first record */
 
 struct replay_run {
     struct aw_pipeline *pipeline;
@@ -289,7 +288,7 @@ static struct aw_decoder *topic_decoder(const struct aw_config *cfg, const char 
     struct aw_decode_options o = *base;
     for (size_t i = 0; i < cfg->ninputs; i++)
         if (!strcmp(cfg->inputs[i].topic, topic))
-            o.source = !strcmp(cfg->inputs[i].decoder, "k8s") ? AW_SOURCE_K8S : AW_SOURCE_AUTH;
+            aw_source_kind_parse(cfg->inputs[i].decoder, &o.source); /* (validated with the configuration) */
     return aw_decoder_new(&o, err, errlen);
 }
 
@@ -314,7 +313,7 @@ static int replay_kafka(struct replay_run *run, const struct aw_config *cfg, con
             rc = -1;
         }
     for (size_t i = 0; !rc && i < nparts; i++)
-        streams[i] = aw_pipeline_stream_open(run->pipeline, HOLD_UNTIL_FIRST);
+        streams[i] = aw_pipeline_stream_open(run->pipeline, AW_STREAM_HOLD_UNTIL_FIRST);
     if (!rc && run->progress)
         fprintf(stderr, "auditwatch replay: %llu records in %zu partition(s)\n",
                 (unsigned long long)aw_kafka_range_total(range), nparts);
@@ -503,13 +502,7 @@ int aw_cli_replay(int argc, char **argv)
             break;
         }
         case 's':
-            if (!strcmp(optarg, "auth"))
-                source = AW_SOURCE_AUTH;
-            else if (!strcmp(optarg, "k8s"))
-                source = AW_SOURCE_K8S;
-            else if (!strcmp(optarg, "auto"))
-                source = AW_SOURCE_AUTO;
-            else {
+            if (!aw_source_kind_parse(optarg, &source)) {
                 fprintf(stderr, "auditwatch replay: --source must be auth, k8s or auto\n");
                 return AW_EXIT_USAGE;
             }

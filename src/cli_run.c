@@ -62,7 +62,6 @@
 #include "run_outbox.h"
 
 #define MAX_PARTITIONS 4096
-#define HOLD_UNTIL_FIRST (INT64_MIN + 1) /* a stream's first-record hint: hold everything */
 #define SHUTDOWN_WAIT_MS 30000           /* deliveries still failing at a stop: give up */
 #define BATCH_WAIT_MS 50                 /* a batch ends this long after it started */
 #define STALL_MS 10000                   /* /healthz: no batch has ended for this long */
@@ -456,7 +455,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic
                  * given its first record (or proved empty): otherwise the
                  * first partition read would make every other one late. */
                 if (p->stream < 0)
-                    p->stream = aw_pipeline_stream_open(r->pipeline, HOLD_UNTIL_FIRST);
+                    p->stream = aw_pipeline_stream_open(r->pipeline, AW_STREAM_HOLD_UNTIL_FIRST);
                 p->assigned = true;
                 p->seen = false;
                 p->released_at = 0;
@@ -545,12 +544,13 @@ static struct aw_decoder *input_decoder(const struct aw_config *cfg, const char 
                                         size_t errlen)
 {
     struct aw_decode_options opts = {
-        .source = !strcmp(decoder, "k8s") ? AW_SOURCE_K8S : AW_SOURCE_AUTH,
+        .source = AW_SOURCE_AUTO,
         .year = cfg->year,
         .timezone = cfg->timezone,
         .max_record = cfg->max_record,
         .strict = cfg->strict,
     };
+    aw_source_kind_parse(decoder, &opts.source); /* (validated with the configuration) */
     return aw_decoder_new(&opts, err, errlen);
 }
 

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auditwatch/decode.h"
 #include "auditwatch/yaml_tree.h"
 
 struct cfg_ctx {
@@ -397,7 +398,8 @@ static void read_kafka(struct cfg_ctx *c, const struct aw_ynode *n)
                     problem(c, e, "a kafka input needs 'topic'", NULL, NULL);
                 k->decoder = xstrdup("auto");
                 get_string(c, e, "decoder", &k->decoder);
-                if (strcmp(k->decoder, "k8s") && strcmp(k->decoder, "auth") && strcmp(k->decoder, "auto"))
+                enum aw_source_kind kind;
+                if (!aw_source_kind_parse(k->decoder, &kind))
                     problem(c, aw_ymap_get(e, "decoder"), "decoder '%s' must be k8s, auth or auto", k->decoder, NULL);
             }
         }

@@ -97,6 +97,20 @@ static bool contains(const char *hay, size_t len, const char *needle)
     return false;
 }
 
+bool aw_source_kind_parse(const char *name, enum aw_source_kind *out)
+{
+    static const struct {
+        const char *name;
+        enum aw_source_kind kind;
+    } names[] = {{"auth", AW_SOURCE_AUTH}, {"k8s", AW_SOURCE_K8S}, {"auto", AW_SOURCE_AUTO}};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (name && !strcmp(name, names[i].name)) {
+            *out = names[i].kind;
+            return true;
+        }
+    return false;
+}
+
 enum aw_source_kind aw_detect_source(const char *data, size_t len)
 {
     size_t i = 0;

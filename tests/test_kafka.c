@@ -217,9 +217,10 @@ Test(kafka, run_gives_the_alerts_of_replay)
                     "|| exit 1; done",
                     d, b, id, b, id),
                  0, "producing the input failed");
-    /* the job's configuration: the shipped rules and service map */
+    /* the job's configuration: the shipped rules and service map; the
+     * audit topic's decoder found per record (auto) */
     cr_assert_eq(sh("root=$PWD; cd %s && sed -e \"s|brokers: .*|brokers: %s|\" -e \"s|group: .*|group: aw-%ld|\" "
-                    "-e \"s|topic: k8s-audit|topic: k8s-%ld|\" -e \"s|topic: host-auth|topic: auth-%ld|\" "
+                    "-e \"s|topic: k8s-audit, decoder: k8s|topic: k8s-%ld, decoder: auto|\" -e \"s|topic: host-auth|topic: auth-%ld|\" "
                     "-e \"s|alerts_topic: .*|alerts_topic: alerts-%ld|\" -e \"s|dead_letter_topic: .*|dead_letter_topic: dead-%ld|\" "
                     "-e \"s|paths: \\[rules\\]|paths: [$root/config/rules]|\" -e \"s|path: service-map.yaml|path: $root/config/service-map.yaml|\" "
                     "-e \"s|^  year: 0 |  year: 2026 |\" $root/config/auditwatch.yaml > run.yaml",

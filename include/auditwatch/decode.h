@@ -87,6 +87,9 @@ int aw_decoder_decode(struct aw_decoder *d, const struct aw_record *rec, aw_emit
 /* Which source a record looks like (for --source auto): JSON objects that
  * hold an audit event or event list are k8s, everything else auth. */
 enum aw_source_kind aw_detect_source(const char *data, size_t len);
+/* The source named "auth", "k8s" or "auto" (options, kafka.inputs'
+ * decoder); false for any other name. */
+bool aw_source_kind_parse(const char *name, enum aw_source_kind *out);
 
 /* The dead-letter form of a rejected record, one JSON object without a
  * newline: {"error": REASON, "detail": ..., "origin": {...}, "size": N,

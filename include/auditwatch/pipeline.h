@@ -65,8 +65,13 @@ struct aw_pipeline *aw_pipeline_new(const struct aw_pipeline_options *o, char *e
 /* Process one event.  Returns 0, or -1 when the store or the alert sink
  * failed (the caller retries the batch). */
 int aw_pipeline_process(struct aw_pipeline *p, const struct aw_event *ev);
+/* A first-event hint for a stream whose first event is not known yet but
+ * must hold event time back until it comes (a Kafka partition before its
+ * first record): the watermark stays where it is until then. */
+#define AW_STREAM_HOLD_UNTIL_FIRST (INT64_MIN + 1)
 /* Register an input stream; `first_time_ms` is the time of its first
- * event if known (AW_TIME_NONE otherwise).  Returns its id (>= 0). */
+ * event if known (AW_TIME_NONE otherwise: it holds nothing back, or
+ * AW_STREAM_HOLD_UNTIL_FIRST).  Returns its id (>= 0). */
 int aw_pipeline_stream_open(struct aw_pipeline *p, int64_t first_time_ms);
 /* The stream has ended: it no longer holds event time back. */
 int aw_pipeline_stream_close(struct aw_pipeline *p, int stream);
