@@ -444,6 +444,15 @@ int window_on_hit(struct aw_detector *d, const struct aw_detector_env *env, cons
      * upstream is finalized first (dependency order), so such a hit is
      * late only behind what this rule itself has finalized. */
     int64_t late_before = hit->event ? sat_sub(d->watermark_ms, d->lateness_ms) : ws->finalized_to;
+    /* With a shared store, event time is the slowest instance's: the
+     * records of a partition that moved here (after a crash or a
+     * rebalance) are behind this instance's own. */
+    if (hit->event && env->store->ops->peer_bound) {
+        struct aw_wkey rk = {ws->rule->name, 0, ws->rule_hash};
+        int64_t peers = env->store->ops->peer_bound(env->store, &rk);
+        if (peers < late_before)
+            late_before = peers;
+    }
     if (d->watermark_ms != AW_TIME_NONE && late_before != AW_TIME_NONE && hit->time_ms < late_before) {
         d->stats.late++;
         return 0;

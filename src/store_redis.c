@@ -235,6 +235,7 @@ struct rule_state {
     int64_t due_up_to, earliest;
     int64_t lateness; /* the rule's, from the last prefetch */
     int64_t bound;    /* the last pop's limit: groups finalize up to it */
+    int64_t peer_bound; /* the bound when a peer lowered it, else INT64_MAX */
     int64_t pushed_min; /* earliest push since the last pop (AW_TIME_NONE: none) */
     bool due_valid, due_more;
     bool pop_queued;     /* a POP is in the pipeline, not answered yet */
@@ -298,8 +299,9 @@ struct redis_store {
     size_t ndirty, dirty_cap;
     bool dirty_flush_due; /* no longer alone: write them */
     bool requeue_due;     /* no longer alone: push every queued group again */
-    /* this instance's event time, as published under PREFIX:members */
-    int64_t clock, published_clock, published_at;
+    /* this instance's event time (set_clock); what it was at the last two
+     * syncs; what was last published under PREFIX:members (shown_clock) */
+    int64_t clock, clock_at_sync[2], published_clock, published_at;
 };
 
 static void set_shared(struct redis_store *s, bool shared);
@@ -410,7 +412,7 @@ static struct rule_state *rule_state_for(struct redis_store *s, const char *rule
         r->rule_hash = rh;
         r->earliest = AW_TIME_NONE;
         r->pushed_min = AW_TIME_NONE;
-        r->bound = INT64_MAX;
+        r->bound = r->peer_bound = INT64_MAX;
         aw_hashmap_init(&r->push_index);
         aw_hashmap_init(&r->queued);
         aw_hashmap_put(&s->rules, key, r);
@@ -1134,13 +1136,15 @@ static void fmt_clock(char out[24], int64_t t)
 /* Publish this instance's watermark (after its writes, so no other
  * instance sees a watermark whose events are not in Redis yet); at least
  * once a second as a heartbeat. */
+static int64_t shown_clock(const struct redis_store *s);
+
 static void publish_clock(struct redis_store *s)
 {
     int64_t now = now_ms();
-    if (s->published_at && s->clock == s->published_clock && now - s->published_at < 1000)
+    if (s->published_at && shown_clock(s) == s->published_clock && now - s->published_at < 1000)
         return;
     char wm[24], ttl[24], stale[24];
-    fmt_clock(wm, s->clock);
+    fmt_clock(wm, shown_clock(s));
     aw_redis_fmt_time(ttl, DEFAULT_TTL_MS);
     aw_redis_fmt_time(stale, STALE_MS(s));
     prefix_key_text(s, &s->key, "members");
@@ -1148,8 +1152,21 @@ static void publish_clock(struct redis_store *s)
     const char *argv[] = {"EVALSHA", s->sha[S_MEMBER], "2", s->key.data, s->key2.data, s->instance, wm, ttl, stale};
     size_t lens[] = {7, 40, 1, s->key.len, s->key2.len, strlen(s->instance), strlen(wm), strlen(ttl), strlen(stale)};
     queue_argv(s, USE_CHECK, 9, argv, lens);
-    s->published_clock = s->clock;
+    s->published_clock = shown_clock(s);
     s->published_at = now;
+}
+
+/* The watermark the peers see: the clock as of two syncs ago.  The peers
+ * finalize up to the slowest watermark they see, and after a crash the
+ * records this instance read but had not committed are read again by
+ * whoever gets their partitions - they must not be final (or late) by
+ * then.  Each sync follows the delivery of the batch before (the stream
+ * job's before_send), whose offsets are then committed: two syncs behind,
+ * every record after the committed offsets came after that clock (or
+ * was late already).  "Finished" (INT64_MAX) shows at once. */
+static int64_t shown_clock(const struct redis_store *s)
+{
+    return s->clock == INT64_MAX ? INT64_MAX : s->clock_at_sync[1];
 }
 
 /* Everything merged so far goes into the pipeline: the hits, then one
@@ -1371,7 +1388,7 @@ static void parse_pop(struct redis_store *s, struct rule_state *rs, const redisR
     rs->pushed_min = AW_TIME_NONE;
     rs->due_more = false;
     rs->earliest = AW_TIME_NONE;
-    rs->bound = INT64_MAX;
+    rs->bound = rs->peer_bound = INT64_MAX;
     if (!r || r->type != REDIS_REPLY_STRING)
         return;
     const char *p = r->str, *end = r->str + r->len, *tok[3], *t;
@@ -1408,6 +1425,7 @@ static void parse_pop(struct redis_store *s, struct rule_state *rs, const redisR
         rs->bound = AW_TIME_NONE;
     else if (!(len[2] == 4 && !memcmp(tok[2], "+inf", 4)))
         rs->bound = aw_redis_parse_time(tok[2], len[2]);
+    rs->peer_bound = rs->bound < rs->due_up_to ? rs->bound : INT64_MAX;
     const char *others;
     size_t olen;
     if (next_token(&p, end, &others, &olen))
@@ -1986,6 +2004,12 @@ static int64_t r_pending_limit(struct aw_store *base, const struct aw_wkey *rule
     return rule_state_for(s, rule->rule, rule_hash_of(rule))->bound;
 }
 
+static int64_t r_peer_bound(struct aw_store *base, const struct aw_wkey *rule)
+{
+    struct redis_store *s = (struct redis_store *)base;
+    return rule_state_for(s, rule->rule, rule_hash_of(rule))->peer_bound;
+}
+
 static int r_pending_done(struct aw_store *base, const struct aw_wkey *k)
 {
     struct redis_store *s = (struct redis_store *)base;
@@ -2176,6 +2200,8 @@ static int deliver_hits(struct redis_store *s)
 static int r_sync(struct aw_store *base)
 {
     struct redis_store *s = (struct redis_store *)base;
+    s->clock_at_sync[1] = s->clock_at_sync[0];
+    s->clock_at_sync[0] = s->clock;
     /* The pops queued for the coming pass are answered by this exchange. */
     for (size_t i = 0; i < s->rules.cap; i++)
         if (s->rules.keys[i]) {
@@ -2295,6 +2321,7 @@ static const struct aw_store_ops redis_ops = {
     .pending_done = r_pending_done,
     .pending_prefetch = r_pending_prefetch,
     .pending_limit = r_pending_limit,
+    .peer_bound = r_peer_bound,
     .join = r_join,
     .first_seen = r_first_seen,
     .sync = r_sync,
@@ -2329,6 +2356,7 @@ struct aw_store *aw_store_redis_new(const char *spec, const struct aw_store_opti
     aw_hashmap_init(&s->refreshed);
     aw_hashmap_init(&s->dirty_index);
     s->clock = s->published_clock = AW_TIME_NONE;
+    s->clock_at_sync[0] = s->clock_at_sync[1] = AW_TIME_NONE;
     if (aw_redis_spec_parse(&s->spec, spec, err, errlen) < 0 || connect_once(s, err, errlen) < 0) {
         r_destroy(&s->base);
         return NULL;

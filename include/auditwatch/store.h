@@ -168,6 +168,11 @@ struct aw_store_ops {
      * may be finalized (up_to, lowered while a peer's event time is
      * behind); INT64_MAX when not limited. */
     int64_t (*pending_limit)(struct aw_store *s, const struct aw_wkey *rule);
+    /* Shared stores: the same when a peer's event time lowered it, else
+     * INT64_MAX.  An event older than it is late for every instance; one
+     * between it and this instance's own bound comes from a partition that
+     * moved here (a restart, a rebalance) and is not late. */
+    int64_t (*peer_bound)(struct aw_store *s, const struct aw_wkey *rule);
     /* Shared stores: register this instance and wait until `peers`
      * instances share the prefix (parallel replays of one stream).  Event
      * time then only finalizes up to the slowest live instance's
