@@ -676,7 +676,8 @@ int aw_cli_run(int argc, char **argv)
     rd_kafka_conf_t *cc = aw_kafka_conf(
         &cfg, "auditwatch run", "group.id", cfg.kafka_group ? cfg.kafka_group : "auditwatch",
         "partition.assignment.strategy", "cooperative-sticky", "enable.auto.offset.store", "false",
-        "enable.auto.commit", "false", "auto.offset.reset", "earliest", "enable.partition.eof", "true", (char *)NULL);
+        "enable.auto.commit", "false", "auto.offset.reset", "earliest", "enable.partition.eof", "true",
+        "queued.min.messages", AW_KAFKA_QUEUED_MIN_MESSAGES, (char *)NULL);
     if (!cc)
         goto out;
     rd_kafka_conf_set_opaque(cc, &r);

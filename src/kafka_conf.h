@@ -14,6 +14,19 @@
 
 #include "auditwatch/config.h"
 
+/* Prefetch depth of every consumer, "queued.min.messages" (librdkafka's
+ * default: 100000).  With the high-level consumer the threshold counts
+ * the one consumer queue that all partitions share.  Once it is reached,
+ * Debian's librdkafka 2.0.2 stops fetching and looks at the queue again
+ * only when its broker thread next wakes - up to a second later - so a
+ * job that drains the queue in less than a second sits idle until then
+ * (librdkafka issue 2879; later releases added fetch.queue.backoff.ms).
+ * The queue must therefore hold more than a second of processing: with
+ * this value queued.max.messages.kbytes (default 64 MiB of payload) is the
+ * bound that applies - about 600,000 auth lines or 55,000 audit events,
+ * more than a second of either.  kafka.properties may set both. */
+#define AW_KAFKA_QUEUED_MIN_MESSAGES "1000000"
+
 /* Set one property; on failure prints "WHO: kafka property K: reason". */
 int aw_kafka_set(rd_kafka_conf_t *c, const char *who, const char *key, const char *value);
 /* A configuration with bootstrap.servers and the role's settings
