@@ -60,8 +60,8 @@
 #include "cli.h"
 #include "kafka_conf.h"
 #include "run_outbox.h"
+#include "run_parts.h"
 
-#define MAX_PARTITIONS 4096
 #define HOLD_UNTIL_FIRST (INT64_MIN + 1) /* a stream's first-record hint: hold everything */
 #define SHUTDOWN_WAIT_MS 30000           /* deliveries still failing at a stop: give up */
 #define BATCH_WAIT_MS 50                 /* a batch ends this long after it started */
@@ -108,23 +108,12 @@ struct run {
     struct input *inputs;
     size_t ninputs;
     const char *alerts_topic, *dead_topic;
-    /* partition -> pipeline stream */
-    struct part {
-        char *topic;
-        int32_t partition;
-        int stream;
-        int64_t next_offset; /* to store once the batch is done, -1 none */
-        bool assigned;
-        bool seen;         /* has given a record since it was assigned */
-        int64_t released_at; /* revoked at (monotonic ms), 0 when not: its stream
-                                still holds event time back for RELEASE_GRACE_MS */
-    } *parts;
-    size_t nparts;
+    struct aw_run_parts parts; /* partition -> input, pipeline stream, offset */
     struct aw_outbox *outbox; /* deliveries and commits */
     struct aw_buf buf;
     uint64_t records, events, rejected, alerts;
     uint64_t batch_events, batch_rejected[AW_REJECT_REASON_COUNT];
-    const struct rd_kafka_message_s *current; /* the record being decoded */
+    struct aw_run_part *current; /* the partition of the record being decoded */
     bool failed;
     struct aw_metrics *metrics;
     /* health, read by the HTTP thread */
@@ -142,30 +131,23 @@ static void *xcalloc(size_t n, size_t size)
     return p;
 }
 
-static char *dup_bytes(const char *p, size_t n)
+/* The input that reads `topic` (the last one listed), -1 none. */
+static int input_index(const struct run *r, const char *topic)
 {
-    char *d = malloc(n + 1);
-    if (!d) {
-        fputs("auditwatch: out of memory\n", stderr);
-        abort();
-    }
-    memcpy(d, p, n);
-    d[n] = '\0';
-    return d;
+    int found = -1;
+    for (size_t i = 0; i < r->ninputs; i++)
+        if (!strcmp(r->inputs[i].topic, topic))
+            found = (int)i;
+    return found;
 }
 
-static struct part *part_for(struct run *r, const char *topic, int32_t partition, bool create)
+/* The entry of topic/partition; `create`: add it when missing.  NULL when
+ * missing, or when the table is full (AW_RUN_PARTS_MAX partitions). */
+static struct aw_run_part *part_for(struct run *r, const char *topic, int32_t partition, bool create)
 {
-    for (size_t i = 0; i < r->nparts; i++)
-        if (r->parts[i].partition == partition && !strcmp(r->parts[i].topic, topic))
-            return &r->parts[i];
-    if (!create || r->nparts == MAX_PARTITIONS)
-        return NULL;
-    struct part *p = &r->parts[r->nparts++];
-    p->topic = dup_bytes(topic, strlen(topic));
-    p->partition = partition;
-    p->stream = -1; /* opened when assigned */
-    p->next_offset = -1;
+    struct aw_run_part *p = aw_run_parts_find(&r->parts, topic, partition);
+    if (!p && create)
+        p = aw_run_parts_add(&r->parts, topic, partition, input_index(r, topic));
     return p;
 }
 
@@ -230,9 +212,9 @@ static void publish_batch(struct run *r)
         }
     aw_metrics_clear(r->metrics, "auditwatch_consumer_lag");
     rd_kafka_topic_partition_list_t *pos = rd_kafka_topic_partition_list_new(8);
-    for (size_t i = 0; i < r->nparts; i++)
-        if (r->parts[i].assigned)
-            rd_kafka_topic_partition_list_add(pos, r->parts[i].topic, r->parts[i].partition);
+    for (size_t i = 0; i < r->parts.n; i++)
+        if (r->parts.v[i].assigned)
+            rd_kafka_topic_partition_list_add(pos, r->parts.v[i].topic, r->parts.v[i].partition);
     if (pos->cnt && !rd_kafka_position(r->consumer, pos))
         for (int i = 0; i < pos->cnt; i++) {
             const rd_kafka_topic_partition_t *tp = &pos->elems[i];
@@ -336,8 +318,7 @@ static void dead_letter(struct run *r, const rd_kafka_message_t *m, const struct
 static int on_event(void *ctx, struct aw_event *ev)
 {
     struct run *r = ctx;
-    const rd_kafka_message_t *m = r->current;
-    struct part *p = part_for(r, rd_kafka_topic_name(m->rkt), m->partition, true);
+    struct aw_run_part *p = r->current;
     r->events++;
     r->batch_events++;
     if (p && p->stream < 0)
@@ -345,26 +326,27 @@ static int on_event(void *ctx, struct aw_event *ev)
     return aw_pipeline_process_stream(r->pipeline, p ? p->stream : 0, ev) < 0 ? -1 : 0;
 }
 
+/* One record: through its input's decoder into the pipeline (its events
+ * go to its partition's stream), or to the dead-letter topic.  -1 when
+ * the store failed. */
 static int handle(struct run *r, const rd_kafka_message_t *m)
 {
     const char *topic = rd_kafka_topic_name(m->rkt);
-    struct input *in = NULL;
-    for (size_t i = 0; i < r->ninputs; i++)
-        if (!strcmp(r->inputs[i].topic, topic))
-            in = &r->inputs[i];
+    struct aw_run_part *p = part_for(r, topic, m->partition, true);
+    int input = p ? p->input : input_index(r, topic);
     r->records++;
-    struct part *p = part_for(r, topic, m->partition, true);
     if (p) {
         p->next_offset = m->offset + 1;
         p->seen = true;
     }
-    if (!in)
+    if (input < 0)
         return 0;
+    struct input *in = &r->inputs[input];
     in->records++;
     struct aw_record rec = {m->payload ? m->payload : "", m->len,
                             {AW_ORIGIN_KAFKA, NULL, 0, topic, m->partition, m->offset}};
     struct aw_reject why;
-    r->current = m;
+    r->current = p;
     int n = aw_decoder_decode(in->dec, &rec, on_event, r, &why);
     if (n == -1)
         dead_letter(r, m, &why);
@@ -387,12 +369,14 @@ static int finish_batch(struct run *r, int64_t started_ms, bool sync_commit)
         aw_metrics_add(r->metrics, "auditwatch_store_errors_total", NULL, 1);
         return -1;
     }
-    for (size_t i = 0; i < r->nparts; i++)
-        if (r->parts[i].next_offset >= 0) {
-            if (r->parts[i].assigned)
-                aw_outbox_offset(r->outbox, r->parts[i].topic, r->parts[i].partition, r->parts[i].next_offset);
-            r->parts[i].next_offset = -1;
+    for (size_t i = 0; i < r->parts.n; i++) {
+        struct aw_run_part *p = &r->parts.v[i];
+        if (p->next_offset >= 0) {
+            if (p->assigned)
+                aw_outbox_offset(r->outbox, p->topic, p->partition, p->next_offset);
+            p->next_offset = -1;
         }
+    }
     rc = aw_outbox_seal(r->outbox, sync_commit, stopping, SHUTDOWN_WAIT_MS);
     atomic_store(&r->delivery_failing_since_ms, aw_outbox_failing_since(r->outbox));
     if (rc < 0)
@@ -433,7 +417,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic
         if (!aw_outbox_busy(r->outbox) && !r->failed && finish_batch(r, mono_ms(), true) < 0)
             r->failed = true;
         for (int i = 0; i < parts->cnt; i++) {
-            struct part *p = part_for(r, parts->elems[i].topic, parts->elems[i].partition, false);
+            struct aw_run_part *p = part_for(r, parts->elems[i].topic, parts->elems[i].partition, false);
             if (p && p->assigned) {
                 /* Its stream stays open for a while: the records after the
                  * committed offset are the next owner's now, and until that
@@ -450,7 +434,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic
         aw_log(AW_LOG_INFO, "run: %d partition(s) revoked", parts->cnt);
     } else if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         for (int i = 0; i < parts->cnt; i++) {
-            struct part *p = part_for(r, parts->elems[i].topic, parts->elems[i].partition, true);
+            struct aw_run_part *p = part_for(r, parts->elems[i].topic, parts->elems[i].partition, true);
             if (p && !p->assigned) {
                 /* An assigned partition holds event time back until it has
                  * given its first record (or proved empty): otherwise the
@@ -634,7 +618,7 @@ int aw_cli_run(int argc, char **argv)
         fprintf(stderr, "auditwatch run: %s\n", err);
         goto out;
     }
-    r.parts = xcalloc(MAX_PARTITIONS, sizeof *r.parts);
+    aw_run_parts_init(&r.parts);
     r.alerts_topic = cfg.alerts_topic;
     r.dead_topic = cfg.dead_letter_topic;
     r.inputs = xcalloc(cfg.ninputs, sizeof *r.inputs);
@@ -719,8 +703,8 @@ int aw_cli_run(int argc, char **argv)
             reload_requested = 0;
             reload(&r);
         }
-        for (size_t i = 0; i < r.nparts; i++) {
-            struct part *p = &r.parts[i];
+        for (size_t i = 0; i < r.parts.n; i++) {
+            struct aw_run_part *p = &r.parts.v[i];
             if (p->released_at && t0 - p->released_at > RELEASE_GRACE_MS) {
                 p->released_at = 0;
                 if (p->stream >= 0)
@@ -755,7 +739,7 @@ int aw_cli_run(int argc, char **argv)
                 } else if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
                     /* caught up with a partition that gave nothing: it no
                      * longer holds event time back (a record later reopens it) */
-                    struct part *p = part_for(&r, rd_kafka_topic_name(m->rkt), m->partition, false);
+                    struct aw_run_part *p = part_for(&r, rd_kafka_topic_name(m->rkt), m->partition, false);
                     if (p && !p->seen && p->stream >= 0) {
                         aw_pipeline_stream_close(r.pipeline, p->stream);
                         p->stream = -1;
@@ -806,9 +790,7 @@ out:
     for (size_t i = 0; i < r.ninputs; i++)
         aw_decoder_free(r.inputs[i].dec);
     free(r.inputs);
-    for (size_t i = 0; i < r.nparts; i++)
-        free(r.parts[i].topic);
-    free(r.parts);
+    aw_run_parts_free(&r.parts);
     aw_buf_free(&r.buf);
     aw_pipeline_free(r.pipeline);
     if (r.rules_cfg != &cfg) {
