@@ -38,7 +38,9 @@
  * store.reconnect_wait) while the job polls nothing, so consumption
  * pauses; past that wait the job exits 1 without committing the batch and
  * a restart redelivers it.  /metrics and /healthz are served on
- * metrics.address (status_server.c).
+ * metrics.address (status_server.c; what they show: run_status.c).
+ * Partitions, their inputs and streams are in run_parts.c, deliveries
+ * and commits in run_outbox.c.
  */
 #include <getopt.h>
 #include <librdkafka/rdkafka.h>
@@ -47,7 +49,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "auditwatch/config.h"
@@ -61,11 +62,11 @@
 #include "kafka_conf.h"
 #include "run_outbox.h"
 #include "run_parts.h"
+#include "run_status.h"
 
 #define HOLD_UNTIL_FIRST (INT64_MIN + 1) /* a stream's first-record hint: hold everything */
 #define SHUTDOWN_WAIT_MS 30000           /* deliveries still failing at a stop: give up */
 #define BATCH_WAIT_MS 50                 /* a batch ends this long after it started */
-#define STALL_MS 10000                   /* /healthz: no batch has ended for this long */
 #define CONSUME_SLICE 256                /* records taken from librdkafka per call */
 #define RELEASE_GRACE_MS 30000           /* a revoked partition holds event time back this long */
 
@@ -81,13 +82,6 @@ static void on_hup(int sig)
 {
     (void)sig;
     reload_requested = 1;
-}
-
-static int64_t mono_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
 struct input {
@@ -116,9 +110,7 @@ struct run {
     struct aw_run_part *current; /* the partition of the record being decoded */
     bool failed;
     struct aw_metrics *metrics;
-    /* health, read by the HTTP thread */
-    _Atomic int64_t loop_at_ms, store_since_ms, delivery_failing_since_ms;
-    _Atomic int assigned_count;
+    struct aw_run_health health; /* read by the HTTP thread */
 };
 
 static void *xcalloc(size_t n, size_t size)
@@ -153,37 +145,6 @@ static struct aw_run_part *part_for(struct run *r, const char *topic, int32_t pa
 
 /* -------------------------------------------------------------- metrics */
 
-static const double latency_buckets[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
-                                         0.25,  0.5,    1,     2.5,  5,     10,   30};
-
-static void declare_metrics(struct aw_metrics *m)
-{
-    size_t nb = sizeof latency_buckets / sizeof *latency_buckets;
-    aw_metrics_family(m, "auditwatch_records_total", AW_METRIC_COUNTER, "Records consumed, by input topic.", NULL,
-                      0);
-    aw_metrics_family(m, "auditwatch_events_total", AW_METRIC_COUNTER, "Normalized events processed.", NULL, 0);
-    aw_metrics_family(m, "auditwatch_rejected_total", AW_METRIC_COUNTER,
-                      "Records rejected (dead-lettered), by reason.", NULL, 0);
-    aw_metrics_family(m, "auditwatch_alerts_total", AW_METRIC_COUNTER, "Alerts produced, by rule.", NULL, 0);
-    aw_metrics_family(m, "auditwatch_consumer_lag", AW_METRIC_GAUGE,
-                      "Records behind the partition's high watermark, by assigned partition.", NULL, 0);
-    aw_metrics_family(m, "auditwatch_batch_duration_seconds", AW_METRIC_HISTOGRAM,
-                      "Wall time of a batch from its first record to its commit.", latency_buckets, nb);
-    aw_metrics_family(m, "auditwatch_store_duration_seconds", AW_METRIC_HISTOGRAM,
-                      "Wall time of a batch's window updates and finalization in the state store.",
-                      latency_buckets, nb);
-    aw_metrics_family(m, "auditwatch_store_errors_total", AW_METRIC_COUNTER,
-                      "Batches the state store failed (after its own retries).", NULL, 0);
-    aw_metrics_family(m, "auditwatch_delivery_errors_total", AW_METRIC_COUNTER,
-                      "Alert and dead-letter deliveries that failed (and were retried).", NULL, 0);
-    aw_metrics_family(m, "auditwatch_batches_total", AW_METRIC_COUNTER, "Batches committed.", NULL, 0);
-    aw_metrics_family(m, "auditwatch_reloads_total", AW_METRIC_COUNTER, "SIGHUP reloads, by result.", NULL, 0);
-    aw_metrics_family(m, "auditwatch_event_time_seconds", AW_METRIC_GAUGE,
-                      "Newest event time (Unix seconds) given by the assigned partitions.", NULL, 0);
-    aw_metrics_family(m, "auditwatch_up", AW_METRIC_GAUGE, "1 while the job runs.", NULL, 0);
-    aw_metrics_set(m, "auditwatch_up", NULL, 1);
-}
-
 static void one_label(struct aw_buf *b, const char *key, const char *value)
 {
     aw_buf_reset(b);
@@ -191,8 +152,8 @@ static void one_label(struct aw_buf *b, const char *key, const char *value)
     aw_buf_append_char(b, '\0');
 }
 
-/* The batch's counts into the registry, and the lag of every assigned
- * partition (from the high watermarks librdkafka last saw - no request). */
+/* The batch's counts into the registry, the lag of every assigned
+ * partition, and the event time reached. */
 static void publish_batch(struct run *r)
 {
     struct aw_buf lbl = {0};
@@ -210,61 +171,11 @@ static void publish_batch(struct run *r)
             aw_metrics_add(r->metrics, "auditwatch_rejected_total", lbl.data, (double)r->batch_rejected[k]);
             r->batch_rejected[k] = 0;
         }
-    aw_metrics_clear(r->metrics, "auditwatch_consumer_lag");
-    rd_kafka_topic_partition_list_t *pos = rd_kafka_topic_partition_list_new(8);
-    for (size_t i = 0; i < r->parts.n; i++)
-        if (r->parts.v[i].assigned)
-            rd_kafka_topic_partition_list_add(pos, r->parts.v[i].topic, r->parts.v[i].partition);
-    if (pos->cnt && !rd_kafka_position(r->consumer, pos))
-        for (int i = 0; i < pos->cnt; i++) {
-            const rd_kafka_topic_partition_t *tp = &pos->elems[i];
-            int64_t lo, hi;
-            if (tp->offset < 0 || rd_kafka_get_watermark_offsets(r->consumer, tp->topic, tp->partition, &lo, &hi) ||
-                hi < 0)
-                continue; /* nothing fetched yet: unknown */
-            char part_no[16];
-            snprintf(part_no, sizeof part_no, "%d", (int)tp->partition);
-            aw_buf_reset(&lbl);
-            aw_metrics_label(&lbl, "topic", tp->topic);
-            aw_metrics_label(&lbl, "partition", part_no);
-            aw_buf_append_char(&lbl, '\0');
-            aw_metrics_set(r->metrics, "auditwatch_consumer_lag", lbl.data,
-                           (double)(hi > tp->offset ? hi - tp->offset : 0));
-        }
-    rd_kafka_topic_partition_list_destroy(pos);
+    aw_run_status_lag(r->metrics, r->consumer, &r->parts);
     int64_t wm = aw_pipeline_watermark(r->pipeline);
     if (wm > 0)
         aw_metrics_set(r->metrics, "auditwatch_event_time_seconds", NULL, (double)wm / 1000.0);
     aw_buf_free(&lbl);
-}
-
-static int health(void *ctx, struct aw_buf *why)
-{
-    struct run *r = ctx;
-    int64_t now = mono_ms();
-    int64_t store_since = atomic_load(&r->store_since_ms);
-    int64_t deliv_since = atomic_load(&r->delivery_failing_since_ms);
-    int64_t loop_at = atomic_load(&r->loop_at_ms);
-    char line[200];
-    int status = 200;
-    if (store_since && now - store_since > 10000) {
-        snprintf(line, sizeof line, "unhealthy: the state store has not answered for %llds",
-                 (long long)((now - store_since) / 1000));
-        status = 503;
-    } else if (deliv_since && now - deliv_since > 10000) {
-        snprintf(line, sizeof line, "unhealthy: alert or dead-letter deliveries failing for %llds",
-                 (long long)((now - deliv_since) / 1000));
-        status = 503;
-    } else if (now - loop_at > STALL_MS) {
-        snprintf(line, sizeof line, "unhealthy: no batch has ended for %llds (the state store or the cluster "
-                                    "does not answer)",
-                 (long long)((now - loop_at) / 1000));
-        status = 503;
-    } else {
-        snprintf(line, sizeof line, "ok: %d partition(s) assigned", atomic_load(&r->assigned_count));
-    }
-    aw_buf_append_str(why, line);
-    return status;
 }
 
 /* ------------------------------------------------------------ producing */
@@ -359,11 +270,11 @@ static int handle(struct run *r, const rd_kafka_message_t *m)
  * failed or a stop gave up on deliveries. */
 static int finish_batch(struct run *r, int64_t started_ms, bool sync_commit)
 {
-    int64_t t0 = mono_ms();
-    atomic_store(&r->store_since_ms, t0);
+    int64_t t0 = aw_run_mono_ms();
+    atomic_store(&r->health.store_since_ms, t0);
     int rc = aw_pipeline_end_batch(r->pipeline);
-    atomic_store(&r->store_since_ms, 0);
-    int64_t t1 = mono_ms();
+    atomic_store(&r->health.store_since_ms, 0);
+    int64_t t1 = aw_run_mono_ms();
     aw_metrics_observe(r->metrics, "auditwatch_store_duration_seconds", NULL, (double)(t1 - t0) / 1000.0);
     if (rc < 0) {
         aw_metrics_add(r->metrics, "auditwatch_store_errors_total", NULL, 1);
@@ -378,13 +289,13 @@ static int finish_batch(struct run *r, int64_t started_ms, bool sync_commit)
         }
     }
     rc = aw_outbox_seal(r->outbox, sync_commit, stopping, SHUTDOWN_WAIT_MS);
-    atomic_store(&r->delivery_failing_since_ms, aw_outbox_failing_since(r->outbox));
+    atomic_store(&r->health.delivery_failing_since_ms, aw_outbox_failing_since(r->outbox));
     if (rc < 0)
         return -1;
     publish_batch(r);
     aw_metrics_add(r->metrics, "auditwatch_batches_total", NULL, 1);
     aw_metrics_observe(r->metrics, "auditwatch_batch_duration_seconds", NULL,
-                       (double)(mono_ms() - started_ms) / 1000.0);
+                       (double)(aw_run_mono_ms() - started_ms) / 1000.0);
     return 0;
 }
 
@@ -401,7 +312,7 @@ static int before_store_send(void *ctx)
     if (!r->outbox || !aw_outbox_undelivered(r->outbox))
         return 0;
     int rc = aw_outbox_deliver_all(r->outbox, stopping, SHUTDOWN_WAIT_MS);
-    atomic_store(&r->delivery_failing_since_ms, aw_outbox_failing_since(r->outbox));
+    atomic_store(&r->health.delivery_failing_since_ms, aw_outbox_failing_since(r->outbox));
     return rc;
 }
 
@@ -414,7 +325,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic
          * Inside a delivery wait that batch cannot be finished here: the
          * revoked partitions' offsets are then not committed, and their
          * next owner reads those records again (at least once). */
-        if (!aw_outbox_busy(r->outbox) && !r->failed && finish_batch(r, mono_ms(), true) < 0)
+        if (!aw_outbox_busy(r->outbox) && !r->failed && finish_batch(r, aw_run_mono_ms(), true) < 0)
             r->failed = true;
         for (int i = 0; i < parts->cnt; i++) {
             struct aw_run_part *p = part_for(r, parts->elems[i].topic, parts->elems[i].partition, false);
@@ -426,8 +337,8 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic
                 p->assigned = false;
                 p->next_offset = -1;
                 aw_outbox_forget(r->outbox, p->topic, p->partition);
-                p->released_at = mono_ms();
-                atomic_fetch_sub(&r->assigned_count, 1);
+                p->released_at = aw_run_mono_ms();
+                atomic_fetch_sub(&r->health.assigned_count, 1);
             }
         }
         rd_kafka_incremental_unassign(rk, parts);
@@ -444,7 +355,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic
                 p->assigned = true;
                 p->seen = false;
                 p->released_at = 0;
-                atomic_fetch_add(&r->assigned_count, 1);
+                atomic_fetch_add(&r->health.assigned_count, 1);
             }
         }
         rd_kafka_incremental_assign(rk, parts);
@@ -596,9 +507,9 @@ int aw_cli_run(int argc, char **argv)
         goto out;
     }
     r.metrics = aw_metrics_new();
-    declare_metrics(r.metrics);
-    atomic_store(&r.loop_at_ms, mono_ms());
-    http = aw_status_server_start(metrics_addr ? metrics_addr : cfg.metrics_address, r.metrics, health, &r, err,
+    aw_run_status_declare(r.metrics);
+    atomic_store(&r.health.loop_at_ms, aw_run_mono_ms());
+    http = aw_status_server_start(metrics_addr ? metrics_addr : cfg.metrics_address, r.metrics, aw_run_status_health, &r.health, err,
                                   sizeof err);
     if (!http && err[0]) {
         fprintf(stderr, "auditwatch run: %s\n", err);
@@ -697,8 +608,8 @@ int aw_cli_run(int argc, char **argv)
     cq = rd_kafka_queue_get_consumer(r.consumer);
     while (!stopping && !r.failed) {
         size_t n = 0;
-        int64_t t0 = mono_ms(), first_at = 0;
-        atomic_store(&r.loop_at_ms, t0);
+        int64_t t0 = aw_run_mono_ms(), first_at = 0;
+        atomic_store(&r.health.loop_at_ms, t0);
         if (reload_requested) {
             reload_requested = 0;
             reload(&r);
@@ -717,7 +628,7 @@ int aw_cli_run(int argc, char **argv)
              * at low rates alerts then wait at most that long.  Records
              * come in slices (one library call each; rebalance callbacks
              * are served inside it). */
-            int64_t left = BATCH_WAIT_MS - (mono_ms() - t0);
+            int64_t left = BATCH_WAIT_MS - (aw_run_mono_ms() - t0);
             if (left <= 0)
                 break;
             size_t want = cfg.batch_events - n < CONSUME_SLICE ? cfg.batch_events - n : CONSUME_SLICE;
@@ -732,7 +643,7 @@ int aw_cli_run(int argc, char **argv)
                 rd_kafka_message_t *m = slice[k];
                 if (!m->err && !r.failed) {
                     if (!first_at)
-                        first_at = mono_ms();
+                        first_at = aw_run_mono_ms();
                     if (handle(&r, m) < 0)
                         r.failed = true;
                     n++;
