@@ -86,11 +86,12 @@ start_job() { # CONFIG LOG -> sets job_pid, job_port
 now() { echo "$EPOCHREALTIME"; }
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
 
-best_kcat="" best_aw=""
+best_kcat="" best_aw="" all_kcat="" all_aw=""
 for round in $(seq "$RUNS"); do
     t0=$(now)
     kcat -b "$B" -C -t "in-$tag" -e -q -o beginning > /dev/null
     t=$(elapsed "$t0" "$(now)")
+    all_kcat+=" $t"
     if [[ -z $best_kcat ]] || awk -v t="$t" -v b="$best_kcat" 'BEGIN { exit !(t < b) }'; then best_kcat=$t; fi
 
     config "in-$tag" "g-$tag-$round" "alerts-$tag-$round" > "$work/run.yaml"
@@ -107,6 +108,7 @@ for round in $(seq "$RUNS"); do
         sleep 0.02
     done
     t=$(elapsed "$first" "$(now)")
+    all_aw+=" $t"
     kill -TERM "$job_pid"
     wait "$job_pid" || true
     if [[ -z $best_aw ]] || awk -v t="$t" -v b="$best_aw" 'BEGIN { exit !(t < b) }'; then best_aw=$t; fi
@@ -145,6 +147,7 @@ printf '%-48s %9s %12s\n' "consumer" "best s" "records/s"
 printf '%s\n' "----------------------------------------------------------------------"
 printf '%-48s %9s %12.0f\n' "kcat -C -e (raw consume)" "$best_kcat" "$(awk -v n="$LINES" -v t="$best_kcat" 'BEGIN { print n / t }')"
 printf '%-48s %9s %12.0f\n' "auditwatch run (all rules, memory store)" "$best_aw" "$(awk -v n="$LINES" -v t="$best_aw" 'BEGIN { print n / t }')"
+printf 'every round, s: kcat%s; auditwatch%s\n' "$all_kcat" "$all_aw"
 printf 'ratio auditwatch / kcat: %.2f (target >= 0.5)\n\n' "$(awk -v a="$best_aw" -v k="$best_kcat" 'BEGIN { print k / a }')"
 printf 'latency at 5,000 lines/s for %s s: %s of %s expected alerts\n' "$SECONDS_LAT" "$n_lat" "$n_want"
 printf '  event-to-alert p50 %s ms, p99 %s ms, max %s ms (target p99 <= 200 ms)\n' "$(pct 0.5)" "$(pct 0.99)" "$(pct 1.0)"

@@ -38,7 +38,9 @@
  * store.reconnect_wait) while the job polls nothing, so consumption
  * pauses; past that wait the job exits 1 without committing the batch and
  * a restart redelivers it.  /metrics and /healthz are served on
- * metrics.address (status_server.c).
+ * metrics.address (status_server.c; what they show: run_status.c).
+ * Partitions, their inputs and streams are in run_parts.c, deliveries
+ * and commits in run_outbox.c.
  */
 #include <getopt.h>
 #include <librdkafka/rdkafka.h>
@@ -47,7 +49,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "auditwatch/config.h"
@@ -60,11 +61,11 @@
 #include "cli.h"
 #include "kafka_conf.h"
 #include "run_outbox.h"
+#include "run_parts.h"
+#include "run_status.h"
 
-#define MAX_PARTITIONS 4096
 #define SHUTDOWN_WAIT_MS 30000           /* deliveries still failing at a stop: give up */
 #define BATCH_WAIT_MS 50                 /* a batch ends this long after it started */
-#define STALL_MS 10000                   /* /healthz: no batch has ended for this long */
 #define CONSUME_SLICE 256                /* records taken from librdkafka per call */
 #define RELEASE_GRACE_MS 30000           /* a revoked partition holds event time back this long */
 
@@ -80,13 +81,6 @@ static void on_hup(int sig)
 {
     (void)sig;
     reload_requested = 1;
-}
-
-static int64_t mono_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
 struct input {
@@ -107,28 +101,15 @@ struct run {
     struct input *inputs;
     size_t ninputs;
     const char *alerts_topic, *dead_topic;
-    /* partition -> pipeline stream */
-    struct part {
-        char *topic;
-        int32_t partition;
-        int stream;
-        int64_t next_offset; /* to store once the batch is done, -1 none */
-        bool assigned;
-        bool seen;         /* has given a record since it was assigned */
-        int64_t released_at; /* revoked at (monotonic ms), 0 when not: its stream
-                                still holds event time back for RELEASE_GRACE_MS */
-    } *parts;
-    size_t nparts;
+    struct aw_run_parts parts; /* partition -> input, pipeline stream, offset */
     struct aw_outbox *outbox; /* deliveries and commits */
     struct aw_buf buf;
     uint64_t records, events, rejected, alerts;
     uint64_t batch_events, batch_rejected[AW_REJECT_REASON_COUNT];
-    const struct rd_kafka_message_s *current; /* the record being decoded */
+    struct aw_run_part *current; /* the partition of the record being decoded */
     bool failed;
     struct aw_metrics *metrics;
-    /* health, read by the HTTP thread */
-    _Atomic int64_t loop_at_ms, store_since_ms, delivery_failing_since_ms;
-    _Atomic int assigned_count;
+    struct aw_run_health health; /* read by the HTTP thread */
 };
 
 static void *xcalloc(size_t n, size_t size)
@@ -141,65 +122,27 @@ static void *xcalloc(size_t n, size_t size)
     return p;
 }
 
-static char *dup_bytes(const char *p, size_t n)
+/* The input that reads `topic` (the last one listed), -1 none. */
+static int input_index(const struct run *r, const char *topic)
 {
-    char *d = malloc(n + 1);
-    if (!d) {
-        fputs("auditwatch: out of memory\n", stderr);
-        abort();
-    }
-    memcpy(d, p, n);
-    d[n] = '\0';
-    return d;
+    int found = -1;
+    for (size_t i = 0; i < r->ninputs; i++)
+        if (!strcmp(r->inputs[i].topic, topic))
+            found = (int)i;
+    return found;
 }
 
-static struct part *part_for(struct run *r, const char *topic, int32_t partition, bool create)
+/* The entry of topic/partition; `create`: add it when missing.  NULL when
+ * missing, or when the table is full (AW_RUN_PARTS_MAX partitions). */
+static struct aw_run_part *part_for(struct run *r, const char *topic, int32_t partition, bool create)
 {
-    for (size_t i = 0; i < r->nparts; i++)
-        if (r->parts[i].partition == partition && !strcmp(r->parts[i].topic, topic))
-            return &r->parts[i];
-    if (!create || r->nparts == MAX_PARTITIONS)
-        return NULL;
-    struct part *p = &r->parts[r->nparts++];
-    p->topic = dup_bytes(topic, strlen(topic));
-    p->partition = partition;
-    p->stream = -1; /* opened when assigned */
-    p->next_offset = -1;
+    struct aw_run_part *p = aw_run_parts_find(&r->parts, topic, partition);
+    if (!p && create)
+        p = aw_run_parts_add(&r->parts, topic, partition, input_index(r, topic));
     return p;
 }
 
 /* -------------------------------------------------------------- metrics */
-
-static const double latency_buckets[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
-                                         0.25,  0.5,    1,     2.5,  5,     10,   30};
-
-static void declare_metrics(struct aw_metrics *m)
-{
-    size_t nb = sizeof latency_buckets / sizeof *latency_buckets;
-    aw_metrics_family(m, "auditwatch_records_total", AW_METRIC_COUNTER, "Records consumed, by input topic.", NULL,
-                      0);
-    aw_metrics_family(m, "auditwatch_events_total", AW_METRIC_COUNTER, "Normalized events processed.", NULL, 0);
-    aw_metrics_family(m, "auditwatch_rejected_total", AW_METRIC_COUNTER,
-                      "Records rejected (dead-lettered), by reason.", NULL, 0);
-    aw_metrics_family(m, "auditwatch_alerts_total", AW_METRIC_COUNTER, "Alerts produced, by rule.", NULL, 0);
-    aw_metrics_family(m, "auditwatch_consumer_lag", AW_METRIC_GAUGE,
-                      "Records behind the partition's high watermark, by assigned partition.", NULL, 0);
-    aw_metrics_family(m, "auditwatch_batch_duration_seconds", AW_METRIC_HISTOGRAM,
-                      "Wall time of a batch from its first record to its commit.", latency_buckets, nb);
-    aw_metrics_family(m, "auditwatch_store_duration_seconds", AW_METRIC_HISTOGRAM,
-                      "Wall time of a batch's window updates and finalization in the state store.",
-                      latency_buckets, nb);
-    aw_metrics_family(m, "auditwatch_store_errors_total", AW_METRIC_COUNTER,
-                      "Batches the state store failed (after its own retries).", NULL, 0);
-    aw_metrics_family(m, "auditwatch_delivery_errors_total", AW_METRIC_COUNTER,
-                      "Alert and dead-letter deliveries that failed (and were retried).", NULL, 0);
-    aw_metrics_family(m, "auditwatch_batches_total", AW_METRIC_COUNTER, "Batches committed.", NULL, 0);
-    aw_metrics_family(m, "auditwatch_reloads_total", AW_METRIC_COUNTER, "SIGHUP reloads, by result.", NULL, 0);
-    aw_metrics_family(m, "auditwatch_event_time_seconds", AW_METRIC_GAUGE,
-                      "Newest event time (Unix seconds) given by the assigned partitions.", NULL, 0);
-    aw_metrics_family(m, "auditwatch_up", AW_METRIC_GAUGE, "1 while the job runs.", NULL, 0);
-    aw_metrics_set(m, "auditwatch_up", NULL, 1);
-}
 
 static void one_label(struct aw_buf *b, const char *key, const char *value)
 {
@@ -208,8 +151,8 @@ static void one_label(struct aw_buf *b, const char *key, const char *value)
     aw_buf_append_char(b, '\0');
 }
 
-/* The batch's counts into the registry, and the lag of every assigned
- * partition (from the high watermarks librdkafka last saw - no request). */
+/* The batch's counts into the registry, the lag of every assigned
+ * partition, and the event time reached. */
 static void publish_batch(struct run *r)
 {
     struct aw_buf lbl = {0};
@@ -227,61 +170,11 @@ static void publish_batch(struct run *r)
             aw_metrics_add(r->metrics, "auditwatch_rejected_total", lbl.data, (double)r->batch_rejected[k]);
             r->batch_rejected[k] = 0;
         }
-    aw_metrics_clear(r->metrics, "auditwatch_consumer_lag");
-    rd_kafka_topic_partition_list_t *pos = rd_kafka_topic_partition_list_new(8);
-    for (size_t i = 0; i < r->nparts; i++)
-        if (r->parts[i].assigned)
-            rd_kafka_topic_partition_list_add(pos, r->parts[i].topic, r->parts[i].partition);
-    if (pos->cnt && !rd_kafka_position(r->consumer, pos))
-        for (int i = 0; i < pos->cnt; i++) {
-            const rd_kafka_topic_partition_t *tp = &pos->elems[i];
-            int64_t lo, hi;
-            if (tp->offset < 0 || rd_kafka_get_watermark_offsets(r->consumer, tp->topic, tp->partition, &lo, &hi) ||
-                hi < 0)
-                continue; /* nothing fetched yet: unknown */
-            char part_no[16];
-            snprintf(part_no, sizeof part_no, "%d", (int)tp->partition);
-            aw_buf_reset(&lbl);
-            aw_metrics_label(&lbl, "topic", tp->topic);
-            aw_metrics_label(&lbl, "partition", part_no);
-            aw_buf_append_char(&lbl, '\0');
-            aw_metrics_set(r->metrics, "auditwatch_consumer_lag", lbl.data,
-                           (double)(hi > tp->offset ? hi - tp->offset : 0));
-        }
-    rd_kafka_topic_partition_list_destroy(pos);
+    aw_run_status_lag(r->metrics, r->consumer, &r->parts);
     int64_t wm = aw_pipeline_watermark(r->pipeline);
     if (wm > 0)
         aw_metrics_set(r->metrics, "auditwatch_event_time_seconds", NULL, (double)wm / 1000.0);
     aw_buf_free(&lbl);
-}
-
-static int health(void *ctx, struct aw_buf *why)
-{
-    struct run *r = ctx;
-    int64_t now = mono_ms();
-    int64_t store_since = atomic_load(&r->store_since_ms);
-    int64_t deliv_since = atomic_load(&r->delivery_failing_since_ms);
-    int64_t loop_at = atomic_load(&r->loop_at_ms);
-    char line[200];
-    int status = 200;
-    if (store_since && now - store_since > 10000) {
-        snprintf(line, sizeof line, "unhealthy: the state store has not answered for %llds",
-                 (long long)((now - store_since) / 1000));
-        status = 503;
-    } else if (deliv_since && now - deliv_since > 10000) {
-        snprintf(line, sizeof line, "unhealthy: alert or dead-letter deliveries failing for %llds",
-                 (long long)((now - deliv_since) / 1000));
-        status = 503;
-    } else if (now - loop_at > STALL_MS) {
-        snprintf(line, sizeof line, "unhealthy: no batch has ended for %llds (the state store or the cluster "
-                                    "does not answer)",
-                 (long long)((now - loop_at) / 1000));
-        status = 503;
-    } else {
-        snprintf(line, sizeof line, "ok: %d partition(s) assigned", atomic_load(&r->assigned_count));
-    }
-    aw_buf_append_str(why, line);
-    return status;
 }
 
 /* ------------------------------------------------------------ producing */
@@ -335,8 +228,7 @@ static void dead_letter(struct run *r, const rd_kafka_message_t *m, const struct
 static int on_event(void *ctx, struct aw_event *ev)
 {
     struct run *r = ctx;
-    const rd_kafka_message_t *m = r->current;
-    struct part *p = part_for(r, rd_kafka_topic_name(m->rkt), m->partition, true);
+    struct aw_run_part *p = r->current;
     r->events++;
     r->batch_events++;
     if (p && p->stream < 0)
@@ -344,26 +236,27 @@ static int on_event(void *ctx, struct aw_event *ev)
     return aw_pipeline_process_stream(r->pipeline, p ? p->stream : 0, ev) < 0 ? -1 : 0;
 }
 
+/* One record: through its input's decoder into the pipeline (its events
+ * go to its partition's stream), or to the dead-letter topic.  -1 when
+ * the store failed. */
 static int handle(struct run *r, const rd_kafka_message_t *m)
 {
     const char *topic = rd_kafka_topic_name(m->rkt);
-    struct input *in = NULL;
-    for (size_t i = 0; i < r->ninputs; i++)
-        if (!strcmp(r->inputs[i].topic, topic))
-            in = &r->inputs[i];
+    struct aw_run_part *p = part_for(r, topic, m->partition, true);
+    int input = p ? p->input : input_index(r, topic);
     r->records++;
-    struct part *p = part_for(r, topic, m->partition, true);
     if (p) {
         p->next_offset = m->offset + 1;
         p->seen = true;
     }
-    if (!in)
+    if (input < 0)
         return 0;
+    struct input *in = &r->inputs[input];
     in->records++;
     struct aw_record rec = {m->payload ? m->payload : "", m->len,
                             {AW_ORIGIN_KAFKA, NULL, 0, topic, m->partition, m->offset}};
     struct aw_reject why;
-    r->current = m;
+    r->current = p;
     int n = aw_decoder_decode(in->dec, &rec, on_event, r, &why);
     if (n == -1)
         dead_letter(r, m, &why);
@@ -376,30 +269,32 @@ static int handle(struct run *r, const rd_kafka_message_t *m)
  * failed or a stop gave up on deliveries. */
 static int finish_batch(struct run *r, int64_t started_ms, bool sync_commit)
 {
-    int64_t t0 = mono_ms();
-    atomic_store(&r->store_since_ms, t0);
+    int64_t t0 = aw_run_mono_ms();
+    atomic_store(&r->health.store_since_ms, t0);
     int rc = aw_pipeline_end_batch(r->pipeline);
-    atomic_store(&r->store_since_ms, 0);
-    int64_t t1 = mono_ms();
+    atomic_store(&r->health.store_since_ms, 0);
+    int64_t t1 = aw_run_mono_ms();
     aw_metrics_observe(r->metrics, "auditwatch_store_duration_seconds", NULL, (double)(t1 - t0) / 1000.0);
     if (rc < 0) {
         aw_metrics_add(r->metrics, "auditwatch_store_errors_total", NULL, 1);
         return -1;
     }
-    for (size_t i = 0; i < r->nparts; i++)
-        if (r->parts[i].next_offset >= 0) {
-            if (r->parts[i].assigned)
-                aw_outbox_offset(r->outbox, r->parts[i].topic, r->parts[i].partition, r->parts[i].next_offset);
-            r->parts[i].next_offset = -1;
+    for (size_t i = 0; i < r->parts.n; i++) {
+        struct aw_run_part *p = &r->parts.v[i];
+        if (p->next_offset >= 0) {
+            if (p->assigned)
+                aw_outbox_offset(r->outbox, p->topic, p->partition, p->next_offset);
+            p->next_offset = -1;
         }
+    }
     rc = aw_outbox_seal(r->outbox, sync_commit, SHUTDOWN_WAIT_MS);
-    atomic_store(&r->delivery_failing_since_ms, aw_outbox_failing_since(r->outbox));
+    atomic_store(&r->health.delivery_failing_since_ms, aw_outbox_failing_since(r->outbox));
     if (rc < 0)
         return -1;
     publish_batch(r);
     aw_metrics_add(r->metrics, "auditwatch_batches_total", NULL, 1);
     aw_metrics_observe(r->metrics, "auditwatch_batch_duration_seconds", NULL,
-                       (double)(mono_ms() - started_ms) / 1000.0);
+                       (double)(aw_run_mono_ms() - started_ms) / 1000.0);
     return 0;
 }
 
@@ -416,7 +311,7 @@ static int before_store_send(void *ctx)
     if (!r->outbox || !aw_outbox_undelivered(r->outbox))
         return 0;
     int rc = aw_outbox_deliver_all(r->outbox, SHUTDOWN_WAIT_MS);
-    atomic_store(&r->delivery_failing_since_ms, aw_outbox_failing_since(r->outbox));
+    atomic_store(&r->health.delivery_failing_since_ms, aw_outbox_failing_since(r->outbox));
     return rc;
 }
 
@@ -429,10 +324,10 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic
          * Inside a delivery wait that batch cannot be finished here: the
          * revoked partitions' offsets are then not committed, and their
          * next owner reads those records again (at least once). */
-        if (!aw_outbox_busy(r->outbox) && !r->failed && finish_batch(r, mono_ms(), true) < 0)
+        if (!aw_outbox_busy(r->outbox) && !r->failed && finish_batch(r, aw_run_mono_ms(), true) < 0)
             r->failed = true;
         for (int i = 0; i < parts->cnt; i++) {
-            struct part *p = part_for(r, parts->elems[i].topic, parts->elems[i].partition, false);
+            struct aw_run_part *p = part_for(r, parts->elems[i].topic, parts->elems[i].partition, false);
             if (p && p->assigned) {
                 /* Its stream stays open for a while: the records after the
                  * committed offset are the next owner's now, and until that
@@ -441,15 +336,15 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic
                 p->assigned = false;
                 p->next_offset = -1;
                 aw_outbox_forget(r->outbox, p->topic, p->partition);
-                p->released_at = mono_ms();
-                atomic_fetch_sub(&r->assigned_count, 1);
+                p->released_at = aw_run_mono_ms();
+                atomic_fetch_sub(&r->health.assigned_count, 1);
             }
         }
         rd_kafka_incremental_unassign(rk, parts);
         aw_log(AW_LOG_INFO, "run: %d partition(s) revoked", parts->cnt);
     } else if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         for (int i = 0; i < parts->cnt; i++) {
-            struct part *p = part_for(r, parts->elems[i].topic, parts->elems[i].partition, true);
+            struct aw_run_part *p = part_for(r, parts->elems[i].topic, parts->elems[i].partition, true);
             if (p && !p->assigned) {
                 /* An assigned partition holds event time back until it has
                  * given its first record (or proved empty): otherwise the
@@ -459,7 +354,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic
                 p->assigned = true;
                 p->seen = false;
                 p->released_at = 0;
-                atomic_fetch_add(&r->assigned_count, 1);
+                atomic_fetch_add(&r->health.assigned_count, 1);
             }
         }
         rd_kafka_incremental_assign(rk, parts);
@@ -612,9 +507,9 @@ int aw_cli_run(int argc, char **argv)
         goto out;
     }
     r.metrics = aw_metrics_new();
-    declare_metrics(r.metrics);
-    atomic_store(&r.loop_at_ms, mono_ms());
-    http = aw_status_server_start(metrics_addr ? metrics_addr : cfg.metrics_address, r.metrics, health, &r, err,
+    aw_run_status_declare(r.metrics);
+    atomic_store(&r.health.loop_at_ms, aw_run_mono_ms());
+    http = aw_status_server_start(metrics_addr ? metrics_addr : cfg.metrics_address, r.metrics, aw_run_status_health, &r.health, err,
                                   sizeof err);
     if (!http && err[0]) {
         fprintf(stderr, "auditwatch run: %s\n", err);
@@ -634,7 +529,7 @@ int aw_cli_run(int argc, char **argv)
         fprintf(stderr, "auditwatch run: %s\n", err);
         goto out;
     }
-    r.parts = xcalloc(MAX_PARTITIONS, sizeof *r.parts);
+    aw_run_parts_init(&r.parts);
     r.alerts_topic = cfg.alerts_topic;
     r.dead_topic = cfg.dead_letter_topic;
     r.inputs = xcalloc(cfg.ninputs, sizeof *r.inputs);
@@ -676,7 +571,8 @@ int aw_cli_run(int argc, char **argv)
     rd_kafka_conf_t *cc = aw_kafka_conf(
         &cfg, "auditwatch run", "group.id", cfg.kafka_group ? cfg.kafka_group : "auditwatch",
         "partition.assignment.strategy", "cooperative-sticky", "enable.auto.offset.store", "false",
-        "enable.auto.commit", "false", "auto.offset.reset", "earliest", "enable.partition.eof", "true", (char *)NULL);
+        "enable.auto.commit", "false", "auto.offset.reset", "earliest", "enable.partition.eof", "true",
+        "queued.min.messages", AW_KAFKA_QUEUED_MIN_MESSAGES, (char *)NULL);
     if (!cc)
         goto out;
     rd_kafka_conf_set_opaque(cc, &r);
@@ -712,14 +608,14 @@ int aw_cli_run(int argc, char **argv)
     cq = rd_kafka_queue_get_consumer(r.consumer);
     while (!stopping && !r.failed) {
         size_t n = 0;
-        int64_t t0 = mono_ms(), first_at = 0;
-        atomic_store(&r.loop_at_ms, t0);
+        int64_t t0 = aw_run_mono_ms(), first_at = 0;
+        atomic_store(&r.health.loop_at_ms, t0);
         if (reload_requested) {
             reload_requested = 0;
             reload(&r);
         }
-        for (size_t i = 0; i < r.nparts; i++) {
-            struct part *p = &r.parts[i];
+        for (size_t i = 0; i < r.parts.n; i++) {
+            struct aw_run_part *p = &r.parts.v[i];
             if (p->released_at && t0 - p->released_at > RELEASE_GRACE_MS) {
                 p->released_at = 0;
                 if (p->stream >= 0)
@@ -732,7 +628,7 @@ int aw_cli_run(int argc, char **argv)
              * at low rates alerts then wait at most that long.  Records
              * come in slices (one library call each; rebalance callbacks
              * are served inside it). */
-            int64_t left = BATCH_WAIT_MS - (mono_ms() - t0);
+            int64_t left = BATCH_WAIT_MS - (aw_run_mono_ms() - t0);
             if (left <= 0)
                 break;
             size_t want = cfg.batch_events - n < CONSUME_SLICE ? cfg.batch_events - n : CONSUME_SLICE;
@@ -747,14 +643,14 @@ int aw_cli_run(int argc, char **argv)
                 rd_kafka_message_t *m = slice[k];
                 if (!m->err && !r.failed) {
                     if (!first_at)
-                        first_at = mono_ms();
+                        first_at = aw_run_mono_ms();
                     if (handle(&r, m) < 0)
                         r.failed = true;
                     n++;
                 } else if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
                     /* caught up with a partition that gave nothing: it no
                      * longer holds event time back (a record later reopens it) */
-                    struct part *p = part_for(&r, rd_kafka_topic_name(m->rkt), m->partition, false);
+                    struct aw_run_part *p = part_for(&r, rd_kafka_topic_name(m->rkt), m->partition, false);
                     if (p && !p->seen && p->stream >= 0) {
                         aw_pipeline_stream_close(r.pipeline, p->stream);
                         p->stream = -1;
@@ -805,9 +701,7 @@ out:
     for (size_t i = 0; i < r.ninputs; i++)
         aw_decoder_free(r.inputs[i].dec);
     free(r.inputs);
-    for (size_t i = 0; i < r.nparts; i++)
-        free(r.parts[i].topic);
-    free(r.parts);
+    aw_run_parts_free(&r.parts);
     aw_buf_free(&r.buf);
     aw_pipeline_free(r.pipeline);
     if (r.rules_cfg != &cfg) {

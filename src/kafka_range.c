@@ -107,7 +107,7 @@ struct aw_kafka_range *aw_kafka_range_open(const struct aw_config *cfg, const ch
     /* a group id only because librdkafka wants one: no subscribe, no commit */
     rd_kafka_conf_t *c = aw_kafka_conf(cfg, "auditwatch replay", "group.id", group, "enable.auto.commit", "false",
                                        "enable.auto.offset.store", "false", "enable.partition.eof", "true",
-                                       (char *)NULL);
+                                       "queued.min.messages", AW_KAFKA_QUEUED_MIN_MESSAGES, (char *)NULL);
     if (!c) {
         snprintf(err, errlen, "bad Kafka settings in the configuration");
         goto fail;

@@ -62,7 +62,7 @@ int64_t aw_tz_local_to_utc_ms(struct aw_tz *tz, int64_t y, unsigned mon, unsigne
 bool aw_bsd_time_resolve(struct aw_tz *tz, const struct aw_bsd_time *t, int year,
                          int64_t now_ms, int64_t *ms_out);
 
-/* Current wall-clock time in ms. */
+/* Current wall-clock time in ms, from the coarse clock (a few ms behind). */
 int64_t aw_now_ms(void);
 
 #endif
