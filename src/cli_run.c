@@ -63,6 +63,7 @@
 #include "run_outbox.h"
 #include "run_parts.h"
 #include "run_status.h"
+#include "xalloc.h"
 
 #define SHUTDOWN_WAIT_MS 30000           /* deliveries still failing at a stop: give up */
 #define BATCH_WAIT_MS 50                 /* a batch ends this long after it started */
@@ -112,15 +113,6 @@ struct run {
     struct aw_run_health health; /* read by the HTTP thread */
 };
 
-static void *xcalloc(size_t n, size_t size)
-{
-    void *p = calloc(n ? n : 1, size);
-    if (!p) {
-        fputs("auditwatch: out of memory\n", stderr);
-        abort();
-    }
-    return p;
-}
 
 /* The input that reads `topic` (the last one listed), -1 none. */
 static int input_index(const struct run *r, const char *topic)
@@ -369,8 +361,8 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic
  * the rules in force stay. */
 static void reload(struct run *r)
 {
-    struct aw_config *cfg = xcalloc(1, sizeof *cfg);
-    struct aw_ruleset *rules = xcalloc(1, sizeof *rules);
+    struct aw_config *cfg = aw_xcalloc(1, sizeof *cfg);
+    struct aw_ruleset *rules = aw_xcalloc(1, sizeof *rules);
     struct aw_diags diags = {0};
     char err[1024];
     struct aw_pipeline *np = NULL;
@@ -532,7 +524,7 @@ int aw_cli_run(int argc, char **argv)
     aw_run_parts_init(&r.parts);
     r.alerts_topic = cfg.alerts_topic;
     r.dead_topic = cfg.dead_letter_topic;
-    r.inputs = xcalloc(cfg.ninputs, sizeof *r.inputs);
+    r.inputs = aw_xcalloc(cfg.ninputs, sizeof *r.inputs);
     r.ninputs = cfg.ninputs;
     for (size_t i = 0; i < cfg.ninputs; i++) {
         r.inputs[i].topic = cfg.inputs[i].topic;

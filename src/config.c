@@ -17,6 +17,7 @@
 
 #include "auditwatch/decode.h"
 #include "auditwatch/yaml_tree.h"
+#include "xalloc.h"
 
 struct cfg_ctx {
     struct aw_config *cfg;
@@ -34,15 +35,6 @@ static void problem(struct cfg_ctx *c, const struct aw_ynode *n, const char *fmt
     c->problems++;
 }
 
-static char *xstrdup(const char *s)
-{
-    char *d = strdup(s ? s : "");
-    if (!d) {
-        fputs("auditwatch: out of memory\n", stderr);
-        abort();
-    }
-    return d;
-}
 
 static void strlist_add(struct aw_strlist *l, const char *s)
 {
@@ -50,7 +42,7 @@ static void strlist_add(struct aw_strlist *l, const char *s)
     if (!items)
         abort();
     l->items = items;
-    l->items[l->n++] = xstrdup(s);
+    l->items[l->n++] = aw_xstrdup(s);
 }
 
 static void strlist_free(struct aw_strlist *l)
@@ -96,7 +88,7 @@ static bool get_string(struct cfg_ctx *c, const struct aw_ynode *map, const char
         return false;
     }
     free(*out);
-    *out = xstrdup(n->scalar);
+    *out = aw_xstrdup(n->scalar);
     return true;
 }
 
@@ -225,7 +217,7 @@ static void read_rules(struct cfg_ctx *c, const struct aw_ynode *n)
                                             "lateness", "level", NULL};
         const struct aw_ynode *o = ov->items[i];
         struct aw_rule_override *r = &c->cfg->overrides[c->cfg->noverrides++];
-        r->rule = xstrdup(ov->keys[i]->scalar);
+        r->rule = aw_xstrdup(ov->keys[i]->scalar);
         r->line = ov->keys[i]->line;
         r->threshold = INT64_MIN;
         r->timespan_ms = r->suppress_ms = r->lateness_ms = -1;
@@ -299,7 +291,7 @@ static void read_allowlists(struct cfg_ctx *c, const struct aw_ynode *n)
     c->cfg->allowlists = calloc(n->n + 1, sizeof *c->cfg->allowlists);
     for (size_t i = 0; i < n->n; i++) {
         struct aw_allowlist *al = &c->cfg->allowlists[c->cfg->nallowlists++];
-        al->name = xstrdup(n->keys[i]->scalar);
+        al->name = aw_xstrdup(n->keys[i]->scalar);
         const struct aw_ynode *list = n->items[i];
         if (list->type != AW_Y_SEQ) {
             problem(c, list, "allowlist '%s' must be a list of principal patterns", al->name, NULL);
@@ -396,7 +388,7 @@ static void read_kafka(struct cfg_ctx *c, const struct aw_ynode *n)
                 struct aw_kafka_input *k = &c->cfg->inputs[c->cfg->ninputs++];
                 if (!get_string(c, e, "topic", &k->topic))
                     problem(c, e, "a kafka input needs 'topic'", NULL, NULL);
-                k->decoder = xstrdup("auto");
+                k->decoder = aw_xstrdup("auto");
                 get_string(c, e, "decoder", &k->decoder);
                 enum aw_source_kind kind;
                 if (!aw_source_kind_parse(k->decoder, &kind))
@@ -422,24 +414,24 @@ static void read_kafka(struct cfg_ctx *c, const struct aw_ynode *n)
 void aw_config_init_defaults(struct aw_config *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
-    cfg->base_dir = xstrdup(".");
-    cfg->store = xstrdup("memory");
+    cfg->base_dir = aw_xstrdup(".");
+    cfg->store = aw_xstrdup("memory");
     cfg->memory_cap = (size_t)1 << 30;
-    cfg->store_prefix = xstrdup("auditwatch");
-    cfg->replay_prefix = xstrdup("auditwatch-replay");
+    cfg->store_prefix = aw_xstrdup("auditwatch");
+    cfg->replay_prefix = aw_xstrdup("auditwatch-replay");
     cfg->connect_timeout_ms = 2000;
     cfg->command_timeout_ms = 5000;
     cfg->reconnect_wait_ms = 60000;
     cfg->batch_events = 1024;
     cfg->lateness_ms = AW_DEFAULT_LATENESS_MS;
-    cfg->timezone = xstrdup("UTC");
+    cfg->timezone = aw_xstrdup("UTC");
     cfg->max_record = 1024 * 1024;
     cfg->service_map_level = AW_LEVEL_HIGH;
-    cfg->kafka_brokers = xstrdup("localhost:9092");
-    cfg->kafka_group = xstrdup("auditwatch");
-    cfg->alerts_topic = xstrdup("auditwatch-alerts");
-    cfg->dead_letter_topic = xstrdup("auditwatch-dead-letter");
-    cfg->metrics_address = xstrdup("127.0.0.1:9464");
+    cfg->kafka_brokers = aw_xstrdup("localhost:9092");
+    cfg->kafka_group = aw_xstrdup("auditwatch");
+    cfg->alerts_topic = aw_xstrdup("auditwatch-alerts");
+    cfg->dead_letter_topic = aw_xstrdup("auditwatch-dead-letter");
+    cfg->metrics_address = aw_xstrdup("127.0.0.1:9464");
 }
 
 size_t aw_config_load(struct aw_config *cfg, const char *path, struct aw_diags *diags)
@@ -448,10 +440,10 @@ size_t aw_config_load(struct aw_config *cfg, const char *path, struct aw_diags *
     char err[512];
     struct cfg_ctx c = {cfg, diags, path, 0};
     free(cfg->path);
-    cfg->path = xstrdup(path);
-    char *copy = xstrdup(path);
+    cfg->path = aw_xstrdup(path);
+    char *copy = aw_xstrdup(path);
     free(cfg->base_dir);
-    cfg->base_dir = xstrdup(dirname(copy));
+    cfg->base_dir = aw_xstrdup(dirname(copy));
     free(copy);
     if (!aw_yaml_load_file(path, &docs, err, sizeof err)) {
         /* err is "file:line:col: message" already: keep its position. */
@@ -563,7 +555,7 @@ const struct aw_allowlist *aw_config_allowlist(const struct aw_config *cfg, cons
 char *aw_config_resolve_path(const struct aw_config *cfg, const char *path)
 {
     if (path[0] == '/' || !cfg->base_dir || !strcmp(cfg->base_dir, "."))
-        return xstrdup(path);
+        return aw_xstrdup(path);
     size_t len = strlen(cfg->base_dir) + strlen(path) + 2;
     char *out = malloc(len);
     if (!out)

@@ -9,6 +9,7 @@
  * consecutive scrapes list them alike.
  */
 #include "auditwatch/metrics.h"
+#include "xalloc.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -38,25 +39,11 @@ struct aw_metrics {
     size_t nfamilies;
 };
 
-static void *xrealloc(void *p, size_t size)
-{
-    void *q = realloc(p, size ? size : 1);
-    if (!q) {
-        fputs("auditwatch: out of memory\n", stderr);
-        abort();
-    }
-    return q;
-}
 
-static char *xstrdup(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    return memcpy(xrealloc(NULL, n), s, n);
-}
 
 struct aw_metrics *aw_metrics_new(void)
 {
-    struct aw_metrics *m = xrealloc(NULL, sizeof *m);
+    struct aw_metrics *m = aw_xrealloc(NULL, sizeof *m);
     memset(m, 0, sizeof *m);
     pthread_mutex_init(&m->lock, NULL);
     return m;
@@ -95,14 +82,14 @@ void aw_metrics_family(struct aw_metrics *m, const char *name, enum aw_metric_ty
 {
     pthread_mutex_lock(&m->lock);
     if (!find_family(m, name)) {
-        m->families = xrealloc(m->families, (m->nfamilies + 1) * sizeof *m->families);
+        m->families = aw_xrealloc(m->families, (m->nfamilies + 1) * sizeof *m->families);
         struct family *f = &m->families[m->nfamilies++];
         memset(f, 0, sizeof *f);
-        f->name = xstrdup(name);
-        f->help = xstrdup(help);
+        f->name = aw_xstrdup(name);
+        f->help = aw_xstrdup(help);
         f->type = type;
         if (type == AW_METRIC_HISTOGRAM && nbuckets) {
-            f->bounds = xrealloc(NULL, nbuckets * sizeof *f->bounds);
+            f->bounds = aw_xrealloc(NULL, nbuckets * sizeof *f->bounds);
             memcpy(f->bounds, buckets, nbuckets * sizeof *f->bounds);
             f->nbounds = nbuckets;
         }
@@ -125,13 +112,13 @@ static struct series *series_for(struct aw_metrics *m, const char *name, const c
             return &f->series[i];
     if (f->nseries == f->cap) {
         f->cap = f->cap ? f->cap * 2 : 8;
-        f->series = xrealloc(f->series, f->cap * sizeof *f->series);
+        f->series = aw_xrealloc(f->series, f->cap * sizeof *f->series);
     }
     struct series *s = &f->series[f->nseries++];
     memset(s, 0, sizeof *s);
-    s->labels = xstrdup(labels);
+    s->labels = aw_xstrdup(labels);
     if (f->type == AW_METRIC_HISTOGRAM) {
-        s->buckets = xrealloc(NULL, (f->nbounds ? f->nbounds : 1) * sizeof *s->buckets);
+        s->buckets = aw_xrealloc(NULL, (f->nbounds ? f->nbounds : 1) * sizeof *s->buckets);
         memset(s->buckets, 0, (f->nbounds ? f->nbounds : 1) * sizeof *s->buckets);
     }
     return s;

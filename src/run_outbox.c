@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "auditwatch/log.h"
+#include "xalloc.h"
 
 /* Batches whose deliveries may be awaited while the next ones are read.  At
  * full speed a batch takes ~3 ms to process and its alerts' delivery
@@ -66,27 +67,11 @@ static int64_t mono_ms(void)
     return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
-static void *xrealloc(void *p, size_t size)
-{
-    void *q = realloc(p, size ? size : 1);
-    if (!q) {
-        fputs("auditwatch: out of memory\n", stderr);
-        abort();
-    }
-    return q;
-}
 
-static char *dup_bytes(const char *p, size_t n)
-{
-    char *d = xrealloc(NULL, n + 1);
-    memcpy(d, p, n);
-    d[n] = '\0';
-    return d;
-}
 
 static struct out_batch *new_batch(void)
 {
-    struct out_batch *b = xrealloc(NULL, sizeof *b);
+    struct out_batch *b = aw_xrealloc(NULL, sizeof *b);
     memset(b, 0, sizeof *b);
     b->backoff = BACKOFF_FIRST_MS;
     return b;
@@ -112,7 +97,7 @@ static void free_batch(struct out_batch *b)
 
 struct aw_outbox *aw_outbox_new(struct aw_metrics *metrics, const volatile sig_atomic_t *stop_flag)
 {
-    struct aw_outbox *o = xrealloc(NULL, sizeof *o);
+    struct aw_outbox *o = aw_xrealloc(NULL, sizeof *o);
     memset(o, 0, sizeof *o);
     o->metrics = metrics;
     o->stop_flag = stop_flag;
@@ -159,13 +144,13 @@ void aw_outbox_message(struct aw_outbox *o, const char *topic, const char *key, 
     struct out_batch *b = o->open;
     if (b->nmsgs == b->msg_cap) {
         b->msg_cap = b->msg_cap ? b->msg_cap * 2 : 64;
-        b->msgs = xrealloc(b->msgs, b->msg_cap * sizeof *b->msgs);
+        b->msgs = aw_xrealloc(b->msgs, b->msg_cap * sizeof *b->msgs);
     }
     struct out_msg *m = &b->msgs[b->nmsgs++];
-    m->topic = dup_bytes(topic, strlen(topic));
-    m->key = dup_bytes(key, klen);
+    m->topic = aw_xmemdup(topic, strlen(topic));
+    m->key = aw_xmemdup(key, klen);
     m->klen = klen;
-    m->value = dup_bytes(value, vlen);
+    m->value = aw_xmemdup(value, vlen);
     m->vlen = vlen;
     m->headers = headers;
     m->state = -1;
@@ -182,9 +167,9 @@ void aw_outbox_offset(struct aw_outbox *o, const char *topic, int32_t partition,
         }
     if (b->noffs == b->off_cap) {
         b->off_cap = b->off_cap ? b->off_cap * 2 : 8;
-        b->offs = xrealloc(b->offs, b->off_cap * sizeof *b->offs);
+        b->offs = aw_xrealloc(b->offs, b->off_cap * sizeof *b->offs);
     }
-    b->offs[b->noffs++] = (struct out_offset){dup_bytes(topic, strlen(topic)), partition, next_offset};
+    b->offs[b->noffs++] = (struct out_offset){aw_xmemdup(topic, strlen(topic)), partition, next_offset};
 }
 
 static void forget_in(struct out_batch *b, const char *topic, int32_t partition)

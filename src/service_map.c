@@ -26,6 +26,7 @@
 
 #include "auditwatch/hash.h"
 #include "auditwatch/yaml_tree.h"
+#include "xalloc.h"
 
 #define TABLE_LEN(t) (sizeof(t) / sizeof((t)[0]))
 
@@ -245,13 +246,6 @@ static void problem(struct loader *L, const struct aw_ynode *at, const char *fmt
     L->problems++;
 }
 
-static char *xstrdup(const char *s)
-{
-    char *d = strdup(s);
-    if (!d)
-        abort();
-    return d;
-}
 
 static const char *node_kind(const struct aw_ynode *n)
 {
@@ -387,7 +381,7 @@ static void want_patterns(struct loader *L, const struct aw_ynode *n, const char
         const struct aw_ynode *it = n->items[i];
         const char *text = want_string(L, it, key);
         if (text && pattern_ok(L, it, key, kind))
-            (*items)[(*count)++] = xstrdup(text);
+            (*items)[(*count)++] = aw_xstrdup(text);
     }
 }
 
@@ -475,21 +469,21 @@ static bool read_entry(struct loader *L, const struct aw_ynode *n, struct aw_ser
     if ((v = aw_ymap_get(n, "namespace")) != NULL) {
         const char *text = want_string(L, v, "namespace");
         if (text && pattern_ok(L, v, "namespace", PAT_NAME))
-            e->namespace_pattern = xstrdup(text);
+            e->namespace_pattern = aw_xstrdup(text);
     } else {
         problem(L, n, "entry has no 'namespace'");
     }
     if ((v = aw_ymap_get(n, "owner")) != NULL) {
         const char *text = want_string(L, v, "owner");
         if (text)
-            e->owner = xstrdup(text);
+            e->owner = aw_xstrdup(text);
     } else {
         problem(L, n, "entry has no 'owner'");
     }
     if ((v = aw_ymap_get(n, "contact")) != NULL && !aw_yscalar_is_null(v)) {
         const char *text = want_string(L, v, "contact");
         if (text)
-            e->contact = xstrdup(text);
+            e->contact = aw_xstrdup(text);
     }
     if ((v = aw_ymap_get(n, "services")) != NULL) {
         want_patterns(L, v, "services", PAT_NAME, &e->services, &e->nservices);
@@ -592,7 +586,7 @@ size_t aw_service_map_load_string(const char *name, const char *text, size_t len
                                   struct aw_service_map *map, struct aw_diags *diags)
 {
     memset(map, 0, sizeof *map);
-    map->file = xstrdup(name ? name : "-");
+    map->file = aw_xstrdup(name ? name : "-");
     struct loader L = {map->file, diags, 0};
     struct aw_ydoc_list docs;
     char err[512];
@@ -603,7 +597,7 @@ size_t aw_service_map_load_string(const char *name, const char *text, size_t len
 size_t aw_service_map_load(const char *path, struct aw_service_map *map, struct aw_diags *diags)
 {
     memset(map, 0, sizeof *map);
-    map->file = xstrdup(path);
+    map->file = aw_xstrdup(path);
     struct loader L = {map->file, diags, 0};
     struct aw_ydoc_list docs;
     char err[512];

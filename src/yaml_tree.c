@@ -21,6 +21,7 @@
  * structure to check further.  The message is "file:line:col: text".
  */
 #include "auditwatch/yaml_tree.h"
+#include "xalloc.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -35,19 +36,10 @@
 
 /* ------------------------------------------------------------ allocation */
 
-static void *xrealloc(void *p, size_t n)
-{
-    void *q = realloc(p, n ? n : 1);
-    if (!q) {
-        fputs("auditwatch: out of memory\n", stderr);
-        abort();
-    }
-    return q;
-}
 
 static struct aw_ynode *node_new(enum aw_ynode_type type, const yaml_mark_t *mark)
 {
-    struct aw_ynode *n = xrealloc(NULL, sizeof *n);
+    struct aw_ynode *n = aw_xrealloc(NULL, sizeof *n);
     memset(n, 0, sizeof *n);
     n->type = type;
     n->line = (int)mark->line + 1;
@@ -74,7 +66,7 @@ static void node_free(struct aw_ynode *n)
 static void *grow_for(void *arr, size_t count, size_t elem)
 {
     if (count == 0 || (count & (count - 1)) == 0)
-        return xrealloc(arr, (count ? count * 2 : 1) * elem);
+        return aw_xrealloc(arr, (count ? count * 2 : 1) * elem);
     return arr;
 }
 
@@ -212,7 +204,7 @@ static bool add_scalar(struct builder *b, const yaml_event_t *ev)
     if (memchr(value, '\0', len))
         return fail_at(b, ev->start_mark.line, ev->start_mark.column, "NUL byte in a string");
     struct aw_ynode *n = node_new(AW_Y_SCALAR, &ev->start_mark);
-    n->scalar = xrealloc(NULL, len + 1);
+    n->scalar = aw_xrealloc(NULL, len + 1);
     memcpy(n->scalar, value, len);
     n->scalar[len] = '\0';
     n->scalar_len = len;
@@ -316,7 +308,7 @@ bool aw_yaml_load_file(const char *path, struct aw_ydoc_list *out, char *err, si
     for (;;) {
         if (cap - len < 65536) {
             cap = cap ? cap * 2 : 65536;
-            text = xrealloc(text, cap);
+            text = aw_xrealloc(text, cap);
         }
         size_t got = fread(text + len, 1, cap - len, f);
         len += got;
