@@ -139,11 +139,13 @@ enum reply_use {
     USE_KEEP,  /* the caller reads the reply after the exchange */
     USE_POP,   /* due groups of rules: parsed right after the exchange */
     USE_VER,   /* windows' new versions ("v v ..."): checked against ours */
+    USE_DIRECT, /* a MULTI block of direct writes: EXEC's reply, FIXUP's last */
 };
 
 struct command {
-    char *text; /* RESP, formatted by hiredis */
+    char *text; /* RESP, formatted here (several commands for USE_DIRECT) */
     int len;
+    size_t nreplies; /* replies the text asks for (0: one); the last is kept */
     enum reply_use use;
     size_t *hits; /* USE_HIT, USE_FS: the hits (indexes into hits[]) in reply order */
     size_t nhits;
@@ -163,6 +165,7 @@ struct win_entry {
     char id[17];
     size_t off, len; /* the encoded entry in win_batch.payloads */
     size_t hit;
+    bool dup; /* the mirror, current, had it already (nothing to write directly) */
 };
 
 struct win_batch {
@@ -201,6 +204,7 @@ struct hit_wait {
     int64_t time;
     uint64_t id;
     int code;
+    uint64_t fs_learn; /* first_seen: the learning start's cache key (fs_start) */
 };
 
 struct push {
@@ -287,6 +291,16 @@ struct redis_store {
     struct aw_buf key, key2, arg, arg2;
     struct aw_store_stats st;
     bool broken; /* gave up reconnecting */
+    bool no_multi; /* the server refuses MULTI/EXEC (ACL): no direct writes */
+    /* first_seen while alone (see r_first_seen): pairs known to be in
+     * their value set (cache key -> 1), learning starts (cache key ->
+     * QTIME(start)), and when the caches were started (wall ms) */
+    struct aw_hashmap fs_known, fs_start;
+    int64_t fs_cache_at;
+    struct aw_buf direct; /* a direct-write block being built (RESP) */
+    struct aw_buf dkeys;  /* its keys, for FIXUP */
+    size_t *dkey_off;
+    size_t dkey_cap;
     bool shared; /* other writers under the prefix (versions are counted) */
     bool alone;  /* a reply showed no other writer (cursor writes may wait) */
     /* windows whose cursor moved while alone and is not in Redis yet
@@ -300,6 +314,7 @@ struct redis_store {
     int64_t clock, published_clock, published_at;
 };
 
+static void fs_forget(struct redis_store *s);
 static void set_shared(struct redis_store *s, bool shared);
 static bool dirty_clear(struct redis_store *s, uint64_t name);
 static void write_mirror_meta(struct redis_store *s, const struct aw_wkey *k);
@@ -470,6 +485,46 @@ static void queue_argv(struct redis_store *s, enum reply_use use, int argc, cons
     s->ncmds++;
 }
 
+/* RESP into a buffer, piece by piece: a command's "*argc" head, then
+ * each argument (for the direct-write blocks, several commands in one
+ * text). */
+static void resp_head(struct aw_buf *b, size_t argc)
+{
+    char num[24];
+    aw_buf_append_char(b, '*');
+    aw_buf_append(b, num, put_size(num, argc));
+    aw_buf_append(b, "\r\n", 2);
+}
+
+static void resp_arg(struct aw_buf *b, const char *p, size_t len)
+{
+    char num[24];
+    aw_buf_reserve(b, len + 32);
+    aw_buf_append_char(b, '$');
+    aw_buf_append(b, num, put_size(num, len));
+    aw_buf_append(b, "\r\n", 2);
+    aw_buf_append(b, p, len);
+    aw_buf_append(b, "\r\n", 2);
+}
+
+/* Queue the text of b (one or more commands, nreplies replies in all) as
+ * one command. */
+static struct command *queue_text(struct redis_store *s, enum reply_use use, const struct aw_buf *b, size_t nreplies)
+{
+    if (s->ncmds == s->cmd_cap) {
+        s->cmd_cap = s->cmd_cap ? s->cmd_cap * 2 : 256;
+        s->cmds = xrealloc(s->cmds, s->cmd_cap * sizeof *s->cmds);
+    }
+    struct command *c = &s->cmds[s->ncmds++];
+    memset(c, 0, sizeof *c);
+    c->text = xcalloc(b->len, 1);
+    memcpy(c->text, b->data, b->len);
+    c->len = (int)b->len;
+    c->use = use;
+    c->nreplies = nreplies;
+    return c;
+}
+
 static void free_replies(struct redis_store *s)
 {
     for (size_t i = 0; i < s->ncmds; i++)
@@ -564,6 +619,28 @@ static int connect_once(struct redis_store *s, char *err, size_t errlen)
         s->sha[i][40] = '\0';
         freeReplyObject(r);
     }
+    /* Direct writes need MULTI and EXEC: an ACL that refuses either
+     * leaves the scripts doing all writes.  (An EXEC refused inside MULTI
+     * leaves the connection in it: connect again, without asking.) */
+    if (!s->no_multi) {
+        r = command(s, "MULTI", NULL, NULL);
+        bool ok = r && !reply_is_error(r);
+        if (r)
+            freeReplyObject(r);
+        if (ok) {
+            r = command(s, "EXEC", NULL, NULL);
+            ok = r && !reply_is_error(r);
+            if (r)
+                freeReplyObject(r);
+            if (!ok) {
+                s->no_multi = true;
+                return connect_once(s, err, errlen);
+            }
+        }
+        if (!ok)
+            aw_log(AW_LOG_INFO, "redis %s: MULTI/EXEC not permitted; every write goes through scripts", s->shown);
+        s->no_multi = !ok;
+    }
     /* This instance writes under the prefix from now on: say so before
      * the first write, so that the others count versions. */
     struct aw_buf writers = {0};
@@ -589,6 +666,7 @@ static int connect_once(struct redis_store *s, char *err, size_t errlen)
         aw_hashmap_free(&s->refreshed);
         aw_hashmap_init(&s->refreshed);
     }
+    fs_forget(s); /* (and lost first_seen state) */
     return rc;
 }
 
@@ -630,12 +708,29 @@ static int exchange_once(struct redis_store *s)
     s->st.round_trips++;
     bool noscript = false;
     for (size_t i = 0; i < s->ncmds; i++) {
-        void *r = NULL;
-        if (redisGetReply(s->c, &r) != REDIS_OK || !r)
-            goto lost;
-        s->cmds[i].reply = r;
-        if (reply_is_error(s->cmds[i].reply) && !strncmp(s->cmds[i].reply->str, "NOSCRIPT", 8))
+        /* a direct-write block answers MULTI, each write (QUEUED) and
+         * EXEC: the first error, or else EXEC's array, is kept */
+        size_t want = s->cmds[i].nreplies ? s->cmds[i].nreplies : 1;
+        for (size_t k = 0; k < want; k++) {
+            void *r = NULL;
+            if (redisGetReply(s->c, &r) != REDIS_OK || !r)
+                goto lost;
+            redisReply *cur = s->cmds[i].reply;
+            if (!cur) {
+                s->cmds[i].reply = r;
+            } else if (!reply_is_error(cur) && (reply_is_error(r) || k + 1 == want)) {
+                freeReplyObject(cur);
+                s->cmds[i].reply = r;
+            } else {
+                freeReplyObject(r);
+            }
+        }
+        redisReply *r = s->cmds[i].reply;
+        if (reply_is_error(r) && !strncmp(r->str, "NOSCRIPT", 8))
             noscript = true;
+        for (size_t k = 0; r && r->type == REDIS_REPLY_ARRAY && s->cmds[i].use == USE_DIRECT && k < r->elements; k++)
+            if (reply_is_error(r->element[k]))
+                noscript |= !strncmp(r->element[k]->str, "NOSCRIPT", 8);
     }
     if (noscript) {
         char err[512];
@@ -643,11 +738,19 @@ static int exchange_once(struct redis_store *s)
             return -1;
         return 1;
     }
-    for (size_t i = 0; i < s->ncmds; i++)
-        if (reply_is_error(s->cmds[i].reply)) {
-            aw_log(AW_LOG_ERROR, "redis %s: command failed: %s", s->shown, s->cmds[i].reply->str);
+    for (size_t i = 0; i < s->ncmds; i++) {
+        const redisReply *r = s->cmds[i].reply;
+        if (s->cmds[i].use == USE_DIRECT && r && r->type == REDIS_REPLY_ARRAY)
+            for (size_t k = 0; k < r->elements; k++)
+                if (reply_is_error(r->element[k])) {
+                    r = r->element[k];
+                    break;
+                }
+        if (reply_is_error(r)) {
+            aw_log(AW_LOG_ERROR, "redis %s: command failed: %s", s->shown, r->str);
             return -1;
         }
+    }
     return 0;
 lost:
     if (reconnect(s) < 0)
@@ -819,8 +922,22 @@ static bool mirror_current(struct redis_store *s, const struct aw_wkey *k, uint6
  * so what others changed since our last check is fetched again); going
  * from alone to shared writes the cursors that waited (at the next
  * flush: this runs while replies are read). */
+static void fs_forget(struct redis_store *s)
+{
+    if (s->fs_known.n) {
+        aw_hashmap_free(&s->fs_known);
+        aw_hashmap_init(&s->fs_known);
+    }
+    if (s->fs_start.n) {
+        aw_hashmap_free(&s->fs_start);
+        aw_hashmap_init(&s->fs_start);
+    }
+}
+
 static void set_shared(struct redis_store *s, bool shared)
 {
+    if (shared && !s->shared)
+        fs_forget(s); /* another instance may move a learning start */
     if (shared) {
         if (s->alone && s->ndirty)
             s->dirty_flush_due = true;
@@ -911,10 +1028,10 @@ static struct command *argl_queue(struct redis_store *s, struct argl *l, enum re
  * Redis Cluster every window would need a call of its own - a window's
  * key has its slot, different windows do not share one; see README.) */
 #define HIT_WINDOWS 256
-static void flush_hits(struct redis_store *s)
+static void flush_hits(struct redis_store *s, size_t nwb)
 {
-    for (size_t first = 0; first < s->nwb; first += HIT_WINDOWS) {
-        size_t last = first + HIT_WINDOWS < s->nwb ? first + HIT_WINDOWS : s->nwb;
+    for (size_t first = 0; first < nwb; first += HIT_WINDOWS) {
+        size_t last = first + HIT_WINDOWS < nwb ? first + HIT_WINDOWS : nwb;
         size_t nentries = 0, nargs = 5;
         for (size_t w = first; w < last; w++) {
             nentries += s->wb[w]->n;
@@ -979,23 +1096,13 @@ static void flush_hits(struct redis_store *s)
             cmd->plain[w - first] = spec[w - first] == '.';
         }
     }
-    for (size_t w = 0; w < s->nwb; w++) {
-        s->wb[w]->n = 0;
-        s->wb[w]->nold = 0;
-        aw_buf_reset(&s->wb[w]->payloads);
-    }
-    s->nwb = 0;
-    if (s->wb_index.n) {
-        aw_hashmap_free(&s->wb_index);
-        aw_hashmap_init(&s->wb_index);
-    }
 }
 
 /* The batch's meta writes: one EVALSHA per HIT_WINDOWS windows. */
-static void flush_meta(struct redis_store *s)
+static void flush_meta(struct redis_store *s, size_t nmeta)
 {
-    for (size_t first = 0; first < s->nmeta; first += HIT_WINDOWS) {
-        size_t last = first + HIT_WINDOWS < s->nmeta ? first + HIT_WINDOWS : s->nmeta;
+    for (size_t first = 0; first < nmeta; first += HIT_WINDOWS) {
+        size_t last = first + HIT_WINDOWS < nmeta ? first + HIT_WINDOWS : nmeta;
         struct argl l;
         argl_init(&l, &s->arg2, 3 + 4 * (last - first));
         argl_ptr(&l, "EVALSHA", 7);
@@ -1021,12 +1128,6 @@ static void flush_meta(struct redis_store *s)
             cmd->names[i - first] = window_name(&s->metas[i].key);
             cmd->expect[i - first] = mirror_bump(s, cmd->names[i - first]);
         }
-    }
-    s->nmeta = 0;
-    aw_buf_reset(&s->meta_text);
-    if (s->meta_index.n) {
-        aw_hashmap_free(&s->meta_index);
-        aw_hashmap_init(&s->meta_index);
     }
 }
 
@@ -1058,14 +1159,200 @@ static void flush_first_seen(struct redis_store *s)
     aw_buf_reset(&s->fs_text);
 }
 
+/* ---------------------------------------------------------- direct writes
+ *
+ * While this instance is the only writer under its prefix, a window its
+ * mirror holds current needs nothing from Redis: the mirror says which
+ * entries are new (and which duplicate completed an alert), and no
+ * version is counted.  Such writes skip Lua - a script call costs Redis
+ * an allocation and a Lua string per argument and about two microseconds
+ * per redis.call, a plain command about half of that - and go as plain
+ * commands in one MULTI block per flush: HSET m/g for meta writes, HDEL
+ * of trimmed ids and one multi-field HSET of the new entries per window
+ * (an HSET of an id already there would only write the same value
+ * again), then FIXUP_LUA, which counts the versions the writes owed if
+ * another writer appeared since this instance last looked; EXEC runs the
+ * block atomically, so no other instance sees the writes without their
+ * versions.  Windows the mirror does not know, or whose TTL is due (a
+ * write that may create the key must set its TTL and group), go through
+ * the scripts as before, and so does everything when the server refuses
+ * MULTI (an ACL without +multi +exec). */
+
+static bool direct_ok(const struct redis_store *s) { return s->alone && !s->shared && !s->no_multi; }
+
+/* Whether this process set the window's TTL within TTL_REFRESH_MS (so
+ * its key exists, with a TTL, unless Redis lost it - which a reconnect
+ * tells, clearing the map). */
+static bool refreshed_recently(struct redis_store *s, uint64_t name)
+{
+    uint64_t sec = (uint64_t)(now_ms() / 1000) + 1;
+    uint64_t last = (uint64_t)(uintptr_t)aw_hashmap_get(&s->refreshed, name);
+    return last && (sec - last) * 1000 < (uint64_t)TTL_REFRESH_MS;
+}
+
+static bool direct_meta(struct redis_store *s, const struct meta_write *m)
+{
+    uint64_t name = window_name(&m->key);
+    return mirror_version(s, name) != 0 && refreshed_recently(s, name);
+}
+
+static bool direct_window(const struct win_batch *b) { return !b->assumed_new && !b->check; }
+
+/* The window's key into the block's key list (for FIXUP) and the block. */
+static void direct_key(struct redis_store *s, const struct aw_wkey *k, size_t nkeys)
+{
+    if (nkeys + 2 > s->dkey_cap) {
+        s->dkey_cap = s->dkey_cap ? 2 * s->dkey_cap : 256;
+        s->dkey_off = xrealloc(s->dkey_off, s->dkey_cap * sizeof *s->dkey_off);
+    }
+    window_key_text(s, &s->key, k, "h");
+    s->dkey_off[nkeys] = s->dkeys.len;
+    aw_buf_append(&s->dkeys, s->key.data, s->key.len);
+    s->dkey_off[nkeys + 1] = s->dkeys.len;
+    resp_arg(&s->direct, s->key.data, s->key.len);
+}
+
+/* One MULTI block for the meta writes metas[mfrom, nmeta) and the windows
+ * wb[wfrom, nwb), all of them direct (see above). */
+static void queue_direct(struct redis_store *s, size_t mfrom, size_t wfrom)
+{
+    struct aw_buf *t = &s->direct;
+    size_t cap = (s->nmeta - mfrom) + (s->nwb - wfrom);
+    uint64_t *names = xcalloc(cap, sizeof *names);
+    uint64_t *expect = xcalloc(cap, sizeof *expect);
+    size_t nkeys = 0, nrep = 1;
+    int64_t ttl = 0;
+    aw_buf_reset(t);
+    aw_buf_reset(&s->dkeys);
+    resp_head(t, 1);
+    resp_arg(t, "MULTI", 5);
+    for (size_t i = mfrom; i < s->nmeta; i++) {
+        struct meta_write *m = &s->metas[i];
+        resp_head(t, 6);
+        resp_arg(t, "HSET", 4);
+        direct_key(s, &m->key, nkeys);
+        resp_arg(t, "m", 1);
+        resp_arg(t, s->meta_text.data + m->off, m->mlen);
+        resp_arg(t, "g", 1);
+        resp_arg(t, s->meta_text.data + m->off + m->mlen, m->glen);
+        nrep++;
+        names[nkeys] = window_name(&m->key);
+        expect[nkeys] = mirror_bump(s, names[nkeys]);
+        nkeys++;
+        if (m->ttl > ttl)
+            ttl = m->ttl;
+    }
+    for (size_t w = wfrom; w < s->nwb; w++) {
+        struct win_batch *b = s->wb[w];
+        size_t add = 0;
+        for (size_t i = 0; i < b->n; i++)
+            add += !b->e[i].dup;
+        if (!add && !b->nold)
+            continue; /* only entries Redis has: nothing to write */
+        if (b->nold) {
+            resp_head(t, 2 + b->nold);
+            resp_arg(t, "HDEL", 4);
+            direct_key(s, &b->key, nkeys);
+            for (size_t i = 0; i < b->nold; i++) {
+                char hex[16];
+                aw_hex64(b->old[i], hex);
+                resp_arg(t, hex, 16);
+            }
+            nrep++;
+        }
+        if (add) {
+            resp_head(t, 2 + 2 * add);
+            resp_arg(t, "HSET", 4);
+            if (b->nold)
+                resp_arg(t, s->key.data, s->key.len);
+            else
+                direct_key(s, &b->key, nkeys);
+            for (size_t i = 0; i < b->n; i++)
+                if (!b->e[i].dup) {
+                    resp_arg(t, b->e[i].id, 16);
+                    resp_arg(t, b->payloads.data + b->e[i].off, b->e[i].len);
+                }
+            nrep++;
+        }
+        names[nkeys] = window_name(&b->key);
+        expect[nkeys] = mirror_bump(s, names[nkeys]);
+        nkeys++;
+        if (b->ttl > ttl)
+            ttl = b->ttl;
+    }
+    if (!nkeys) {
+        free(names);
+        free(expect);
+        return;
+    }
+    char num[24];
+    resp_head(t, 5 + nkeys);
+    resp_arg(t, "EVALSHA", 7);
+    resp_arg(t, s->sha[S_FIXUP], 40);
+    resp_arg(t, num, put_size(num, nkeys + 1));
+    prefix_key_text(s, &s->key, "writers");
+    resp_arg(t, s->key.data, s->key.len);
+    for (size_t i = 0; i < nkeys; i++)
+        resp_arg(t, s->dkeys.data + s->dkey_off[i], s->dkey_off[i + 1] - s->dkey_off[i]);
+    resp_arg(t, num, aw_redis_fmt_time(num, ttl > 0 ? ttl + TTL_SLACK_MS : DEFAULT_TTL_MS));
+    resp_head(t, 1);
+    resp_arg(t, "EXEC", 4);
+    nrep += 2;
+    struct command *c = queue_text(s, USE_DIRECT, t, nrep);
+    c->names = names;
+    c->expect = expect;
+    c->nw = nkeys;
+    c->plain = xcalloc(nkeys, sizeof *c->plain);
+    for (size_t i = 0; i < nkeys; i++)
+        c->plain[i] = true;
+    c->assumed_new = xcalloc(nkeys, sizeof *c->assumed_new);
+}
+
 /* Buffered window writes into the pipeline: meta before hits.  Per
  * window that keeps the order of the calls - a meta write queued while
  * the window has hits waiting sends those hits first (queue_meta_write),
- * so a meta write waiting beside hits of its window is the older one. */
+ * so a meta write waiting beside hits of its window is the older one.
+ * Scripted meta writes go first, then the direct block (its meta writes
+ * before its hits), then the scripted hits. */
 static void flush_writes(struct redis_store *s)
 {
-    flush_meta(s);
-    flush_hits(s);
+    size_t mlua = s->nmeta, wlua = s->nwb;
+    if (direct_ok(s)) { /* scripted ones first, direct ones after */
+        mlua = 0;
+        for (size_t i = 0; i < s->nmeta; i++)
+            if (!direct_meta(s, &s->metas[i])) {
+                struct meta_write tmp = s->metas[i];
+                s->metas[i] = s->metas[mlua];
+                s->metas[mlua++] = tmp;
+            }
+        wlua = 0;
+        for (size_t w = 0; w < s->nwb; w++)
+            if (!direct_window(s->wb[w])) {
+                struct win_batch *tmp = s->wb[w];
+                s->wb[w] = s->wb[wlua];
+                s->wb[wlua++] = tmp;
+            }
+    }
+    flush_meta(s, mlua);
+    if (mlua < s->nmeta || wlua < s->nwb)
+        queue_direct(s, mlua, wlua);
+    flush_hits(s, wlua);
+    s->nmeta = 0;
+    aw_buf_reset(&s->meta_text);
+    if (s->meta_index.n) {
+        aw_hashmap_free(&s->meta_index);
+        aw_hashmap_init(&s->meta_index);
+    }
+    for (size_t w = 0; w < s->nwb; w++) {
+        s->wb[w]->n = 0;
+        s->wb[w]->nold = 0;
+        aw_buf_reset(&s->wb[w]->payloads);
+    }
+    s->nwb = 0;
+    if (s->wb_index.n) {
+        aw_hashmap_free(&s->wb_index);
+        aw_hashmap_init(&s->wb_index);
+    }
 }
 
 /* Finished claims go out as one DONE script per rule. */
@@ -1179,8 +1466,7 @@ static void flush_pushes(struct redis_store *s)
     }
     if (s->dirty_flush_due)
         write_dirty_all(s);
-    flush_meta(s);
-    flush_hits(s);
+    flush_writes(s);
     flush_first_seen(s);
     for (size_t i = 0; i < s->rules.cap; i++) {
         if (s->rules.keys[i])
@@ -1408,6 +1694,8 @@ static void parse_pop(struct redis_store *s, struct rule_state *rs, const redisR
         set_shared(s, olen == 1 && others[0] == '1');
 }
 
+static void hit_versions(struct redis_store *s, const struct command *c, const char *q, const char *end);
+
 static int run_now(struct redis_store *s)
 {
     flush_pops(s); /* the pops go last: they see every write before them */
@@ -1432,12 +1720,31 @@ static int run_now(struct redis_store *s)
                               : NULL);
             continue;
         }
+        if (c->use == USE_DIRECT) { /* EXEC's replies; FIXUP's is the last */
+            const redisReply *x = c->reply;
+            const redisReply *f = x && x->type == REDIS_REPLY_ARRAY && x->elements ? x->element[x->elements - 1] : NULL;
+            if (f && f->type == REDIS_REPLY_STRING && f->len && f->str[0] == '|')
+                hit_versions(s, c, f->str + 1, f->str + f->len);
+            continue;
+        }
         if (!c->reply || c->reply->type != REDIS_REPLY_STRING)
             continue;
         const char *p = c->reply->str, *end = p + c->reply->len;
-        if (c->use == USE_FS) { /* one digit per decision */
+        if (c->use == USE_FS) { /* one digit per decision, '|', then "d start" per learning start */
             for (size_t j = 0; j < c->nhits && j < c->reply->len; j++)
                 s->hits[c->hits[j]].code = p[j] - '0';
+            /* (cached only while alone: then no one else moves a start) */
+            const char *bar = memchr(p, '|', c->reply->len), *t1, *t2;
+            const char *q = bar ? bar + 1 : end;
+            size_t l1, l2;
+            while (s->alone && !s->shared && next_token(&q, end, &t1, &l1) && next_token(&q, end, &t2, &l2)) {
+                size_t d = 0;
+                for (size_t k = 0; k < l1 && k < 12 && t1[k] >= '0' && t1[k] <= '9'; k++)
+                    d = d * 10 + (size_t)(t1[k] - '0');
+                int64_t start = aw_redis_parse_time(t2, l2);
+                if (d >= 1 && d <= c->nhits && start != AW_TIME_NONE)
+                    aw_hashmap_put(&s->fs_start, s->hits[c->hits[d - 1]].fs_learn, QTIME(start));
+            }
             continue;
         }
         if (c->use == USE_VER) { /* "v v ..." */
@@ -1461,27 +1768,35 @@ static int run_now(struct redis_store *s)
             const char *d = p + j;
             s->hits[c->hits[j]].code = d < bar && *d >= '0' && *d <= '2' ? *d - '0' : 0;
         }
-        const char *q = bar + 1, *t;
-        size_t tl, ntok = 0;
-        for (const char *r = q; next_token(&r, end, &t, &tl);)
-            ntok++;
-        bool all = ntok == c->nw;
-        for (size_t w = 0; w < c->nw; w++) {
-            if (!all && c->plain[w]) { /* not counted: current as far as we know */
-                mirror_reply(s, c->names[w], c->expect[w], "0", 1, false);
-                continue;
-            }
-            if (!next_token(&q, end, &t, &tl))
-                t = "", tl = 0;
-            if (tl == 1 && t[0] == 'L') { /* Redis had lost the key: as if it had expired */
-                s->ok_valid = false;
-                aw_hashmap_remove(&s->fetched, c->names[w]);
-                continue;
-            }
-            mirror_reply(s, c->names[w], c->expect[w], t, tl, c->assumed_new[w]);
-        }
+        hit_versions(s, c, bar + 1, end);
     }
     return 0;
+}
+
+/* The versions part of a HIT or FIXUP reply, [q, end): one per 'x'
+ * window, or one per window when another writer counted the plain ones
+ * (all of a direct block's windows are plain). */
+static void hit_versions(struct redis_store *s, const struct command *c, const char *q, const char *end)
+{
+    const char *t;
+    size_t tl, ntok = 0;
+    for (const char *r = q; next_token(&r, end, &t, &tl);)
+        ntok++;
+    bool all = ntok == c->nw;
+    for (size_t w = 0; w < c->nw; w++) {
+        if (!all && c->plain[w]) { /* not counted: current as far as we know */
+            mirror_reply(s, c->names[w], c->expect[w], "0", 1, false);
+            continue;
+        }
+        if (!next_token(&q, end, &t, &tl))
+            t = "", tl = 0;
+        if (tl == 1 && t[0] == 'L') { /* Redis had lost the key: as if it had expired */
+            s->ok_valid = false;
+            aw_hashmap_remove(&s->fetched, c->names[w]);
+            continue;
+        }
+        mirror_reply(s, c->names[w], c->expect[w], t, tl, c->assumed_new[w]);
+    }
 }
 
 /* Collects the ids of a mirror scan (entries to drop). */
@@ -1560,6 +1875,8 @@ static int r_window_hit(struct aw_store *base, const struct aw_wkey *k, const st
         write_mirror_meta(s, k); /* the waiting cursor goes first (meta before hits) */
     if (at) {
         b = s->wb[at - 1];
+        if (!current)
+            b->assumed_new = true; /* (the mirror lost it mid-batch: Redis decides) */
     } else {
         if (s->nwb == s->wb_alloc) {
             s->wb = xrealloc(s->wb, (s->wb_alloc + 1) * sizeof *s->wb);
@@ -1600,11 +1917,16 @@ static int r_window_hit(struct aw_store *base, const struct aw_wkey *k, const st
         s->hits = xrealloc(s->hits, s->hit_cap * sizeof *s->hits);
     }
     we->hit = s->nhits;
-    s->hits[s->nhits++] = (struct hit_wait){done, NULL, 0, done_ctx, *k, e->time_ms, e->id_hash, 0};
+    s->hits[s->nhits++] = (struct hit_wait){done, NULL, 0, done_ctx, *k, e->time_ms, e->id_hash, 0, 0};
     bool added, found;
     struct aw_window_meta m;
     s->ok_valid = false; /* (a write may evict another window from the mirror) */
     c->ops->window_add(c, k, e, mirror_trim, ttl_ms, &added, &m, &found);
+    /* A current mirror knows the outcome HIT_LUA would give (a script's
+     * answer replaces it when the window goes that way). */
+    we->dup = !added;
+    if (!added)
+        s->hits[we->hit].code = found && m.alert_id[0] && m.suppress_entry == e->id_hash ? 2 : 1;
     if (!found) {
         memset(&m, 0, sizeof m);
         m.group_json = group_json;
@@ -2002,6 +2324,40 @@ static int r_pending_done(struct aw_store *base, const struct aw_wkey *k)
     return 0;
 }
 
+/* first_seen decisions answered without Redis.  While this instance is
+ * the only writer, a learning start it has read (or moved) is current,
+ * and so is the knowledge that a pair is in its value set (pairs only
+ * leave with the set's TTL, which the caches' hourly reset outlives by
+ * far).  A decision then changes nothing and answers 0 - FIRST_SEEN_LUA
+ * would add a value that is there and keep the start - when it does not
+ * move the start and falls within learning (on a long learning period,
+ * that is most of them; after it, a known pair still asks whether this
+ * event introduced it).  Every decision that is sent moves the cached
+ * start as the script will, and leaves its pair in the set. */
+#define FS_CACHE_MS (3600LL * 1000)
+#define FS_CACHE_MAX ((size_t)1 << 20)
+static bool fs_skip(struct redis_store *s, const struct aw_first_seen_op *op, uint64_t learn, uint64_t pair)
+{
+    int64_t now = now_ms();
+    if (!s->fs_cache_at || now - s->fs_cache_at > FS_CACHE_MS || s->fs_known.n > FS_CACHE_MAX ||
+        s->fs_start.n > FS_CACHE_MAX) {
+        fs_forget(s);
+        s->fs_cache_at = now;
+    }
+    bool skip = false;
+    void *v = aw_hashmap_get(&s->fs_start, learn);
+    if (v) {
+        int64_t start = QTIME_OF(v);
+        skip = s->alone && !s->shared && op->time_ms >= start && op->time_ms - start < op->learning_ms &&
+               aw_hashmap_get(&s->fs_known, pair);
+        if (op->time_ms < start)
+            aw_hashmap_put(&s->fs_start, learn, QTIME(op->time_ms));
+    }
+    if (!skip)
+        aw_hashmap_put(&s->fs_known, pair, (void *)(uintptr_t)1);
+    return skip;
+}
+
 static int r_first_seen(struct aw_store *base, const struct aw_first_seen_op *op, aw_first_seen_done_fn done,
                         void *done_ctx, size_t token)
 {
@@ -2009,6 +2365,17 @@ static int r_first_seen(struct aw_store *base, const struct aw_first_seen_op *op
     if (s->broken)
         return -1;
     struct aw_wkey lk = {op->name, op->learning_key, 0};
+    size_t nlen = strlen(op->name);
+    uint64_t learn = aw_hashmap_key(aw_hash64(op->name, nlen, op->learning_key));
+    uint64_t pair = aw_hashmap_key(aw_hash64(op->value, op->value_len, aw_hash64(op->name, nlen, op->values_key)));
+    if (fs_skip(s, op, learn, pair)) { /* answered here: silent, nothing to write */
+        if (s->nhits == s->hit_cap) {
+            s->hit_cap = s->hit_cap ? s->hit_cap * 2 : 256;
+            s->hits = xrealloc(s->hits, s->hit_cap * sizeof *s->hits);
+        }
+        s->hits[s->nhits++] = (struct hit_wait){NULL, done, token, done_ctx, lk, op->time_ms, 0, 0, learn};
+        return 0;
+    }
     if (s->nfs == s->fs_cap) {
         s->fs_cap = s->fs_cap ? s->fs_cap * 2 : 256;
         s->fs = xrealloc(s->fs, s->fs_cap * sizeof *s->fs);
@@ -2047,7 +2414,7 @@ static int r_first_seen(struct aw_store *base, const struct aw_first_seen_op *op
         s->hit_cap = s->hit_cap ? s->hit_cap * 2 : 256;
         s->hits = xrealloc(s->hits, s->hit_cap * sizeof *s->hits);
     }
-    s->hits[s->nhits] = (struct hit_wait){NULL, done, token, done_ctx, lk, op->time_ms, 0, 0};
+    s->hits[s->nhits] = (struct hit_wait){NULL, done, token, done_ctx, lk, op->time_ms, 0, 0, learn};
     w->hit = s->nhits++;
     if (s->nfs >= EARLY_WINDOWS) {
         flush_first_seen(s);
@@ -2240,6 +2607,8 @@ static void r_destroy(struct aw_store *base)
     free(s->fs);
     aw_buf_free(&s->fs_text);
     aw_hashmap_free(&s->refreshed);
+    aw_hashmap_free(&s->fs_known);
+    aw_hashmap_free(&s->fs_start);
     free(s->dirty);
     aw_hashmap_free(&s->dirty_index);
     for (size_t i = 0; i < s->rules.cap; i++)
@@ -2263,6 +2632,9 @@ static void r_destroy(struct aw_store *base)
     aw_buf_free(&s->key2);
     aw_buf_free(&s->arg);
     aw_buf_free(&s->arg2);
+    aw_buf_free(&s->direct);
+    aw_buf_free(&s->dkeys);
+    free(s->dkey_off);
     if (s->c)
         redisFree(s->c);
     aw_redis_spec_free(&s->spec);
@@ -2319,6 +2691,8 @@ struct aw_store *aw_store_redis_new(const char *spec, const struct aw_store_opti
     aw_hashmap_init(&s->wb_index);
     aw_hashmap_init(&s->meta_index);
     aw_hashmap_init(&s->refreshed);
+    aw_hashmap_init(&s->fs_known);
+    aw_hashmap_init(&s->fs_start);
     aw_hashmap_init(&s->dirty_index);
     s->clock = s->published_clock = AW_TIME_NONE;
     if (aw_redis_spec_parse(&s->spec, spec, err, errlen) < 0 || connect_once(s, err, errlen) < 0) {
