@@ -355,21 +355,24 @@ static const char WRITER_LUA[] =
     "redis.call('PEXPIRE', KEYS[1], ARGV[2])\n"
     "return 0\n";
 
-/* KEYS: writers, then window hashes (a key may come twice); ARGV[1]:
- * the TTL of a window found without a version.  The last command of a
- * MULTI block of plain HSET/HDEL writes (store_redis.c, direct writes),
- * so it runs atomically with them: while the caller is the only writer
- * it does nothing and returns '|'; should another writer have appeared
- * since the caller chose to write without versions, it counts the
- * versions the writes owed, one per key as listed, and returns them
- * after the '|' as HIT_LUA does ('L': the key had no version yet). */
+/* KEYS: writers; ARGV[1]: the TTL of a window found without a version,
+ * ARGV[2]: window hash keys, each followed by a NUL byte (a key may come
+ * twice).  The last command of a MULTI block of plain HSET/HDEL writes
+ * (store_redis.c, direct writes), so it runs atomically with them: while
+ * the caller is the only writer it does nothing and returns '|' (the
+ * keys come as one argument, not one each, for this common case: an
+ * argument costs Redis an allocation and a Lua string); should another
+ * writer have appeared since the caller chose to write without versions,
+ * it counts the versions the writes owed, one per key as listed, and
+ * returns them after the '|' as HIT_LUA does ('L': the key had no
+ * version yet). */
 static const char FIXUP_LUA[] =
     "if redis.call('HLEN', KEYS[1]) <= 1 then return '|' end\n"
     "local out = {}\n"
-    "for k = 2, #KEYS do\n"
-    "  local v = redis.call('HINCRBY', KEYS[k], 'v', 1)\n"
-    "  if v == 1 then redis.call('PEXPIRE', KEYS[k], ARGV[1]); v = 'L' end\n"
-    "  out[k - 1] = v\n"
+    "for h in string.gmatch(ARGV[2], '([^%z]+)%z') do\n"
+    "  local v = redis.call('HINCRBY', h, 'v', 1)\n"
+    "  if v == 1 then redis.call('PEXPIRE', h, ARGV[1]); v = 'L' end\n"
+    "  out[#out + 1] = v\n"
     "end\n"
     "return '|' .. table.concat(out, ' ')\n";
 

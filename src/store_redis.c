@@ -298,9 +298,7 @@ struct redis_store {
     struct aw_hashmap fs_known, fs_start;
     int64_t fs_cache_at;
     struct aw_buf direct; /* a direct-write block being built (RESP) */
-    struct aw_buf dkeys;  /* its keys, for FIXUP */
-    size_t *dkey_off;
-    size_t dkey_cap;
+    struct aw_buf dkeys;  /* its keys, each ended by a NUL, for FIXUP */
     bool shared; /* other writers under the prefix (versions are counted) */
     bool alone;  /* a reply showed no other writer (cursor writes may wait) */
     /* windows whose cursor moved while alone and is not in Redis yet
@@ -1199,16 +1197,11 @@ static bool direct_meta(struct redis_store *s, const struct meta_write *m)
 static bool direct_window(const struct win_batch *b) { return !b->assumed_new && !b->check; }
 
 /* The window's key into the block's key list (for FIXUP) and the block. */
-static void direct_key(struct redis_store *s, const struct aw_wkey *k, size_t nkeys)
+static void direct_key(struct redis_store *s, const struct aw_wkey *k)
 {
-    if (nkeys + 2 > s->dkey_cap) {
-        s->dkey_cap = s->dkey_cap ? 2 * s->dkey_cap : 256;
-        s->dkey_off = xrealloc(s->dkey_off, s->dkey_cap * sizeof *s->dkey_off);
-    }
     window_key_text(s, &s->key, k, "h");
-    s->dkey_off[nkeys] = s->dkeys.len;
     aw_buf_append(&s->dkeys, s->key.data, s->key.len);
-    s->dkey_off[nkeys + 1] = s->dkeys.len;
+    aw_buf_append_char(&s->dkeys, '\0');
     resp_arg(&s->direct, s->key.data, s->key.len);
 }
 
@@ -1230,7 +1223,7 @@ static void queue_direct(struct redis_store *s, size_t mfrom, size_t wfrom)
         struct meta_write *m = &s->metas[i];
         resp_head(t, 6);
         resp_arg(t, "HSET", 4);
-        direct_key(s, &m->key, nkeys);
+        direct_key(s, &m->key);
         resp_arg(t, "m", 1);
         resp_arg(t, s->meta_text.data + m->off, m->mlen);
         resp_arg(t, "g", 1);
@@ -1252,7 +1245,7 @@ static void queue_direct(struct redis_store *s, size_t mfrom, size_t wfrom)
         if (b->nold) {
             resp_head(t, 2 + b->nold);
             resp_arg(t, "HDEL", 4);
-            direct_key(s, &b->key, nkeys);
+            direct_key(s, &b->key);
             for (size_t i = 0; i < b->nold; i++) {
                 char hex[16];
                 aw_hex64(b->old[i], hex);
@@ -1266,7 +1259,7 @@ static void queue_direct(struct redis_store *s, size_t mfrom, size_t wfrom)
             if (b->nold)
                 resp_arg(t, s->key.data, s->key.len);
             else
-                direct_key(s, &b->key, nkeys);
+                direct_key(s, &b->key);
             for (size_t i = 0; i < b->n; i++)
                 if (!b->e[i].dup) {
                     resp_arg(t, b->e[i].id, 16);
@@ -1286,15 +1279,14 @@ static void queue_direct(struct redis_store *s, size_t mfrom, size_t wfrom)
         return;
     }
     char num[24];
-    resp_head(t, 5 + nkeys);
+    resp_head(t, 6);
     resp_arg(t, "EVALSHA", 7);
     resp_arg(t, s->sha[S_FIXUP], 40);
-    resp_arg(t, num, put_size(num, nkeys + 1));
+    resp_arg(t, "1", 1);
     prefix_key_text(s, &s->key, "writers");
     resp_arg(t, s->key.data, s->key.len);
-    for (size_t i = 0; i < nkeys; i++)
-        resp_arg(t, s->dkeys.data + s->dkey_off[i], s->dkey_off[i + 1] - s->dkey_off[i]);
     resp_arg(t, num, aw_redis_fmt_time(num, ttl > 0 ? ttl + TTL_SLACK_MS : DEFAULT_TTL_MS));
+    resp_arg(t, s->dkeys.data, s->dkeys.len); /* the keys, each ended by a NUL */
     resp_head(t, 1);
     resp_arg(t, "EXEC", 4);
     nrep += 2;
@@ -2634,7 +2626,6 @@ static void r_destroy(struct aw_store *base)
     aw_buf_free(&s->arg2);
     aw_buf_free(&s->direct);
     aw_buf_free(&s->dkeys);
-    free(s->dkey_off);
     if (s->c)
         redisFree(s->c);
     aw_redis_spec_free(&s->spec);
