@@ -620,7 +620,7 @@ int aw_cli_replay(int argc, char **argv)
         snprintf(run_prefix, sizeof run_prefix, "%s:%ld-%lld", cfg.replay_prefix, (long)getpid(),
                  (long long)time(NULL));
     struct aw_store_options so = {cfg.memory_cap, run_prefix, cfg.connect_timeout_ms, cfg.command_timeout_ms,
-                                  cfg.reconnect_wait_ms};
+                                  cfg.reconnect_wait_ms, NULL, NULL};
     if (peers && (!prefix || !store_spec || !strcmp(store_spec, "memory"))) {
         fprintf(stderr, "auditwatch replay: --peers needs --store redis://... and --prefix\n");
         goto out;

@@ -404,6 +404,23 @@ static int finish_batch(struct run *r, int64_t started_ms, bool sync_commit)
     return 0;
 }
 
+/* The store is about to send state to Redis: first every alert emitted so
+ * far must be delivered.  Otherwise a crash after the store recorded a
+ * finalization (cursor, suppression, the group leaving the queue) but
+ * before its alert reached the topic would lose that alert for good: the
+ * restart reads the batch again, but finds the group already finalized.
+ * In this order a restart finalizes it again and emits the same alert id.
+ * (Memory stores never call this; Redis calls it about once per batch.) */
+static int before_store_send(void *ctx)
+{
+    struct run *r = ctx;
+    if (!r->outbox || !aw_outbox_undelivered(r->outbox))
+        return 0;
+    int rc = aw_outbox_deliver_all(r->outbox, stopping, SHUTDOWN_WAIT_MS);
+    atomic_store(&r->delivery_failing_since_ms, aw_outbox_failing_since(r->outbox));
+    return rc;
+}
+
 static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *parts,
                          void *opaque)
 {
@@ -604,7 +621,7 @@ int aw_cli_run(int argc, char **argv)
         goto out;
     }
     struct aw_store_options so = {cfg.memory_cap, cfg.store_prefix, cfg.connect_timeout_ms,
-                                  cfg.command_timeout_ms, cfg.reconnect_wait_ms};
+                                  cfg.command_timeout_ms, cfg.reconnect_wait_ms, before_store_send, &r};
     status = AW_EXIT_FAILURE;
     r.store = aw_store_open(store_spec ? store_spec : cfg.store, &so, err, sizeof err);
     if (!r.store) {

@@ -380,8 +380,10 @@ static void pipe_guard_end(const sigset_t *old)
  * handled (reconnect, resend all) by the exchange that reads. */
 void aw_redis_send_early(struct redis_store *s)
 {
-    if (!s->c || s->broken || s->c->err)
+    if (!s->c || s->broken || s->c->err || s->nsent == s->ncmds)
         return;
+    if (s->before_send && s->before_send(s->before_send_ctx))
+        return; /* (the exchange that reads asks again) */
     for (; s->nsent < s->ncmds; s->nsent++)
         if (redisAppendFormattedCommand(s->c, s->cmds[s->nsent].text, (size_t)s->cmds[s->nsent].len) != REDIS_OK)
             return;
@@ -401,6 +403,8 @@ int aw_redis_exchange(struct redis_store *s)
     s->last_resent = false;
     if (!s->ncmds)
         return 0;
+    if (s->before_send && s->before_send(s->before_send_ctx))
+        return -1;
     for (int attempt = 0;; attempt++) {
         sigset_t old;
         pipe_guard_begin(&old);

@@ -182,6 +182,8 @@ struct redis_store {
     struct aw_redis_spec spec;
     char *shown;
     int64_t connect_timeout_ms, command_timeout_ms, reconnect_wait_ms;
+    int (*before_send)(void *ctx); /* see aw_store_options */
+    void *before_send_ctx;
     char *prefix;
     char instance[96];
     char sha[S_COUNT][41];

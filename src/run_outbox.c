@@ -269,15 +269,19 @@ static void pause_consumer(struct aw_outbox *o, bool pause)
     o->paused = pause;
 }
 
-/* Deliver and commit until the stop condition: everything (wait_all), or
- * room for another batch with nothing failing. */
-static int settle(struct aw_outbox *o, bool wait_all, bool stopping, int64_t stop_wait_ms)
+/* How far settle goes: room for another batch with nothing failing;
+ * every batch delivered (commits stay asynchronous); every batch
+ * delivered and committed synchronously. */
+enum settle_goal { SETTLE_ROOM, SETTLE_DELIVERED, SETTLE_COMMITTED };
+
+/* Deliver and commit until the goal is reached. */
+static int settle(struct aw_outbox *o, enum settle_goal goal, bool stopping, int64_t stop_wait_ms)
 {
     int64_t stop_at = 0;
     int rc = 0;
     for (;;) {
         rd_kafka_poll(o->producer, 0);
-        retire(o, wait_all);
+        retire(o, goal == SETTLE_COMMITTED);
         int64_t now = mono_ms();
         size_t failing = 0;
         for (size_t i = 0; i < o->nflying; i++) {
@@ -301,7 +305,7 @@ static int settle(struct aw_outbox *o, bool wait_all, bool stopping, int64_t sto
         else if (!failing)
             o->failing_since = 0;
         pause_consumer(o, failing > 0); /* lag grows, nothing is read past the failure */
-        if (!o->nflying || (!wait_all && !failing && o->nflying < MAX_FLYING))
+        if (!o->nflying || (goal == SETTLE_ROOM && !failing && o->nflying < MAX_FLYING))
             break;
         if (stopping) {
             if (!stop_at)
@@ -319,34 +323,58 @@ static int settle(struct aw_outbox *o, bool wait_all, bool stopping, int64_t sto
             rd_kafka_message_t *m = rd_kafka_consumer_poll(o->consumer, 100);
             if (m)
                 rd_kafka_message_destroy(m);
-        } else {
+        } else if (goal == SETTLE_ROOM) {
             rd_kafka_poll(o->producer, 20);
+        } else {
+            rd_kafka_flush(o->producer, 20); /* (sends at once, not after linger.ms) */
         }
     }
     return rc;
 }
 
+/* Move the open batch into the FIFO and produce it; false when there is
+ * no room (gave up while stopping). */
+static bool seal_open(struct aw_outbox *o, bool stopping, int64_t stop_wait_ms)
+{
+    struct out_batch *b = o->open;
+    if (!b->nmsgs && !b->noffs)
+        return true;
+    /* room for it first (back-pressure), then into the FIFO */
+    int rc = 0;
+    while (o->nflying == MAX_FLYING && !rc)
+        rc = settle(o, SETTLE_ROOM, stopping, stop_wait_ms);
+    if (o->nflying == MAX_FLYING)
+        return false;
+    for (size_t i = 0; i < b->nmsgs; i++)
+        b->msgs[i].batch = b;
+    b->undelivered = b->nmsgs;
+    o->flying[o->nflying++] = b;
+    o->open = new_batch();
+    produce(o, b);
+    return true;
+}
+
 int aw_outbox_seal(struct aw_outbox *o, bool wait_all, bool stopping, int64_t stop_wait_ms)
 {
     o->busy = true;
-    struct out_batch *b = o->open;
-    if (b->nmsgs || b->noffs) {
-        /* room for it first (back-pressure), then into the FIFO */
-        int rc = 0;
-        while (o->nflying == MAX_FLYING && !rc)
-            rc = settle(o, false, stopping, stop_wait_ms);
-        if (o->nflying == MAX_FLYING) { /* gave up while stopping */
-            o->busy = false;
-            return -1;
-        }
-        for (size_t i = 0; i < b->nmsgs; i++)
-            b->msgs[i].batch = b;
-        b->undelivered = b->nmsgs;
-        o->flying[o->nflying++] = b;
-        o->open = new_batch();
-        produce(o, b);
-    }
-    int rc = settle(o, wait_all, stopping, stop_wait_ms);
+    int rc = seal_open(o, stopping, stop_wait_ms)
+                 ? settle(o, wait_all ? SETTLE_COMMITTED : SETTLE_ROOM, stopping, stop_wait_ms)
+                 : -1;
+    o->busy = false;
+    return rc;
+}
+
+bool aw_outbox_undelivered(const struct aw_outbox *o) { return o->open->nmsgs || o->nflying; }
+
+int aw_outbox_deliver_all(struct aw_outbox *o, bool stopping, int64_t stop_wait_ms)
+{
+    if (o->busy)
+        return 0; /* (not reached: nothing the outbox calls writes state) */
+    o->busy = true;
+    /* The open batch's messages so far become a batch of their own, with
+     * no offsets: the batch's offsets, added at its end, go with a later
+     * one, committed only after this one (in order). */
+    int rc = seal_open(o, stopping, stop_wait_ms) ? settle(o, SETTLE_DELIVERED, stopping, stop_wait_ms) : -1;
     o->busy = false;
     return rc;
 }

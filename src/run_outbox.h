@@ -41,6 +41,16 @@ void aw_outbox_offset(struct aw_outbox *o, const char *topic, int32_t partition,
  * deliveries after `stop_wait_ms` (returns -1: those batches are not
  * committed, a restart reads them again).  0 otherwise. */
 int aw_outbox_seal(struct aw_outbox *o, bool wait_all, bool stopping, int64_t stop_wait_ms);
+/* Anything produced, or still to produce, without a successful delivery
+ * report yet. */
+bool aw_outbox_undelivered(const struct aw_outbox *o);
+/* Produce the open batch's messages now and wait until every message so
+ * far is delivered (commits stay asynchronous; the batch's offsets, added
+ * later, are committed after these deliveries).  The stream job calls it
+ * before any write to a shared state store, so that the store never
+ * records a finalization whose alerts could still be lost.  -1 when
+ * stopping gave up after stop_wait_ms. */
+int aw_outbox_deliver_all(struct aw_outbox *o, bool stopping, int64_t stop_wait_ms);
 /* Serve delivery reports and commit completed batches without waiting. */
 void aw_outbox_poll(struct aw_outbox *o);
 /* A revoked partition: its offsets are no longer this instance's to commit. */

@@ -1642,6 +1642,8 @@ struct aw_store *aw_store_redis_new(const char *spec, const struct aw_store_opti
     s->connect_timeout_ms = opts && opts->connect_timeout_ms > 0 ? opts->connect_timeout_ms : 2000;
     s->command_timeout_ms = opts && opts->command_timeout_ms > 0 ? opts->command_timeout_ms : 5000;
     s->reconnect_wait_ms = opts && opts->reconnect_wait_ms > 0 ? opts->reconnect_wait_ms : 60000;
+    s->before_send = opts ? opts->before_send : NULL;
+    s->before_send_ctx = opts ? opts->before_send_ctx : NULL;
     s->prefix = xstrdup(opts && opts->prefix && opts->prefix[0] ? opts->prefix : "auditwatch");
     s->mirror_cap = opts && opts->memory_cap ? opts->memory_cap : (size_t)1 << 30;
     char host[64] = "host";

@@ -192,6 +192,13 @@ struct aw_store_options {
      * reconnecting after the connection is lost before failing (ms; 0 =
      * defaults 2000, 5000, 60000). */
     int64_t connect_timeout_ms, command_timeout_ms, reconnect_wait_ms;
+    /* Redis: called before anything is sent to the server (NULL: nothing
+     * to wait for); a nonzero return fails the operation.  The stream job
+     * waits there until every alert emitted so far is delivered, so the
+     * shared state never records a finalization whose alert a crash could
+     * still lose (a restart finalizes it again and emits the same id). */
+    int (*before_send)(void *ctx);
+    void *before_send_ctx;
 };
 
 /* The embedded store.  Never fails except for out-of-memory (abort). */
