@@ -83,6 +83,8 @@ static void flush_hits(struct redis_store *s, size_t nwb)
             cmd->expect[w - first] = aw_redis_mirror_bump(s, cmd->names[w - first]);
             cmd->counts[w - first] = s->wb[w]->n;
             cmd->assumed_new[w - first] = s->wb[w]->assumed_new;
+            if (s->wb[w]->assumed_new)
+                aw_hashmap_put(&s->unconfirmed, cmd->names[w - first], (void *)(uintptr_t)1);
             cmd->plain[w - first] = spec[w - first] == '.';
         }
     }
@@ -158,9 +160,10 @@ void aw_redis_flush_first_seen(struct redis_store *s)
  * an allocation and a Lua string per argument and about two microseconds
  * per redis.call, a plain command about half of that - and go as plain
  * commands in one MULTI block per flush: HSET m/g for meta writes, HDEL
- * of trimmed ids and one multi-field HSET of the new entries per window
- * (an HSET of an id already there would only write the same value
- * again), then FIXUP_LUA, which counts the versions the writes owed if
+ * of trimmed ids and one multi-field HSET of the window's entries (all
+ * of them: one the mirror has already is written again with the same
+ * value, as the mirror may hold writes of a batch that failed and is
+ * being retried), then FIXUP_LUA, which counts the versions the writes owed if
  * another writer appeared since this instance last looked; EXEC runs the
  * block atomically, so no other instance sees the writes without their
  * versions.  Windows the mirror does not know, or whose TTL is due (a
@@ -186,7 +189,7 @@ static bool direct_meta(struct redis_store *s, const struct meta_write *m)
     return aw_redis_mirror_version(s, name) != 0 && refreshed_recently(s, name);
 }
 
-static bool direct_window(const struct win_batch *b) { return !b->assumed_new && !b->check; }
+static bool direct_window(const struct win_batch *b) { return !b->assumed_new && !b->unconfirmed && !b->check; }
 
 /* The window's key into the block's key list (for FIXUP) and the block. */
 static void direct_key(struct redis_store *s, const struct aw_wkey *k)
@@ -229,11 +232,6 @@ static void queue_direct(struct redis_store *s, size_t mfrom, size_t wfrom)
     }
     for (size_t w = wfrom; w < s->nwb; w++) {
         struct win_batch *b = s->wb[w];
-        size_t add = 0;
-        for (size_t i = 0; i < b->n; i++)
-            add += !b->e[i].dup;
-        if (!add && !b->nold)
-            continue; /* only entries Redis has: nothing to write */
         if (b->nold) {
             aw_redis_resp_head(t, 2 + b->nold);
             aw_redis_resp_arg(t, "HDEL", 4);
@@ -245,20 +243,17 @@ static void queue_direct(struct redis_store *s, size_t mfrom, size_t wfrom)
             }
             nrep++;
         }
-        if (add) {
-            aw_redis_resp_head(t, 2 + 2 * add);
-            aw_redis_resp_arg(t, "HSET", 4);
-            if (b->nold)
-                aw_redis_resp_arg(t, s->key.data, s->key.len);
-            else
-                direct_key(s, &b->key);
-            for (size_t i = 0; i < b->n; i++)
-                if (!b->e[i].dup) {
-                    aw_redis_resp_arg(t, b->e[i].id, 16);
-                    aw_redis_resp_arg(t, b->payloads.data + b->e[i].off, b->e[i].len);
-                }
-            nrep++;
+        aw_redis_resp_head(t, 2 + 2 * b->n);
+        aw_redis_resp_arg(t, "HSET", 4);
+        if (b->nold)
+            aw_redis_resp_arg(t, s->key.data, s->key.len);
+        else
+            direct_key(s, &b->key);
+        for (size_t i = 0; i < b->n; i++) {
+            aw_redis_resp_arg(t, b->e[i].id, 16);
+            aw_redis_resp_arg(t, b->payloads.data + b->e[i].off, b->e[i].len);
         }
+        nrep++;
         names[nkeys] = aw_redis_window_name(&b->key);
         expect[nkeys] = aw_redis_mirror_bump(s, names[nkeys]);
         nkeys++;

@@ -95,7 +95,6 @@ struct win_entry {
     char id[17];
     size_t off, len; /* the encoded entry in win_batch.payloads */
     size_t hit;
-    bool dup; /* the mirror, current, had it already (nothing to write directly) */
 };
 
 struct win_batch {
@@ -103,6 +102,8 @@ struct win_batch {
     int64_t ttl;
     bool check;       /* write the group if missing and (re)set the TTL */
     bool assumed_new; /* the mirror had no current copy: it starts empty */
+    bool unconfirmed; /* the mirror's copy started empty in an earlier flush
+                         whose reply (was it new?) has not come yet */
     struct aw_buf group, payloads;
     struct win_entry *e;
     size_t n, cap;
@@ -211,6 +212,10 @@ struct redis_store {
     /* snapshots of windows read during a finalization pass */
     struct aw_store *cache;
     struct aw_hashmap fetched; /* the mirror: window name -> expected version */
+    /* windows sent as assumed new, their reply not read yet (name -> 1):
+     * until it says the key was new, the mirror may lack entries Redis
+     * has, so their outcomes must come from Redis (no direct writes) */
+    struct aw_hashmap unconfirmed;
     struct aw_hashmap refreshed; /* window name -> wall-clock second of our last TTL refresh */
     size_t mirror_cap;
     bool full_fetch;

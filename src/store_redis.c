@@ -667,6 +667,17 @@ static int run_now(struct redis_store *s)
     flush_pops(s); /* the pops go last: they see every write before them */
     int rc = aw_redis_exchange(s);
     if (rc < 0) {
+        /* The pipeline is dropped: the caller retries the batch.  Pairs
+         * taken for written may not be (the retry asks Redis again), and
+         * windows whose mirror copy started empty are not known to be
+         * complete (fetched again when needed). */
+        fs_forget(s);
+        for (size_t i = 0; s->unconfirmed.n && i < s->unconfirmed.cap; i++)
+            if (s->unconfirmed.keys[i])
+                aw_hashmap_remove(&s->fetched, s->unconfirmed.keys[i]);
+        aw_hashmap_free(&s->unconfirmed);
+        aw_hashmap_init(&s->unconfirmed);
+        s->ok_valid = false;
         for (size_t i = 0; i < s->ncmds; i++)
             for (size_t j = 0; s->cmds[i].use == USE_POP && j < s->cmds[i].nrules; j++)
                 s->cmds[i].rules[j]->pop_queued = false;
@@ -750,6 +761,8 @@ static void hit_versions(struct redis_store *s, const struct command *c, const c
         ntok++;
     bool all = ntok == c->nw;
     for (size_t w = 0; w < c->nw; w++) {
+        if (c->assumed_new[w] && s->unconfirmed.n)
+            aw_hashmap_remove(&s->unconfirmed, c->names[w]); /* answered */
         if (!all && c->plain[w]) { /* not counted: current as far as we know */
             mirror_reply(s, c->names[w], c->expect[w], "0", 1, false);
             continue;
@@ -854,6 +867,7 @@ static int r_window_hit(struct aw_store *base, const struct aw_wkey *k, const st
         b->ttl = 0;
         b->n = b->nold = 0;
         b->assumed_new = !current;
+        b->unconfirmed = s->unconfirmed.n && aw_hashmap_get(&s->unconfirmed, name);
         b->check = refresh_due(s, name) || !current;
         aw_buf_reset(&b->group);
         aw_buf_append(&b->group, group_json ? group_json : "{}", group_json ? group_len : 2);
@@ -890,7 +904,6 @@ static int r_window_hit(struct aw_store *base, const struct aw_wkey *k, const st
     c->ops->window_add(c, k, e, mirror_trim, ttl_ms, &added, &m, &found);
     /* A current mirror knows the outcome HIT_LUA would give (a script's
      * answer replaces it when the window goes that way). */
-    we->dup = !added;
     if (!added)
         s->hits[we->hit].code = found && m.alert_id[0] && m.suppress_entry == e->id_hash ? 2 : 1;
     if (!found) {
@@ -1594,6 +1607,7 @@ static void r_destroy(struct aw_store *base)
     aw_store_destroy(s->cache);
     s->ok_valid = false;
     aw_hashmap_free(&s->fetched);
+    aw_hashmap_free(&s->unconfirmed);
     aw_buf_free(&s->key);
     aw_buf_free(&s->key2);
     aw_buf_free(&s->arg);
@@ -1655,6 +1669,7 @@ struct aw_store *aw_store_redis_new(const char *spec, const struct aw_store_opti
              (unsigned long long)(ts.tv_nsec ^ ts.tv_sec));
     aw_hashmap_init(&s->rules);
     aw_hashmap_init(&s->fetched);
+    aw_hashmap_init(&s->unconfirmed);
     aw_hashmap_init(&s->wb_index);
     aw_hashmap_init(&s->meta_index);
     aw_hashmap_init(&s->refreshed);
