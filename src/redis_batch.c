@@ -160,10 +160,10 @@ void aw_redis_flush_first_seen(struct redis_store *s)
  * an allocation and a Lua string per argument and about two microseconds
  * per redis.call, a plain command about half of that - and go as plain
  * commands in one MULTI block per flush: HSET m/g for meta writes, HDEL
- * of trimmed ids and one multi-field HSET of the window's entries (all
- * of them: one the mirror has already is written again with the same
- * value, as the mirror may hold writes of a batch that failed and is
- * being retried), then FIXUP_LUA, which counts the versions the writes owed if
+ * of trimmed ids and one multi-field HSET of the window's new entries; an
+ * entry the mirror has already goes as HSETNX (rare: a redelivery; and
+ * the mirror may hold writes of a batch that failed and is being
+ * retried, which Redis never got), then FIXUP_LUA, which counts the versions the writes owed if
  * another writer appeared since this instance last looked; EXEC runs the
  * block atomically, so no other instance sees the writes without their
  * versions.  Windows the mirror does not know, or whose TTL is due (a
@@ -243,17 +243,34 @@ static void queue_direct(struct redis_store *s, size_t mfrom, size_t wfrom)
             }
             nrep++;
         }
-        aw_redis_resp_head(t, 2 + 2 * b->n);
-        aw_redis_resp_arg(t, "HSET", 4);
-        if (b->nold)
-            aw_redis_resp_arg(t, s->key.data, s->key.len);
-        else
-            direct_key(s, &b->key);
-        for (size_t i = 0; i < b->n; i++) {
-            aw_redis_resp_arg(t, b->e[i].id, 16);
-            aw_redis_resp_arg(t, b->payloads.data + b->e[i].off, b->e[i].len);
+        size_t add = 0;
+        for (size_t i = 0; i < b->n; i++)
+            add += !b->e[i].dup;
+        if (!b->nold) { /* the key, for FIXUP and the writes below */
+            aw_redis_window_key_text(s, &s->key, &b->key, "h");
+            aw_buf_append(&s->dkeys, s->key.data, s->key.len);
+            aw_buf_append_char(&s->dkeys, '\0');
         }
-        nrep++;
+        for (size_t i = 0; i < b->n; i++)
+            if (b->e[i].dup) {
+                aw_redis_resp_head(t, 4);
+                aw_redis_resp_arg(t, "HSETNX", 6);
+                aw_redis_resp_arg(t, s->key.data, s->key.len);
+                aw_redis_resp_arg(t, b->e[i].id, 16);
+                aw_redis_resp_arg(t, b->payloads.data + b->e[i].off, b->e[i].len);
+                nrep++;
+            }
+        if (add) {
+            aw_redis_resp_head(t, 2 + 2 * add);
+            aw_redis_resp_arg(t, "HSET", 4);
+            aw_redis_resp_arg(t, s->key.data, s->key.len);
+            for (size_t i = 0; i < b->n; i++)
+                if (!b->e[i].dup) {
+                    aw_redis_resp_arg(t, b->e[i].id, 16);
+                    aw_redis_resp_arg(t, b->payloads.data + b->e[i].off, b->e[i].len);
+                }
+            nrep++;
+        }
         names[nkeys] = aw_redis_window_name(&b->key);
         expect[nkeys] = aw_redis_mirror_bump(s, names[nkeys]);
         nkeys++;

@@ -95,6 +95,7 @@ struct win_entry {
     char id[17];
     size_t off, len; /* the encoded entry in win_batch.payloads */
     size_t hit;
+    bool dup; /* the mirror had it already: written only if missing (HSETNX) */
 };
 
 struct win_batch {

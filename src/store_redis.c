@@ -904,6 +904,7 @@ static int r_window_hit(struct aw_store *base, const struct aw_wkey *k, const st
     c->ops->window_add(c, k, e, mirror_trim, ttl_ms, &added, &m, &found);
     /* A current mirror knows the outcome HIT_LUA would give (a script's
      * answer replaces it when the window goes that way). */
+    we->dup = !added;
     if (!added)
         s->hits[we->hit].code = found && m.alert_id[0] && m.suppress_entry == e->id_hash ? 2 : 1;
     if (!found) {
