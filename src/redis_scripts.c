@@ -355,6 +355,27 @@ static const char WRITER_LUA[] =
     "redis.call('PEXPIRE', KEYS[1], ARGV[2])\n"
     "return 0\n";
 
+/* KEYS: writers; ARGV[1]: the TTL of a window found without a version,
+ * ARGV[2]: window hash keys, each followed by a NUL byte (a key may come
+ * twice).  The last command of a MULTI block of plain HSET/HDEL writes
+ * (store_redis.c, direct writes), so it runs atomically with them: while
+ * the caller is the only writer it does nothing and returns '|' (the
+ * keys come as one argument, not one each, for this common case: an
+ * argument costs Redis an allocation and a Lua string); should another
+ * writer have appeared since the caller chose to write without versions,
+ * it counts the versions the writes owed, one per key as listed, and
+ * returns them after the '|' as HIT_LUA does ('L': the key had no
+ * version yet). */
+static const char FIXUP_LUA[] =
+    "if redis.call('HLEN', KEYS[1]) <= 1 then return '|' end\n"
+    "local out = {}\n"
+    "for h in string.gmatch(ARGV[2], '([^%z]+)%z') do\n"
+    "  local v = redis.call('HINCRBY', h, 'v', 1)\n"
+    "  if v == 1 then redis.call('PEXPIRE', h, ARGV[1]); v = 'L' end\n"
+    "  out[#out + 1] = v\n"
+    "end\n"
+    "return '|' .. table.concat(out, ' ')\n";
+
 /* KEYS: s; ARGV: member time ttl.  Returns 1 when the member is new. */
 static const char SET_ADD_LUA[] =
     "local a = redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2])\n"
@@ -370,12 +391,14 @@ static const char SET_ADD_LUA[] =
  * arguments, not 11.  first_seen.c's logic, decision by decision in
  * order: 0 silent, 1 new pair, 2 introduced by this event; one digit per
  * decision in the returned string (a learning start is read once per
- * call: decisions mostly share one).  A key's TTL is set when a write adds
+ * call: decisions mostly share one), then '|' and, per learning start
+ * the call used, "d start" - d the first decision (from 1) that used it,
+ * start its value after the call (the client's cache, store_redis.c).  A key's TTL is set when a write adds
  * to it (the value sets live by epochs of event time and their TTL only
  * reclaims memory; the learning start is kept for good). */
 static const char FIRST_SEEN_LUA[] =
     "local head, forever = ARGV[1], ARGV[2]\n"
-    "local out, starts = {}, {}\n"
+    "local out, starts, firsts = {}, {}, {}\n"
     "local function add(key, field, t, ttl)\n"
     "  local n = redis.call('HSETNX', key, field, t)\n"
     "  if n == 1 then redis.call('PEXPIRE', key, ttl) end\n"
@@ -391,7 +414,10 @@ static const char FIRST_SEEN_LUA[] =
     "  local t = tonumber(ts)\n"
     "  local res\n"
     "  local start = starts[lkey]\n"
-    "  if start == nil then start = tonumber(redis.call('HGET', lkey, 'start') or '') or false end\n"
+    "  if start == nil then\n"
+    "    start = tonumber(redis.call('HGET', lkey, 'start') or '') or false\n"
+    "    firsts[#firsts + 1] = {d, lkey}\n"
+    "  end\n"
     "  if not start or t < start then\n"
     "    start = t\n"
     "    redis.call('HSET', lkey, 'start', ts)\n"
@@ -417,7 +443,10 @@ static const char FIRST_SEEN_LUA[] =
     "  end\n"
     "  out[d] = res\n"
     "end\n"
-    "return table.concat(out)\n";
+    "local sl = {}\n"
+    "for i, f in ipairs(firsts) do sl[i] = f[1] .. ' ' .. string.format('%d', starts[f[2]]) end\n"
+    "return table.concat(out) .. '|' .. table.concat(sl, ' ')\n";
 
 const char *const aw_redis_script_text[S_COUNT] = {HIT_LUA,     SNAPSHOT_LUA, POP_LUA,  SET_ADD_LUA,
-                                                 FIRST_SEEN_LUA, MEMBER_LUA, DONE_LUA, META_LUA, WRITER_LUA};
+                                                 FIRST_SEEN_LUA, MEMBER_LUA, DONE_LUA, META_LUA, WRITER_LUA,
+                                                 FIXUP_LUA};

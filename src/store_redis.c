@@ -1,6 +1,10 @@
 /*
  * store_redis.c - the Redis backend of the store vtable (see store.h and
- * DESIGN section 7).  The only file that includes hiredis.
+ * DESIGN section 7): its operations, the mirror, finalization reads,
+ * pending groups, first_seen and waiting cursors.  The connection and
+ * pipeline are in redis_conn.c, a batch's buffered writes in
+ * redis_batch.c, their shared state in redis_store.h; hiredis is included
+ * by this file and redis_conn.c only.
  *
  * Keys (PREFIX defaults to "auditwatch"; replay uses a prefix of its own):
  *   PREFIX:{RULE|GROUPHASH}:h   hash: one window.  Its entries are fields
@@ -36,15 +40,20 @@
  * server, as this process reads its windows from its mirror and the rare
  * snapshot filters in Lua), a window with one new entry and nothing else
  * to do takes two script arguments, and everything a batch does goes in
- * a handful of script calls.  Entries older than what can still matter
+ * a handful of script calls.  A plain command costs Redis about half of
+ * a redis.call inside a script: while this instance writes alone, the
+ * windows its mirror holds current are written with plain HSET/HDEL in
+ * one MULTI block per flush (redis_batch.c, "direct writes"), which
+ * skips Lua for most of a batch.  Entries older than what can still matter
  * are dropped by id, which this process knows from its mirror, once they
  * are TRIM_MIN and half of the window; snapshots trim what other
  * instances left.
  *
  * Batching: writes are not sent when they are made.  window_hit, meta_put,
  * first_seen, pending_push and pending_done append to per-batch buffers
- * that go into the pipeline as a few script calls (hits, meta writes and
- * first_seen decisions are also written to the connection every
+ * that go into the pipeline as a few script calls or one MULTI block
+ * (hits, meta writes and first_seen decisions are also written to the
+ * connection every
  * EARLY_WINDOWS, so Redis works while the batch is still being read); the
  * pipeline's replies are read in one round trip when its owner calls sync
  * (once per batch of events) or when a read needs an answer.  Pending
@@ -61,10 +70,14 @@
  * store holding what this process wrote and windows it fetched.  Whether
  * the mirror can be trusted depends on the writers:
  *   alone   (no other registered writer): nothing else changes the
- *           windows, so no versions are counted or read; a pop reads the
+ *           windows, so no versions are counted or read; the mirror
+ *           answers whether an entry was there already, so the windows it
+ *           holds current are written without scripts; a pop reads the
  *           due groups and leaves them queued until each is finalized (one
  *           "@TIME" claim); pushes already queued no later are not sent
- *           again; and a moved cursor waits in the mirror (dirty_mark)
+ *           again; a moved cursor waits in the mirror (dirty_mark); and
+ *           first_seen decisions that cannot change anything are answered
+ *           here (fs_skip)
  *   shared  every write bumps the window's version, which Redis returns
  *           with every write and pop; on a mismatch the window is fetched
  *           again (every popped window in one more round trip); a pop
@@ -101,263 +114,17 @@
 #include "redis_codec.h"
 #include "redis_scripts.h"
 #include "redis_spec.h"
+#include "redis_store.h"
 
-#define DEFAULT_TTL_MS (30LL * 86400 * 1000)
-/* Keys that callers want kept for good (first_seen without retention):
- * ten years, so that still every key has a TTL. */
-#define FOREVER_MS (3650LL * 86400 * 1000)
-/* Key TTLs run on the wall clock, windows on event time: a replay can
- * hold a window for finalization longer than its event-time TTL (while
- * it reads other files up to the same time), so Redis keeps window keys
- * this much longer. */
-#define TTL_SLACK_MS (3600LL * 1000)
-#define POP_LIMIT 512
-/* A window's TTL is refreshed by this process at most this often (wall
- * clock); TTL_SLACK_MS covers it many times over. */
-#define TTL_REFRESH_MS (5LL * 60 * 1000)
-/* Entries dropped by id per window and call (a script's argument list
- * stays small; the rest go with a later batch). */
-#define TRIM_MAX 1000
-/* Old entries are dropped once there are this many (and they are half of
- * the window): small windows expire with their key instead. */
-#define TRIM_MIN 8
-/* Buffered windows (or decisions) that go to the connection at once,
- * before the batch's end (send_early). */
-#define EARLY_WINDOWS 128
-
-/* An instance silent this long no longer holds finalization back, and
- * its claims go back to the queue: longer than any reconnect wait, so a
- * peer that is only reconnecting is never taken for dead. */
-#define STALE_MS(s) ((s)->reconnect_wait_ms + 60000)
-
-/* ------------------------------------------------------------------ state */
-
-enum reply_use {
-    USE_CHECK, /* only an error matters */
-    USE_HIT,   /* window_hit outcomes: "version codes,..." */
-    USE_FS,    /* first_seen outcomes: one digit per decision */
-    USE_KEEP,  /* the caller reads the reply after the exchange */
-    USE_POP,   /* due groups of rules: parsed right after the exchange */
-    USE_VER,   /* windows' new versions ("v v ..."): checked against ours */
-};
-
-struct command {
-    char *text; /* RESP, formatted by hiredis */
-    int len;
-    enum reply_use use;
-    size_t *hits; /* USE_HIT, USE_FS: the hits (indexes into hits[]) in reply order */
-    size_t nhits;
-    struct rule_state **rules; /* USE_POP: the rules, in reply order */
-    size_t nrules;
-    /* USE_HIT (per window) and USE_VER: the window, the version the
-     * command should leave it at if no one else wrote, entries */
-    uint64_t *names, *expect;
-    size_t *counts, nw;
-    bool *assumed_new; /* USE_HIT: the mirror took the window for new */
-    bool *plain;       /* USE_HIT: sent as a plain window (no version unless shared) */
-    redisReply *reply;
-};
-
-/* The hits of one window in the current batch: sent with one EVALSHA. */
-struct win_entry {
-    char id[17];
-    size_t off, len; /* the encoded entry in win_batch.payloads */
-    size_t hit;
-};
-
-struct win_batch {
-    struct aw_wkey key;
-    int64_t ttl;
-    bool check;       /* write the group if missing and (re)set the TTL */
-    bool assumed_new; /* the mirror had no current copy: it starts empty */
-    struct aw_buf group, payloads;
-    struct win_entry *e;
-    size_t n, cap;
-    uint64_t *old; /* entries to drop (older than the trim bound) */
-    size_t nold, old_cap;
-};
-
-/* A meta write waiting for the batch (the last one per window wins). */
-struct meta_write {
-    struct aw_wkey key;
-    size_t off, mlen, glen; /* meta then group text in redis_store.meta_text */
-    int64_t ttl;
-};
-
-/* A first_seen decision waiting for the batch: name, "time learning ttl
- * has_prev L C P I", value, event id (redis_scripts.c). */
-#define FS_ARGS 4
-struct fs_wait {
-    size_t off[FS_ARGS], len[FS_ARGS]; /* in redis_store.fs_text */
-    size_t hit;
-};
-
-struct hit_wait {
-    aw_hit_done_fn fn;
-    aw_first_seen_done_fn fs_fn; /* a first_seen decision instead */
-    size_t token;
-    void *ctx;
-    struct aw_wkey key;
-    int64_t time;
-    uint64_t id;
-    int code;
-};
-
-struct push {
-    uint64_t group_hash;
-    int64_t time;
-    uint64_t version; /* popped groups: the window's version in Redis (0: not read) */
-};
-
-/* Per rule: its keys, merged pending pushes and the groups popped last. */
-struct rule_state {
-    char *name;
-    uint64_t rule_hash;
-    int64_t ttl;  /* largest window TTL seen for the rule (0: unknown) */
-    struct push *pushes;
-    size_t npushes, push_cap;
-    struct aw_hashmap push_index; /* group hash -> index + 1 */
-    /* alone: groups this instance queued in Redis and has not been handed
-     * out since (group hash -> QTIME(time)); a push that would not lower
-     * its time is not sent */
-    struct aw_hashmap queued;
-    uint64_t *done;               /* finished claimed groups: one DONE per rule and batch */
-    size_t ndone, done_cap;
-    uint64_t *finished;           /* finished groups read alone: one ZREM per rule and batch */
-    size_t nfinished, finished_cap;
-    size_t outstanding;           /* handed out, not finished */
-    bool due_claimed;             /* the last pop claimed its groups (else: read alone) */
-    bool at_claim;                /* this instance holds an "@TIME" claim of the rule */
-    bool pushed_since_pop;
-    /* popped, not yet handed out */
-    struct push *due;
-    size_t ndue, due_next, due_cap;
-    int64_t due_up_to, earliest;
-    int64_t lateness; /* the rule's, from the last prefetch */
-    int64_t bound;    /* the last pop's limit: groups finalize up to it */
-    int64_t peer_bound; /* the bound when a peer lowered it, else INT64_MAX */
-    int64_t pushed_min; /* earliest push since the last pop (AW_TIME_NONE: none) */
-    bool due_valid, due_more;
-    bool pop_queued;     /* a POP is in the pipeline, not answered yet */
-    bool need_snapshots; /* popped groups whose windows are not fetched yet */
-};
-
-struct redis_store {
-    struct aw_store base;
-    redisContext *c;
-    /* where and how to connect */
-    struct aw_redis_spec spec;
-    char *shown;
-    int64_t connect_timeout_ms, command_timeout_ms, reconnect_wait_ms;
-    int (*before_send)(void *ctx); /* see aw_store_options */
-    void *before_send_ctx;
-    char *prefix;
-    char instance[96];
-    char sha[S_COUNT][41];
-    /* the pipeline; [0, nsent) already written to the connection */
-    struct command *cmds;
-    size_t ncmds, cmd_cap, nsent;
-    struct hit_wait *hits;
-    size_t nhits, hit_cap;
-    struct win_batch **wb; /* [0, nwb) in use; the rest kept for reuse */
-    size_t nwb, wb_alloc;
-    struct aw_hashmap wb_index; /* window name -> index + 1 */
-    struct meta_write *metas;
-    size_t nmeta, meta_cap;
-    struct aw_hashmap meta_index; /* window name -> index + 1 */
-    struct aw_buf meta_text;
-    struct fs_wait *fs;
-    size_t nfs, fs_cap;
-    struct aw_buf fs_text;
-    bool resent;      /* this batch was sent again after a reconnect */
-    bool last_resent; /* the last exchange was */
-    struct aw_hashmap rules; /* rule hash -> rule_state */
-    struct rule_state **pops; /* rules whose pop waits for the next exchange */
-    size_t npops, pops_cap;
-    struct rule_state *last_rule; /* the last one looked up */
-    /* snapshots of windows read during a finalization pass */
-    struct aw_store *cache;
-    struct aw_hashmap fetched; /* the mirror: window name -> expected version */
-    struct aw_hashmap refreshed; /* window name -> wall-clock second of our last TTL refresh */
-    size_t mirror_cap;
-    bool full_fetch;
-    /* the window the last read found current in the mirror (reads of
-     * one group's finalization come in runs); anything that changes the
-     * mirror or its versions clears ok_valid */
-    const char *ok_rule;
-    uint64_t ok_group;
-    bool ok_valid;
-    struct aw_buf key, key2, arg, arg2;
-    struct aw_store_stats st;
-    bool broken; /* gave up reconnecting */
-    bool shared; /* other writers under the prefix (versions are counted) */
-    bool alone;  /* a reply showed no other writer (cursor writes may wait) */
-    /* windows whose cursor moved while alone and is not in Redis yet
-     * (window name -> index + 1 into dirty) */
-    struct aw_hashmap dirty_index;
-    struct aw_wkey *dirty;
-    size_t ndirty, dirty_cap;
-    bool dirty_flush_due; /* no longer alone: write them */
-    bool requeue_due;     /* no longer alone: push every queued group again */
-    /* this instance's event time (set_clock); what it was at the last two
-     * syncs; what was last published under PREFIX:members (shown_clock) */
-    int64_t clock, clock_at_sync[2], published_clock, published_at;
-};
-
+static void fs_forget(struct redis_store *s);
 static void set_shared(struct redis_store *s, bool shared);
 static bool dirty_clear(struct redis_store *s, uint64_t name);
 static void write_mirror_meta(struct redis_store *s, const struct aw_wkey *k);
 static void write_dirty_all(struct redis_store *s);
 
-static void *xcalloc(size_t n, size_t size)
-{
-    void *p = calloc(n ? n : 1, size);
-    if (!p) {
-        fputs("auditwatch: out of memory\n", stderr);
-        abort();
-    }
-    return p;
-}
-
-static void *xrealloc(void *p, size_t size)
-{
-    p = realloc(p, size);
-    if (!p) {
-        fputs("auditwatch: out of memory\n", stderr);
-        abort();
-    }
-    return p;
-}
-
-static char *xstrdup(const char *s)
-{
-    if (!s)
-        return NULL;
-    char *d = strdup(s);
-    if (!d) {
-        fputs("auditwatch: out of memory\n", stderr);
-        abort();
-    }
-    return d;
-}
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(int64_t ms)
-{
-    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {
-    }
-}
-
 /* ------------------------------------------------------------------- keys */
 
-static void window_key_text(struct redis_store *s, struct aw_buf *b, const struct aw_wkey *k, const char *suffix)
+void aw_redis_window_key_text(struct redis_store *s, struct aw_buf *b, const struct aw_wkey *k, const char *suffix)
 {
     char hex[16];
     aw_buf_reset(b);
@@ -371,7 +138,7 @@ static void window_key_text(struct redis_store *s, struct aw_buf *b, const struc
     aw_buf_append_str(b, suffix);
 }
 
-static void rule_key_text(struct redis_store *s, struct aw_buf *b, const char *rule, const char *suffix)
+void aw_redis_rule_key_text(struct redis_store *s, struct aw_buf *b, const char *rule, const char *suffix)
 {
     aw_buf_reset(b);
     aw_buf_append_str(b, s->prefix);
@@ -381,7 +148,7 @@ static void rule_key_text(struct redis_store *s, struct aw_buf *b, const char *r
     aw_buf_append_str(b, suffix);
 }
 
-static void prefix_key_text(struct redis_store *s, struct aw_buf *b, const char *suffix)
+void aw_redis_prefix_key_text(struct redis_store *s, struct aw_buf *b, const char *suffix)
 {
     aw_buf_reset(b);
     aw_buf_append_str(b, s->prefix);
@@ -389,14 +156,14 @@ static void prefix_key_text(struct redis_store *s, struct aw_buf *b, const char 
     aw_buf_append_str(b, suffix);
 }
 
-static uint64_t rule_hash_of(const struct aw_wkey *k)
+uint64_t aw_redis_rule_hash_of(const struct aw_wkey *k)
 {
     return k->rule_hash ? k->rule_hash : aw_store_rule_hash(k->rule);
 }
 
-static uint64_t window_name(const struct aw_wkey *k)
+uint64_t aw_redis_window_name(const struct aw_wkey *k)
 {
-    uint64_t v[2] = {rule_hash_of(k), k->group_hash};
+    uint64_t v[2] = {aw_redis_rule_hash_of(k), k->group_hash};
     return aw_hashmap_key(aw_hash64(v, sizeof v, 0x57494e44));
 }
 
@@ -421,318 +188,6 @@ static struct rule_state *rule_state_for(struct redis_store *s, const char *rule
     return r;
 }
 
-/* ---------------------------------------------------------------- pipeline */
-
-/* Decimal digits of n, into p (no terminator); returns the count. */
-static size_t put_size(char *p, size_t n)
-{
-    char tmp[24];
-    size_t k = 0, len = 0;
-    do {
-        tmp[k++] = (char)('0' + n % 10);
-        n /= 10;
-    } while (n);
-    while (k)
-        p[len++] = tmp[--k];
-    return len;
-}
-
-/* A command in the Redis protocol (RESP): "*argc" then "$len" and the
- * bytes of each argument.  Written here rather than by hiredis, whose
- * formatter prints every length with sprintf (a batch has thousands). */
-static void queue_argv(struct redis_store *s, enum reply_use use, int argc, const char **argv, const size_t *lens)
-{
-    if (s->ncmds == s->cmd_cap) {
-        s->cmd_cap = s->cmd_cap ? s->cmd_cap * 2 : 256;
-        s->cmds = xrealloc(s->cmds, s->cmd_cap * sizeof *s->cmds);
-    }
-    struct command *c = &s->cmds[s->ncmds];
-    memset(c, 0, sizeof *c);
-    size_t total = 1 + 20 + 2;
-    for (int i = 0; i < argc; i++)
-        total += 1 + 20 + 2 + lens[i] + 2;
-    char *p = malloc(total), *q = p;
-    if (!p) {
-        fputs("auditwatch: out of memory\n", stderr);
-        abort();
-    }
-    *q++ = '*';
-    q += put_size(q, (size_t)argc);
-    *q++ = '\r', *q++ = '\n';
-    for (int i = 0; i < argc; i++) {
-        *q++ = '$';
-        q += put_size(q, lens[i]);
-        *q++ = '\r', *q++ = '\n';
-        if (lens[i])
-            memcpy(q, argv[i], lens[i]);
-        q += lens[i];
-        *q++ = '\r', *q++ = '\n';
-    }
-    c->text = p;
-    c->len = (int)(q - p);
-    c->use = use;
-    s->ncmds++;
-}
-
-static void free_replies(struct redis_store *s)
-{
-    for (size_t i = 0; i < s->ncmds; i++)
-        if (s->cmds[i].reply) {
-            freeReplyObject(s->cmds[i].reply);
-            s->cmds[i].reply = NULL;
-        }
-}
-
-static void clear_commands(struct redis_store *s)
-{
-    free_replies(s);
-    for (size_t i = 0; i < s->ncmds; i++) {
-        free(s->cmds[i].text);
-        free(s->cmds[i].hits);
-        free(s->cmds[i].names);
-        free(s->cmds[i].expect);
-        free(s->cmds[i].counts);
-        free(s->cmds[i].assumed_new);
-        free(s->cmds[i].plain);
-        free(s->cmds[i].rules);
-    }
-    s->ncmds = 0;
-    s->nsent = 0;
-}
-
-static bool reply_is_error(const redisReply *r) { return r && r->type == REDIS_REPLY_ERROR; }
-
-static redisReply *command(struct redis_store *s, const char *fmt, const char *a, const char *b)
-{
-    if (b)
-        return redisCommand(s->c, fmt, a, b);
-    if (a)
-        return redisCommand(s->c, fmt, a);
-    return redisCommand(s->c, fmt);
-}
-
-/* One connection attempt: connect, authenticate, select, load scripts.
- * On failure err says why (never with the password). */
-static int connect_once(struct redis_store *s, char *err, size_t errlen)
-{
-    if (s->c) {
-        redisFree(s->c);
-        s->c = NULL;
-    }
-    s->nsent = 0; /* a new connection gets the whole pipeline */
-    s->requeue_due = true; /* (Redis may have restarted without what we queued) */
-    struct timeval ct = {(time_t)(s->connect_timeout_ms / 1000), (suseconds_t)(s->connect_timeout_ms % 1000) * 1000};
-    s->c = s->spec.unix_path ? redisConnectUnixWithTimeout(s->spec.unix_path, ct)
-                        : redisConnectWithTimeout(s->spec.host, s->spec.port, ct);
-    if (!s->c || s->c->err) {
-        snprintf(err, errlen, "cannot connect to %s: %s", s->shown, s->c ? s->c->errstr : "out of memory");
-        return -1;
-    }
-    struct timeval cmd = {(time_t)(s->command_timeout_ms / 1000), (suseconds_t)(s->command_timeout_ms % 1000) * 1000};
-    redisSetTimeout(s->c, cmd);
-    redisReply *r;
-    if (s->spec.password) {
-        r = s->spec.user ? command(s, "AUTH %s %s", s->spec.user, s->spec.password) : command(s, "AUTH %s", s->spec.password, NULL);
-        if (!r || reply_is_error(r)) {
-            snprintf(err, errlen, "%s rejected the credentials%s%s%s", s->shown, s->spec.user ? " of user '" : "",
-                     s->spec.user ? s->spec.user : "", s->spec.user ? "'" : "");
-            if (r)
-                freeReplyObject(r);
-            return -1;
-        }
-        freeReplyObject(r);
-    }
-    if (s->spec.db) {
-        char db[16];
-        snprintf(db, sizeof db, "%d", s->spec.db);
-        r = command(s, "SELECT %s", db, NULL);
-        if (!r || reply_is_error(r)) {
-            snprintf(err, errlen, "%s: cannot select database %d: %s", s->shown, s->spec.db,
-                     r ? r->str : s->c->errstr);
-            if (r)
-                freeReplyObject(r);
-            return -1;
-        }
-        freeReplyObject(r);
-    }
-    for (int i = 0; i < S_COUNT; i++) {
-        r = command(s, "SCRIPT LOAD %s", aw_redis_script_text[i], NULL);
-        if (!r || r->type != REDIS_REPLY_STRING || r->len != 40) {
-            snprintf(err, errlen, "%s: cannot load scripts: %s", s->shown,
-                     r && r->str ? r->str : s->c->errstr);
-            if (r)
-                freeReplyObject(r);
-            return -1;
-        }
-        memcpy(s->sha[i], r->str, 40);
-        s->sha[i][40] = '\0';
-        freeReplyObject(r);
-    }
-    /* This instance writes under the prefix from now on: say so before
-     * the first write, so that the others count versions. */
-    struct aw_buf writers = {0};
-    aw_buf_append_str(&writers, s->prefix);
-    aw_buf_append_str(&writers, ":writers");
-    aw_buf_append_char(&writers, '\0');
-    char ttl[24];
-    aw_redis_fmt_time(ttl, DEFAULT_TTL_MS);
-    const char *wv[] = {"EVALSHA", s->sha[S_WRITER], "1", writers.data, s->instance, ttl};
-    r = redisCommandArgv(s->c, 6, wv, NULL);
-    int rc = 0;
-    if (!r || reply_is_error(r)) {
-        snprintf(err, errlen, "%s: cannot register under prefix %s: %s", s->shown, s->prefix,
-                 r && r->str ? r->str : s->c->errstr);
-        rc = -1;
-    }
-    if (r)
-        freeReplyObject(r);
-    aw_buf_free(&writers);
-    /* A reconnect may follow a restart that lost keys: every window's TTL
-     * is set again with its next write. */
-    if (s->refreshed.n) {
-        aw_hashmap_free(&s->refreshed);
-        aw_hashmap_init(&s->refreshed);
-    }
-    return rc;
-}
-
-/* Reconnect with exponential backoff until reconnect_wait has passed. */
-static int reconnect(struct redis_store *s)
-{
-    int64_t deadline = now_ms() + s->reconnect_wait_ms;
-    int64_t backoff = 50;
-    char err[512];
-    aw_log(AW_LOG_WARN, "redis %s: connection lost (%s); reconnecting", s->shown,
-           s->c && s->c->errstr[0] ? s->c->errstr : "no reply");
-    for (;;) {
-        if (connect_once(s, err, sizeof err) == 0) {
-            aw_log(AW_LOG_INFO, "redis %s: reconnected; resending the batch", s->shown);
-            return 0;
-        }
-        if (now_ms() + backoff > deadline) {
-            aw_log(AW_LOG_ERROR, "redis %s: gave up reconnecting after %llds: %s", s->shown,
-                   (long long)(s->reconnect_wait_ms / 1000), err);
-            s->broken = true;
-            return -1;
-        }
-        sleep_ms(backoff);
-        backoff = backoff * 2 > 2000 ? 2000 : backoff * 2;
-    }
-}
-
-/* Send the pipeline once and read every reply.  Returns 0, 1 when it
- * must be sent again (connection lost and re-established, or NOSCRIPT),
- * -1 on failure. */
-static int exchange_once(struct redis_store *s)
-{
-    free_replies(s);
-    if (!s->c && reconnect(s) < 0)
-        return -1;
-    for (; s->nsent < s->ncmds; s->nsent++)
-        if (redisAppendFormattedCommand(s->c, s->cmds[s->nsent].text, (size_t)s->cmds[s->nsent].len) != REDIS_OK)
-            goto lost;
-    s->st.round_trips++;
-    bool noscript = false;
-    for (size_t i = 0; i < s->ncmds; i++) {
-        void *r = NULL;
-        if (redisGetReply(s->c, &r) != REDIS_OK || !r)
-            goto lost;
-        s->cmds[i].reply = r;
-        if (reply_is_error(s->cmds[i].reply) && !strncmp(s->cmds[i].reply->str, "NOSCRIPT", 8))
-            noscript = true;
-    }
-    if (noscript) {
-        char err[512];
-        if (connect_once(s, err, sizeof err) < 0 && reconnect(s) < 0)
-            return -1;
-        return 1;
-    }
-    for (size_t i = 0; i < s->ncmds; i++)
-        if (reply_is_error(s->cmds[i].reply)) {
-            aw_log(AW_LOG_ERROR, "redis %s: command failed: %s", s->shown, s->cmds[i].reply->str);
-            return -1;
-        }
-    return 0;
-lost:
-    if (reconnect(s) < 0)
-        return -1;
-    return 1;
-}
-
-/* Writing to a connection Redis has dropped raises SIGPIPE, whose default
- * action ends the process without a word (hiredis writes with write(2)).
- * Around the store's writes SIGPIPE is blocked, and one it raised is
- * taken back before unblocking: the write fails with EPIPE instead, and
- * the store reconnects.  (Blocking rather than ignoring it leaves the
- * rest of the process - alerts written to a closed pipe - as it was.) */
-static void pipe_guard_begin(sigset_t *old)
-{
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &set, old);
-}
-
-static void pipe_guard_end(const sigset_t *old)
-{
-    sigset_t pending;
-    if (!sigismember(old, SIGPIPE) && sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE)) {
-        sigset_t set;
-        sigemptyset(&set);
-        sigaddset(&set, SIGPIPE);
-        struct timespec zero = {0, 0};
-        while (sigtimedwait(&set, NULL, &zero) < 0 && errno == EINTR) {
-        }
-    }
-    pthread_sigmask(SIG_SETMASK, old, NULL);
-}
-
-/* Write what the pipeline holds so far to the connection without waiting
- * for replies, so that Redis works on a batch's first windows while this
- * process prepares the rest (on two cores the two overlap; the replies
- * are read at the batch's one round trip).  A failure here is found and
- * handled (reconnect, resend all) by the exchange that reads. */
-static void send_early(struct redis_store *s)
-{
-    if (!s->c || s->broken || s->c->err || s->nsent == s->ncmds)
-        return;
-    if (s->before_send && s->before_send(s->before_send_ctx))
-        return; /* (the exchange that reads asks again) */
-    for (; s->nsent < s->ncmds; s->nsent++)
-        if (redisAppendFormattedCommand(s->c, s->cmds[s->nsent].text, (size_t)s->cmds[s->nsent].len) != REDIS_OK)
-            return;
-    sigset_t old;
-    pipe_guard_begin(&old);
-    int done = 0;
-    while (!done)
-        if (redisBufferWrite(s->c, &done) != REDIS_OK)
-            break;
-    pipe_guard_end(&old);
-}
-
-static int exchange(struct redis_store *s)
-{
-    if (s->broken)
-        return -1;
-    s->last_resent = false;
-    if (!s->ncmds)
-        return 0;
-    if (s->before_send && s->before_send(s->before_send_ctx))
-        return -1;
-    for (int attempt = 0;; attempt++) {
-        sigset_t old;
-        pipe_guard_begin(&old);
-        int rc = exchange_once(s);
-        pipe_guard_end(&old);
-        if (rc <= 0)
-            return rc;
-        s->resent = true;
-        s->last_resent = true;
-        if (attempt > 1000)
-            return -1;
-    }
-}
-
 /* The mirror: windows this instance has written or read, in an embedded
  * memory store, with the version ("v") each should have in Redis.  A
  * window is read from the mirror while the versions Redis reports (with
@@ -749,15 +204,15 @@ static struct aw_store *cache_of(struct redis_store *s)
     return s->cache;
 }
 
-static uint64_t mirror_version(struct redis_store *s, uint64_t name)
+uint64_t aw_redis_mirror_version(struct redis_store *s, uint64_t name)
 {
     return (uint64_t)(uintptr_t)aw_hashmap_get(&s->fetched, name); /* 0: unknown */
 }
 
 /* One more change is on its way: the version it should produce. */
-static uint64_t mirror_bump(struct redis_store *s, uint64_t name)
+uint64_t aw_redis_mirror_bump(struct redis_store *s, uint64_t name)
 {
-    uint64_t v = mirror_version(s, name) + 1; /* unknown: assume a new window */
+    uint64_t v = aw_redis_mirror_version(s, name) + 1; /* unknown: assume a new window */
     s->ok_valid = false;
     aw_hashmap_put(&s->fetched, name, (void *)(uintptr_t)v);
     return v;
@@ -765,7 +220,7 @@ static uint64_t mirror_bump(struct redis_store *s, uint64_t name)
 
 static void mirror_check(struct redis_store *s, uint64_t name, uint64_t expected, long long got)
 {
-    if ((uint64_t)got != expected && mirror_version(s, name) != 0) {
+    if ((uint64_t)got != expected && aw_redis_mirror_version(s, name) != 0) {
         s->ok_valid = false;
         aw_hashmap_remove(&s->fetched, name);
         s->st.evicted++; /* counted: mirror misses */
@@ -778,9 +233,6 @@ static void mirror_check(struct redis_store *s, uint64_t name, uint64_t expected
  * once others write. */
 #define VERSION_TRUSTED ((uint64_t)1 << 62)
 
-/* A time as a nonzero map value and back. */
-#define QTIME(t) ((void *)(uintptr_t)((uint64_t)(t) ^ ((uint64_t)1 << 63)))
-#define QTIME_OF(v) ((int64_t)((uint64_t)(uintptr_t)(v) ^ ((uint64_t)1 << 63)))
 
 /* A write's reply for one window: its new version, or - while versions
  * are not counted - 'N' (the write created the key), 'E' (the key was
@@ -790,7 +242,7 @@ static void mirror_reply(struct redis_store *s, uint64_t name, uint64_t expected
                          bool assumed_new)
 {
     if (len == 1 && (tok[0] == 'N' || tok[0] == 'E' || tok[0] == '0')) {
-        if (!mirror_version(s, name))
+        if (!aw_redis_mirror_version(s, name))
             return;
         if (tok[0] == 'E' && assumed_new) {
             s->ok_valid = false;
@@ -813,7 +265,7 @@ static void mirror_reply(struct redis_store *s, uint64_t name, uint64_t expected
 /* Whether the mirror holds the current window. */
 static bool mirror_current(struct redis_store *s, const struct aw_wkey *k, uint64_t version)
 {
-    uint64_t have = mirror_version(s, window_name(k));
+    uint64_t have = aw_redis_mirror_version(s, aw_redis_window_name(k));
     if (!have || (version && have != version) || !s->cache)
         return false;
     struct aw_window_meta m;
@@ -827,8 +279,31 @@ static bool mirror_current(struct redis_store *s, const struct aw_wkey *k, uint6
  * so what others changed since our last check is fetched again); going
  * from alone to shared writes the cursors that waited (at the next
  * flush: this runs while replies are read). */
+static void fs_forget(struct redis_store *s)
+{
+    if (s->fs_known.n) {
+        aw_hashmap_free(&s->fs_known);
+        aw_hashmap_init(&s->fs_known);
+    }
+    if (s->fs_start.n) {
+        aw_hashmap_free(&s->fs_start);
+        aw_hashmap_init(&s->fs_start);
+    }
+}
+
+void aw_redis_forget_caches(struct redis_store *s)
+{
+    if (s->refreshed.n) {
+        aw_hashmap_free(&s->refreshed);
+        aw_hashmap_init(&s->refreshed);
+    }
+    fs_forget(s);
+}
+
 static void set_shared(struct redis_store *s, bool shared)
 {
+    if (shared && !s->shared)
+        fs_forget(s); /* another instance may move a learning start */
     if (shared) {
         if (s->alone && s->ndirty)
             s->dirty_flush_due = true;
@@ -846,259 +321,29 @@ static void set_shared(struct redis_store *s, bool shared)
     s->shared = shared;
 }
 
-/* Argument lists of the batched scripts: pointers and lengths, and a
- * text buffer for the small strings (numbers, key names) they point to.
- * Offsets are kept while the text grows; pointers are made at the end. */
-struct argl {
-    const char **argv;
-    size_t *lens;
-    size_t *off; /* offset into text, or SIZE_MAX: argv holds the pointer */
-    size_t n, cap;
-    struct aw_buf *text;
-};
-
-static void argl_init(struct argl *l, struct aw_buf *text, size_t cap)
-{
-    l->n = 0;
-    l->cap = cap ? cap : 8;
-    l->argv = xcalloc(l->cap, sizeof *l->argv);
-    l->lens = xcalloc(l->cap, sizeof *l->lens);
-    l->off = xcalloc(l->cap, sizeof *l->off);
-    l->text = text;
-    aw_buf_reset(text);
-}
-
-static void argl_grow(struct argl *l)
-{
-    if (l->n < l->cap)
-        return;
-    l->cap *= 2;
-    l->argv = xrealloc(l->argv, l->cap * sizeof *l->argv);
-    l->lens = xrealloc(l->lens, l->cap * sizeof *l->lens);
-    l->off = xrealloc(l->off, l->cap * sizeof *l->off);
-}
-
-/* An argument that stays valid until the command is queued. */
-static void argl_ptr(struct argl *l, const char *p, size_t len)
-{
-    argl_grow(l);
-    l->argv[l->n] = p;
-    l->lens[l->n] = len;
-    l->off[l->n++] = SIZE_MAX;
-}
-
-/* An argument copied into the list's text. */
-static void argl_copy(struct argl *l, const char *p, size_t len)
-{
-    argl_grow(l);
-    l->off[l->n] = l->text->len;
-    l->lens[l->n++] = len;
-    aw_buf_append(l->text, p, len);
-}
-
-static void argl_num(struct argl *l, int64_t v)
-{
-    char num[24];
-    argl_copy(l, num, aw_redis_fmt_time(num, v));
-}
-
-/* Queue the list as one command and free it. */
-static struct command *argl_queue(struct redis_store *s, struct argl *l, enum reply_use use)
-{
-    for (size_t i = 0; i < l->n; i++)
-        if (l->off[i] != SIZE_MAX)
-            l->argv[i] = l->text->data + l->off[i];
-    queue_argv(s, use, (int)l->n, l->argv, l->lens);
-    free(l->argv);
-    free(l->lens);
-    free(l->off);
-    return &s->cmds[s->ncmds - 1];
-}
-
-/* The batch's hits: one EVALSHA for up to HIT_WINDOWS windows.  (On a
- * Redis Cluster every window would need a call of its own - a window's
- * key has its slot, different windows do not share one; see README.) */
-#define HIT_WINDOWS 256
-static void flush_hits(struct redis_store *s)
-{
-    for (size_t first = 0; first < s->nwb; first += HIT_WINDOWS) {
-        size_t last = first + HIT_WINDOWS < s->nwb ? first + HIT_WINDOWS : s->nwb;
-        size_t nentries = 0, nargs = 5;
-        for (size_t w = first; w < last; w++) {
-            nentries += s->wb[w]->n;
-            nargs += 4 + 2 * s->wb[w]->n + s->wb[w]->nold;
-        }
-        struct argl l;
-        argl_init(&l, &s->arg2, nargs);
-        size_t *hits = xcalloc(nentries, sizeof *hits);
-        size_t h = 0;
-        argl_ptr(&l, "EVALSHA", 7);
-        argl_ptr(&l, s->sha[S_HIT], 40);
-        argl_num(&l, (int64_t)(last - first + 1));
-        prefix_key_text(s, &s->key, "writers");
-        argl_copy(&l, s->key.data, s->key.len);
-        int64_t lost_ttl = 0;
-        char spec[HIT_WINDOWS];
-        for (size_t w = first; w < last; w++) {
-            struct win_batch *b = s->wb[w];
-            window_key_text(s, &s->key, &b->key, "h");
-            argl_copy(&l, s->key.data, s->key.len);
-            spec[w - first] = b->n == 1 && !b->nold && !b->check && !s->shared ? '.' : 'x';
-            if (b->ttl > lost_ttl)
-                lost_ttl = b->ttl;
-        }
-        argl_num(&l, lost_ttl > 0 ? lost_ttl + TTL_SLACK_MS : DEFAULT_TTL_MS);
-        argl_copy(&l, spec, last - first);
-        for (size_t w = first; w < last; w++) {
-            struct win_batch *b = s->wb[w];
-            if (spec[w - first] == 'x') {
-                char head[64];
-                int hl = snprintf(head, sizeof head, "%zu %zu %d", b->n, b->nold, b->check ? 1 : 0);
-                argl_copy(&l, head, (size_t)hl);
-                argl_num(&l, b->ttl > 0 ? b->ttl + TTL_SLACK_MS : DEFAULT_TTL_MS);
-                argl_ptr(&l, b->group.data ? b->group.data : "{}", b->group.data ? b->group.len : 2);
-            }
-            for (size_t i = 0; i < b->n; i++) {
-                struct win_entry *e = &b->e[i];
-                argl_ptr(&l, e->id, 16);
-                argl_ptr(&l, b->payloads.data + e->off, e->len);
-                hits[h++] = e->hit;
-            }
-            for (size_t i = 0; i < b->nold; i++) {
-                char hex[16];
-                aw_hex64(b->old[i], hex);
-                argl_copy(&l, hex, 16);
-            }
-        }
-        struct command *cmd = argl_queue(s, &l, USE_HIT);
-        cmd->hits = hits;
-        cmd->nhits = h;
-        cmd->nw = last - first;
-        cmd->names = xcalloc(cmd->nw, sizeof *cmd->names);
-        cmd->expect = xcalloc(cmd->nw, sizeof *cmd->expect);
-        cmd->counts = xcalloc(cmd->nw, sizeof *cmd->counts);
-        cmd->assumed_new = xcalloc(cmd->nw, sizeof *cmd->assumed_new);
-        cmd->plain = xcalloc(cmd->nw, sizeof *cmd->plain);
-        for (size_t w = first; w < last; w++) {
-            cmd->names[w - first] = window_name(&s->wb[w]->key);
-            cmd->expect[w - first] = mirror_bump(s, cmd->names[w - first]);
-            cmd->counts[w - first] = s->wb[w]->n;
-            cmd->assumed_new[w - first] = s->wb[w]->assumed_new;
-            cmd->plain[w - first] = spec[w - first] == '.';
-        }
-    }
-    for (size_t w = 0; w < s->nwb; w++) {
-        s->wb[w]->n = 0;
-        s->wb[w]->nold = 0;
-        aw_buf_reset(&s->wb[w]->payloads);
-    }
-    s->nwb = 0;
-    if (s->wb_index.n) {
-        aw_hashmap_free(&s->wb_index);
-        aw_hashmap_init(&s->wb_index);
-    }
-}
-
-/* The batch's meta writes: one EVALSHA per HIT_WINDOWS windows. */
-static void flush_meta(struct redis_store *s)
-{
-    for (size_t first = 0; first < s->nmeta; first += HIT_WINDOWS) {
-        size_t last = first + HIT_WINDOWS < s->nmeta ? first + HIT_WINDOWS : s->nmeta;
-        struct argl l;
-        argl_init(&l, &s->arg2, 3 + 4 * (last - first));
-        argl_ptr(&l, "EVALSHA", 7);
-        argl_ptr(&l, s->sha[S_META], 40);
-        argl_num(&l, (int64_t)(last - first + 1));
-        prefix_key_text(s, &s->key, "writers");
-        argl_copy(&l, s->key.data, s->key.len);
-        for (size_t i = first; i < last; i++) {
-            window_key_text(s, &s->key, &s->metas[i].key, "h");
-            argl_copy(&l, s->key.data, s->key.len);
-        }
-        for (size_t i = first; i < last; i++) {
-            struct meta_write *m = &s->metas[i];
-            argl_ptr(&l, s->meta_text.data + m->off, m->mlen);
-            argl_ptr(&l, s->meta_text.data + m->off + m->mlen, m->glen);
-            argl_num(&l, m->ttl > 0 ? m->ttl + TTL_SLACK_MS : DEFAULT_TTL_MS);
-        }
-        struct command *cmd = argl_queue(s, &l, USE_VER);
-        cmd->nw = last - first;
-        cmd->names = xcalloc(cmd->nw, sizeof *cmd->names);
-        cmd->expect = xcalloc(cmd->nw, sizeof *cmd->expect);
-        for (size_t i = first; i < last; i++) {
-            cmd->names[i - first] = window_name(&s->metas[i].key);
-            cmd->expect[i - first] = mirror_bump(s, cmd->names[i - first]);
-        }
-    }
-    s->nmeta = 0;
-    aw_buf_reset(&s->meta_text);
-    if (s->meta_index.n) {
-        aw_hashmap_free(&s->meta_index);
-        aw_hashmap_init(&s->meta_index);
-    }
-}
-
-/* The batch's first_seen decisions: one EVALSHA per 256, in order. */
-static void flush_first_seen(struct redis_store *s)
-{
-    for (size_t first = 0; first < s->nfs; first += HIT_WINDOWS) {
-        size_t last = first + HIT_WINDOWS < s->nfs ? first + HIT_WINDOWS : s->nfs;
-        struct argl l;
-        argl_init(&l, &s->arg2, 5 + FS_ARGS * (last - first));
-        argl_ptr(&l, "EVALSHA", 7);
-        argl_ptr(&l, s->sha[S_FIRST_SEEN], 40);
-        argl_ptr(&l, "0", 1);
-        aw_buf_reset(&s->key);
-        aw_buf_append_str(&s->key, s->prefix);
-        aw_buf_append_str(&s->key, ":{");
-        argl_copy(&l, s->key.data, s->key.len);
-        argl_num(&l, FOREVER_MS); /* the learning start never expires */
-        for (size_t i = first; i < last; i++)
-            for (int j = 0; j < FS_ARGS; j++)
-                argl_ptr(&l, s->fs_text.data + s->fs[i].off[j], s->fs[i].len[j]);
-        struct command *cmd = argl_queue(s, &l, USE_FS);
-        cmd->nhits = last - first;
-        cmd->hits = xcalloc(cmd->nhits, sizeof *cmd->hits);
-        for (size_t i = first; i < last; i++)
-            cmd->hits[i - first] = s->fs[i].hit;
-    }
-    s->nfs = 0;
-    aw_buf_reset(&s->fs_text);
-}
-
-/* Buffered window writes into the pipeline: meta before hits.  Per
- * window that keeps the order of the calls - a meta write queued while
- * the window has hits waiting sends those hits first (queue_meta_write),
- * so a meta write waiting beside hits of its window is the older one. */
-static void flush_writes(struct redis_store *s)
-{
-    flush_meta(s);
-    flush_hits(s);
-}
-
 /* Finished claims go out as one DONE script per rule. */
 static void flush_done(struct redis_store *s, struct rule_state *rs)
 {
     if (rs->nfinished) { /* groups read alone leave the queue as they are finished */
         struct argl l;
-        argl_init(&l, &s->arg2, 2 + rs->nfinished);
-        argl_ptr(&l, "ZREM", 4);
-        rule_key_text(s, &s->key2, rs->name, "pending");
-        argl_copy(&l, s->key2.data, s->key2.len);
+        aw_redis_argl_init(&l, &s->arg2, 2 + rs->nfinished);
+        aw_redis_argl_ptr(&l, "ZREM", 4);
+        aw_redis_rule_key_text(s, &s->key2, rs->name, "pending");
+        aw_redis_argl_copy(&l, s->key2.data, s->key2.len);
         for (size_t j = 0; j < rs->nfinished; j++) {
             char hex[16];
             aw_hex64(rs->finished[j], hex);
-            argl_copy(&l, hex, 16);
+            aw_redis_argl_copy(&l, hex, 16);
         }
-        argl_queue(s, &l, USE_CHECK);
+        aw_redis_argl_queue(s, &l, USE_CHECK);
         rs->nfinished = 0;
     }
     if (rs->at_claim && !rs->outstanding && (!rs->due_valid || rs->due_next >= rs->ndue)) {
         /* the pass is over: the "@" claim goes */
-        rule_key_text(s, &s->key2, rs->name, "claims");
+        aw_redis_rule_key_text(s, &s->key2, rs->name, "claims");
         const char *argv[] = {"HDEL", s->key2.data, s->instance};
         size_t lens[] = {4, s->key2.len, strlen(s->instance)};
-        queue_argv(s, USE_CHECK, 3, argv, lens);
+        aw_redis_queue_argv(s, USE_CHECK, 3, argv, lens);
         rs->at_claim = false;
     }
     if (!rs->ndone)
@@ -1107,7 +352,7 @@ static void flush_done(struct redis_store *s, struct rule_state *rs)
     const char **argv = xcalloc(argc, sizeof *argv);
     size_t *lens = xcalloc(argc, sizeof *lens);
     char *text = xcalloc(rs->ndone, 16);
-    rule_key_text(s, &s->key2, rs->name, "claims");
+    aw_redis_rule_key_text(s, &s->key2, rs->name, "claims");
     argv[0] = "EVALSHA", lens[0] = 7;
     argv[1] = s->sha[S_DONE], lens[1] = 40;
     argv[2] = "1", lens[2] = 1;
@@ -1118,7 +363,7 @@ static void flush_done(struct redis_store *s, struct rule_state *rs)
         argv[5 + j] = text + 16 * j;
         lens[5 + j] = 16;
     }
-    queue_argv(s, USE_CHECK, (int)argc, argv, lens);
+    aw_redis_queue_argv(s, USE_CHECK, (int)argc, argv, lens);
     free(argv);
     free(lens);
     free(text);
@@ -1147,11 +392,11 @@ static void publish_clock(struct redis_store *s)
     fmt_clock(wm, shown_clock(s));
     aw_redis_fmt_time(ttl, DEFAULT_TTL_MS);
     aw_redis_fmt_time(stale, STALE_MS(s));
-    prefix_key_text(s, &s->key, "members");
-    prefix_key_text(s, &s->key2, "writers");
+    aw_redis_prefix_key_text(s, &s->key, "members");
+    aw_redis_prefix_key_text(s, &s->key2, "writers");
     const char *argv[] = {"EVALSHA", s->sha[S_MEMBER], "2", s->key.data, s->key2.data, s->instance, wm, ttl, stale};
     size_t lens[] = {7, 40, 1, s->key.len, s->key2.len, strlen(s->instance), strlen(wm), strlen(ttl), strlen(stale)};
-    queue_argv(s, USE_CHECK, 9, argv, lens);
+    aw_redis_queue_argv(s, USE_CHECK, 9, argv, lens);
     s->published_clock = shown_clock(s);
     s->published_at = now;
 }
@@ -1202,9 +447,8 @@ static void flush_pushes(struct redis_store *s)
     }
     if (s->dirty_flush_due)
         write_dirty_all(s);
-    flush_meta(s);
-    flush_hits(s);
-    flush_first_seen(s);
+    aw_redis_flush_writes(s);
+    aw_redis_flush_first_seen(s);
     for (size_t i = 0; i < s->rules.cap; i++) {
         if (s->rules.keys[i])
             flush_done(s, s->rules.values[i]);
@@ -1219,7 +463,7 @@ static void flush_pushes(struct redis_store *s)
         const char **argv = xcalloc(argc, sizeof *argv);
         size_t *lens = xcalloc(argc, sizeof *lens);
         char *text = xcalloc(rs->npushes, 24 + 16);
-        rule_key_text(s, &s->key, rs->name, "pending");
+        aw_redis_rule_key_text(s, &s->key, rs->name, "pending");
         argv[0] = "ZADD";
         lens[0] = 4;
         argv[1] = s->key.data;
@@ -1246,12 +490,12 @@ static void flush_pushes(struct redis_store *s)
             sent++;
         }
         if (sent) {
-            queue_argv(s, USE_CHECK, (int)(3 + 2 * sent), argv, lens);
+            aw_redis_queue_argv(s, USE_CHECK, (int)(3 + 2 * sent), argv, lens);
             char ttl[24];
             aw_redis_fmt_time(ttl, rs->ttl ? rs->ttl + TTL_SLACK_MS : DEFAULT_TTL_MS);
             const char *ex[] = {"PEXPIRE", s->key.data, ttl};
             size_t exl[] = {7, s->key.len, strlen(ttl)};
-            queue_argv(s, USE_CHECK, 3, ex, exl);
+            aw_redis_queue_argv(s, USE_CHECK, 3, ex, exl);
         }
         free(argv);
         free(lens);
@@ -1274,22 +518,22 @@ static void flush_pops(struct redis_store *s);
 static void queue_snapshots(struct redis_store *s, const struct aw_wkey *keys, size_t n)
 {
     struct argl l;
-    argl_init(&l, &s->arg2, 3 + 2 * n);
-    argl_ptr(&l, "EVALSHA", 7);
-    argl_ptr(&l, s->sha[S_SNAPSHOT], 40);
-    argl_num(&l, (int64_t)n);
+    aw_redis_argl_init(&l, &s->arg2, 3 + 2 * n);
+    aw_redis_argl_ptr(&l, "EVALSHA", 7);
+    aw_redis_argl_ptr(&l, s->sha[S_SNAPSHOT], 40);
+    aw_redis_argl_num(&l, (int64_t)n);
     for (size_t i = 0; i < n; i++) {
-        window_key_text(s, &s->key, &keys[i], "h");
-        argl_copy(&l, s->key.data, s->key.len);
+        aw_redis_window_key_text(s, &s->key, &keys[i], "h");
+        aw_redis_argl_copy(&l, s->key.data, s->key.len);
     }
     for (size_t i = 0; i < n; i++) {
-        struct rule_state *rs = rule_state_for(s, keys[i].rule, rule_hash_of(&keys[i]));
+        struct rule_state *rs = rule_state_for(s, keys[i].rule, aw_redis_rule_hash_of(&keys[i]));
         if (!s->full_fetch && rs->ttl)
-            argl_num(&l, rs->ttl);
+            aw_redis_argl_num(&l, rs->ttl);
         else
-            argl_ptr(&l, "", 0);
+            aw_redis_argl_ptr(&l, "", 0);
     }
-    argl_queue(s, &l, USE_KEEP);
+    aw_redis_argl_queue(s, &l, USE_KEEP);
 }
 
 /* Load a SNAPSHOT reply ({g, m, v, id, entry, ...}) into the mirror,
@@ -1298,11 +542,11 @@ static void load_snapshot(struct redis_store *s, const struct aw_wkey *k, const 
 {
     struct aw_store *c = cache_of(s);
     s->ok_valid = false;
-    int64_t ttl = rule_state_for(s, k->rule, rule_hash_of(k))->ttl; /* expires in the mirror as written windows do */
+    int64_t ttl = rule_state_for(s, k->rule, aw_redis_rule_hash_of(k))->ttl; /* expires in the mirror as written windows do */
     aw_store_memory_forget(c, k);
     s->ok_valid = false;
-    aw_hashmap_remove(&s->fetched, window_name(k));
-    dirty_clear(s, window_name(k)); /* (a waiting cursor is lost with the copy: see dirty_mark) */
+    aw_hashmap_remove(&s->fetched, aw_redis_window_name(k));
+    dirty_clear(s, aw_redis_window_name(k)); /* (a waiting cursor is lost with the copy: see dirty_mark) */
     if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 3)
         return; /* no such window (any more) */
     for (size_t i = 0; i < 3; i++)
@@ -1328,7 +572,7 @@ static void load_snapshot(struct redis_store *s, const struct aw_wkey *k, const 
     c->ops->meta_put(c, k, &m, ttl);
     uint64_t v = strtoull(r->element[2]->str, NULL, 10);
     if (v)
-        aw_hashmap_put(&s->fetched, window_name(k), (void *)(uintptr_t)v);
+        aw_hashmap_put(&s->fetched, aw_redis_window_name(k), (void *)(uintptr_t)v);
 }
 
 static const redisReply *snapshot_part(const redisReply *r, size_t i)
@@ -1352,7 +596,7 @@ static int ensure_fetched(struct redis_store *s, const struct aw_wkey *k)
     if (run_now(s) < 0)
         return -1;
     load_snapshot(s, k, snapshot_part(s->cmds[at].reply, 0));
-    clear_commands(s);
+    aw_redis_clear_commands(s);
     return 0;
 }
 
@@ -1432,15 +676,28 @@ static void parse_pop(struct redis_store *s, struct rule_state *rs, const redisR
         set_shared(s, olen == 1 && others[0] == '1');
 }
 
+static void hit_versions(struct redis_store *s, const struct command *c, const char *q, const char *end);
+
 static int run_now(struct redis_store *s)
 {
     flush_pops(s); /* the pops go last: they see every write before them */
-    int rc = exchange(s);
+    int rc = aw_redis_exchange(s);
     if (rc < 0) {
+        /* The pipeline is dropped: the caller retries the batch.  Pairs
+         * taken for written may not be (the retry asks Redis again), and
+         * windows whose mirror copy started empty are not known to be
+         * complete (fetched again when needed). */
+        fs_forget(s);
+        for (size_t i = 0; s->unconfirmed.n && i < s->unconfirmed.cap; i++)
+            if (s->unconfirmed.keys[i])
+                aw_hashmap_remove(&s->fetched, s->unconfirmed.keys[i]);
+        aw_hashmap_free(&s->unconfirmed);
+        aw_hashmap_init(&s->unconfirmed);
+        s->ok_valid = false;
         for (size_t i = 0; i < s->ncmds; i++)
             for (size_t j = 0; s->cmds[i].use == USE_POP && j < s->cmds[i].nrules; j++)
                 s->cmds[i].rules[j]->pop_queued = false;
-        clear_commands(s);
+        aw_redis_clear_commands(s);
         s->nhits = 0;
         return -1;
     }
@@ -1456,12 +713,31 @@ static int run_now(struct redis_store *s)
                               : NULL);
             continue;
         }
+        if (c->use == USE_DIRECT) { /* EXEC's replies; FIXUP's is the last */
+            const redisReply *x = c->reply;
+            const redisReply *f = x && x->type == REDIS_REPLY_ARRAY && x->elements ? x->element[x->elements - 1] : NULL;
+            if (f && f->type == REDIS_REPLY_STRING && f->len && f->str[0] == '|')
+                hit_versions(s, c, f->str + 1, f->str + f->len);
+            continue;
+        }
         if (!c->reply || c->reply->type != REDIS_REPLY_STRING)
             continue;
         const char *p = c->reply->str, *end = p + c->reply->len;
-        if (c->use == USE_FS) { /* one digit per decision */
+        if (c->use == USE_FS) { /* one digit per decision, '|', then "d start" per learning start */
             for (size_t j = 0; j < c->nhits && j < c->reply->len; j++)
                 s->hits[c->hits[j]].code = p[j] - '0';
+            /* (cached only while alone: then no one else moves a start) */
+            const char *bar = memchr(p, '|', c->reply->len), *t1, *t2;
+            const char *q = bar ? bar + 1 : end;
+            size_t l1, l2;
+            while (s->alone && !s->shared && next_token(&q, end, &t1, &l1) && next_token(&q, end, &t2, &l2)) {
+                size_t d = 0;
+                for (size_t k = 0; k < l1 && k < 12 && t1[k] >= '0' && t1[k] <= '9'; k++)
+                    d = d * 10 + (size_t)(t1[k] - '0');
+                int64_t start = aw_redis_parse_time(t2, l2);
+                if (d >= 1 && d <= c->nhits && start != AW_TIME_NONE)
+                    aw_hashmap_put(&s->fs_start, s->hits[c->hits[d - 1]].fs_learn, QTIME(start));
+            }
             continue;
         }
         if (c->use == USE_VER) { /* "v v ..." */
@@ -1485,27 +761,37 @@ static int run_now(struct redis_store *s)
             const char *d = p + j;
             s->hits[c->hits[j]].code = d < bar && *d >= '0' && *d <= '2' ? *d - '0' : 0;
         }
-        const char *q = bar + 1, *t;
-        size_t tl, ntok = 0;
-        for (const char *r = q; next_token(&r, end, &t, &tl);)
-            ntok++;
-        bool all = ntok == c->nw;
-        for (size_t w = 0; w < c->nw; w++) {
-            if (!all && c->plain[w]) { /* not counted: current as far as we know */
-                mirror_reply(s, c->names[w], c->expect[w], "0", 1, false);
-                continue;
-            }
-            if (!next_token(&q, end, &t, &tl))
-                t = "", tl = 0;
-            if (tl == 1 && t[0] == 'L') { /* Redis had lost the key: as if it had expired */
-                s->ok_valid = false;
-                aw_hashmap_remove(&s->fetched, c->names[w]);
-                continue;
-            }
-            mirror_reply(s, c->names[w], c->expect[w], t, tl, c->assumed_new[w]);
-        }
+        hit_versions(s, c, bar + 1, end);
     }
     return 0;
+}
+
+/* The versions part of a HIT or FIXUP reply, [q, end): one per 'x'
+ * window, or one per window when another writer counted the plain ones
+ * (all of a direct block's windows are plain). */
+static void hit_versions(struct redis_store *s, const struct command *c, const char *q, const char *end)
+{
+    const char *t;
+    size_t tl, ntok = 0;
+    for (const char *r = q; next_token(&r, end, &t, &tl);)
+        ntok++;
+    bool all = ntok == c->nw;
+    for (size_t w = 0; w < c->nw; w++) {
+        if (c->assumed_new[w] && s->unconfirmed.n)
+            aw_hashmap_remove(&s->unconfirmed, c->names[w]); /* answered */
+        if (!all && c->plain[w]) { /* not counted: current as far as we know */
+            mirror_reply(s, c->names[w], c->expect[w], "0", 1, false);
+            continue;
+        }
+        if (!next_token(&q, end, &t, &tl))
+            t = "", tl = 0;
+        if (tl == 1 && t[0] == 'L') { /* Redis had lost the key: as if it had expired */
+            s->ok_valid = false;
+            aw_hashmap_remove(&s->fetched, c->names[w]);
+            continue;
+        }
+        mirror_reply(s, c->names[w], c->expect[w], t, tl, c->assumed_new[w]);
+    }
 }
 
 /* Collects the ids of a mirror scan (entries to drop). */
@@ -1554,10 +840,10 @@ static int r_window_hit(struct aw_store *base, const struct aw_wkey *k, const st
     struct redis_store *s = (struct redis_store *)base;
     if (s->broken)
         return -1;
-    struct rule_state *rs = rule_state_for(s, k->rule, rule_hash_of(k));
+    struct rule_state *rs = rule_state_for(s, k->rule, aw_redis_rule_hash_of(k));
     if (ttl_ms > rs->ttl)
         rs->ttl = ttl_ms;
-    uint64_t name = window_name(k);
+    uint64_t name = aw_redis_window_name(k);
     uintptr_t at = (uintptr_t)aw_hashmap_get(&s->wb_index, name);
     struct aw_store *c = cache_of(s);
     /* The mirror follows every write.  A window it has no current copy
@@ -1584,6 +870,8 @@ static int r_window_hit(struct aw_store *base, const struct aw_wkey *k, const st
         write_mirror_meta(s, k); /* the waiting cursor goes first (meta before hits) */
     if (at) {
         b = s->wb[at - 1];
+        if (!current)
+            b->assumed_new = true; /* (the mirror lost it mid-batch: Redis decides) */
     } else {
         if (s->nwb == s->wb_alloc) {
             s->wb = xrealloc(s->wb, (s->wb_alloc + 1) * sizeof *s->wb);
@@ -1595,6 +883,7 @@ static int r_window_hit(struct aw_store *base, const struct aw_wkey *k, const st
         b->ttl = 0;
         b->n = b->nold = 0;
         b->assumed_new = !current;
+        b->unconfirmed = s->unconfirmed.n && aw_hashmap_get(&s->unconfirmed, name);
         b->check = refresh_due(s, name) || !current;
         aw_buf_reset(&b->group);
         aw_buf_append(&b->group, group_json ? group_json : "{}", group_json ? group_len : 2);
@@ -1624,11 +913,16 @@ static int r_window_hit(struct aw_store *base, const struct aw_wkey *k, const st
         s->hits = xrealloc(s->hits, s->hit_cap * sizeof *s->hits);
     }
     we->hit = s->nhits;
-    s->hits[s->nhits++] = (struct hit_wait){done, NULL, 0, done_ctx, *k, e->time_ms, e->id_hash, 0};
+    s->hits[s->nhits++] = (struct hit_wait){done, NULL, 0, done_ctx, *k, e->time_ms, e->id_hash, 0, 0};
     bool added, found;
     struct aw_window_meta m;
     s->ok_valid = false; /* (a write may evict another window from the mirror) */
     c->ops->window_add(c, k, e, mirror_trim, ttl_ms, &added, &m, &found);
+    /* A current mirror knows the outcome HIT_LUA would give (a script's
+     * answer replaces it when the window goes that way). */
+    we->dup = !added;
+    if (!added)
+        s->hits[we->hit].code = found && m.alert_id[0] && m.suppress_entry == e->id_hash ? 2 : 1;
     if (!found) {
         memset(&m, 0, sizeof m);
         m.group_json = group_json;
@@ -1638,8 +932,8 @@ static int r_window_hit(struct aw_store *base, const struct aw_wkey *k, const st
         c->ops->meta_put(c, k, &m, ttl_ms);
     }
     if (s->nwb >= EARLY_WINDOWS) {
-        flush_writes(s);
-        send_early(s);
+        aw_redis_flush_writes(s);
+        aw_redis_send_early(s);
     }
     return 0;
 }
@@ -1657,7 +951,7 @@ static int r_window_add(struct aw_store *base, const struct aw_wkey *k, const st
         return -1;
     *added = s->hits[hit].code == 0;
     s->nhits = hit; /* answered here, not at sync */
-    clear_commands(s);
+    aw_redis_clear_commands(s);
     if (!meta)
         return 0;
     uint64_t n = 0;
@@ -1699,10 +993,10 @@ static int r_meta_get(struct aw_store *base, const struct aw_wkey *k, struct aw_
 static void queue_meta_write(struct redis_store *s, const struct aw_wkey *k, const struct aw_window_meta *m,
                              int64_t ttl_ms)
 {
-    uint64_t name = window_name(k);
+    uint64_t name = aw_redis_window_name(k);
     if (s->nwb && aw_hashmap_get(&s->wb_index, name))
-        flush_writes(s); /* the window's hits go first */
-    struct rule_state *rs = rule_state_for(s, k->rule, rule_hash_of(k));
+        aw_redis_flush_writes(s); /* the window's hits go first */
+    struct rule_state *rs = rule_state_for(s, k->rule, aw_redis_rule_hash_of(k));
     uintptr_t at = (uintptr_t)aw_hashmap_get(&s->meta_index, name);
     struct meta_write *w;
     if (at) {
@@ -1725,8 +1019,8 @@ static void queue_meta_write(struct redis_store *s, const struct aw_wkey *k, con
     if (w->glen)
         aw_buf_append(&s->meta_text, m->group_json, w->glen);
     if (s->nmeta >= EARLY_WINDOWS) {
-        flush_writes(s);
-        send_early(s);
+        aw_redis_flush_writes(s);
+        aw_redis_send_early(s);
     }
 }
 
@@ -1751,7 +1045,7 @@ static void dirty_mark(struct redis_store *s, const struct aw_wkey *k, uint64_t 
         s->dirty_cap = s->dirty_cap ? s->dirty_cap * 2 : 256;
         s->dirty = xrealloc(s->dirty, s->dirty_cap * sizeof *s->dirty);
     }
-    struct rule_state *rs = rule_state_for(s, k->rule, rule_hash_of(k));
+    struct rule_state *rs = rule_state_for(s, k->rule, aw_redis_rule_hash_of(k));
     s->dirty[s->ndirty++] = (struct aw_wkey){rs->name, k->group_hash, rs->rule_hash};
     aw_hashmap_put(&s->dirty_index, name, (void *)(uintptr_t)s->ndirty);
 }
@@ -1765,7 +1059,7 @@ static bool dirty_clear(struct redis_store *s, uint64_t name)
     aw_hashmap_remove(&s->dirty_index, name);
     if (at != s->ndirty) { /* the last one takes its place */
         s->dirty[at - 1] = s->dirty[s->ndirty - 1];
-        aw_hashmap_put(&s->dirty_index, window_name(&s->dirty[at - 1]), (void *)at);
+        aw_hashmap_put(&s->dirty_index, aw_redis_window_name(&s->dirty[at - 1]), (void *)at);
     }
     s->ndirty--;
     return true;
@@ -1779,7 +1073,7 @@ static void write_mirror_meta(struct redis_store *s, const struct aw_wkey *k)
     if (s->cache)
         s->cache->ops->meta_get(s->cache, k, &m, &found);
     if (found)
-        queue_meta_write(s, k, &m, rule_state_for(s, k->rule, rule_hash_of(k))->ttl);
+        queue_meta_write(s, k, &m, rule_state_for(s, k->rule, aw_redis_rule_hash_of(k))->ttl);
 }
 
 static void write_dirty_all(struct redis_store *s)
@@ -1800,9 +1094,9 @@ static int r_meta_put(struct aw_store *base, const struct aw_wkey *k, const stru
         return -1;
     if (s->dirty_flush_due)
         write_dirty_all(s);
-    uint64_t name = window_name(k);
+    uint64_t name = aw_redis_window_name(k);
     bool wait = false;
-    if (s->alone && s->cache && mirror_version(s, name)) {
+    if (s->alone && s->cache && aw_redis_mirror_version(s, name)) {
         /* only the cursor moved: it may wait */
         struct aw_window_meta old;
         bool found;
@@ -1825,7 +1119,7 @@ static int r_meta_put(struct aw_store *base, const struct aw_wkey *k, const stru
 static int r_pending_push(struct aw_store *base, const struct aw_wkey *k, int64_t time_ms)
 {
     struct redis_store *s = (struct redis_store *)base;
-    struct rule_state *rs = rule_state_for(s, k->rule, rule_hash_of(k));
+    struct rule_state *rs = rule_state_for(s, k->rule, aw_redis_rule_hash_of(k));
     if (rs->due_valid && time_ms <= rs->due_up_to)
         rs->pushed_since_pop = true;
     if (rs->pushed_min == AW_TIME_NONE || time_ms < rs->pushed_min)
@@ -1848,7 +1142,7 @@ static int r_pending_push(struct aw_store *base, const struct aw_wkey *k, int64_
 
 static void claims_key(struct redis_store *s, struct aw_buf *b, const char *rule)
 {
-    rule_key_text(s, b, rule, "claims");
+    aw_redis_rule_key_text(s, b, rule, "claims");
 }
 
 /* A pop of the rule's due groups: it goes out with the next exchange,
@@ -1872,38 +1166,38 @@ static void flush_pops(struct redis_store *s)
     if (!s->npops)
         return;
     struct argl l;
-    argl_init(&l, &s->arg2, 9 + 6 * s->npops);
-    argl_ptr(&l, "EVALSHA", 7);
-    argl_ptr(&l, s->sha[S_POP], 40);
-    argl_num(&l, (int64_t)(2 + 2 * s->npops));
-    prefix_key_text(s, &s->key, "members");
-    argl_copy(&l, s->key.data, s->key.len);
-    prefix_key_text(s, &s->key, "writers");
-    argl_copy(&l, s->key.data, s->key.len);
+    aw_redis_argl_init(&l, &s->arg2, 9 + 6 * s->npops);
+    aw_redis_argl_ptr(&l, "EVALSHA", 7);
+    aw_redis_argl_ptr(&l, s->sha[S_POP], 40);
+    aw_redis_argl_num(&l, (int64_t)(2 + 2 * s->npops));
+    aw_redis_prefix_key_text(s, &s->key, "members");
+    aw_redis_argl_copy(&l, s->key.data, s->key.len);
+    aw_redis_prefix_key_text(s, &s->key, "writers");
+    aw_redis_argl_copy(&l, s->key.data, s->key.len);
     for (size_t i = 0; i < s->npops; i++) {
-        rule_key_text(s, &s->key, s->pops[i]->name, "pending");
-        argl_copy(&l, s->key.data, s->key.len);
+        aw_redis_rule_key_text(s, &s->key, s->pops[i]->name, "pending");
+        aw_redis_argl_copy(&l, s->key.data, s->key.len);
         claims_key(s, &s->key, s->pops[i]->name);
-        argl_copy(&l, s->key.data, s->key.len);
+        aw_redis_argl_copy(&l, s->key.data, s->key.len);
     }
-    argl_copy(&l, s->instance, strlen(s->instance));
-    argl_num(&l, STALE_MS(s));
-    argl_num(&l, POP_LIMIT);
-    argl_ptr(&l, "}:h", 3);
+    aw_redis_argl_copy(&l, s->instance, strlen(s->instance));
+    aw_redis_argl_num(&l, STALE_MS(s));
+    aw_redis_argl_num(&l, POP_LIMIT);
+    aw_redis_argl_ptr(&l, "}:h", 3);
     for (size_t i = 0; i < s->npops; i++) {
         struct rule_state *rs = s->pops[i];
-        argl_num(&l, rs->due_up_to);
-        argl_num(&l, rs->ttl ? rs->ttl + TTL_SLACK_MS : DEFAULT_TTL_MS);
-        argl_num(&l, rs->lateness);
+        aw_redis_argl_num(&l, rs->due_up_to);
+        aw_redis_argl_num(&l, rs->ttl ? rs->ttl + TTL_SLACK_MS : DEFAULT_TTL_MS);
+        aw_redis_argl_num(&l, rs->lateness);
         /* a group's window hash key: head .. group .. tail */
         aw_buf_reset(&s->key);
         aw_buf_append_str(&s->key, s->prefix);
         aw_buf_append_str(&s->key, ":{");
         aw_buf_append_str(&s->key, rs->name);
         aw_buf_append_char(&s->key, '|');
-        argl_copy(&l, s->key.data, s->key.len);
+        aw_redis_argl_copy(&l, s->key.data, s->key.len);
     }
-    struct command *c = argl_queue(s, &l, USE_POP);
+    struct command *c = aw_redis_argl_queue(s, &l, USE_POP);
     c->rules = s->pops;
     c->nrules = s->npops;
     s->pops = NULL;
@@ -1944,7 +1238,7 @@ static int fetch_due_snapshots(struct redis_store *s)
     }
     for (size_t i = 0; i < n; i++)
         load_snapshot(s, &keys[i], snapshot_part(s->cmds[at + i / SNAPSHOT_WINDOWS].reply, i % SNAPSHOT_WINDOWS));
-    clear_commands(s);
+    aw_redis_clear_commands(s);
     free(keys);
     return 0;
 }
@@ -1953,7 +1247,7 @@ static int r_pending_prefetch(struct aw_store *base, const struct aw_wkey *rule,
                               int64_t lateness_ms)
 {
     struct redis_store *s = (struct redis_store *)base;
-    struct rule_state *rs = rule_state_for(s, rule->rule, rule_hash_of(rule));
+    struct rule_state *rs = rule_state_for(s, rule->rule, aw_redis_rule_hash_of(rule));
     rs->lateness = lateness_ms;
     if (rs->pop_queued || (rs->due_valid && up_to_ms <= rs->due_up_to))
         return 0; /* asked already, or answered for this bound */
@@ -1966,7 +1260,7 @@ static int r_pending_pop(struct aw_store *base, const struct aw_wkey *rule, int6
                          uint64_t *group_hash, int64_t *time_ms, bool *found)
 {
     struct redis_store *s = (struct redis_store *)base;
-    struct rule_state *rs = rule_state_for(s, rule->rule, rule_hash_of(rule));
+    struct rule_state *rs = rule_state_for(s, rule->rule, aw_redis_rule_hash_of(rule));
     *found = false;
     bool stale = !rs->due_valid || up_to_ms > rs->due_up_to ||
                  (rs->due_next >= rs->ndue && (rs->due_more || rs->pushed_since_pop));
@@ -1977,7 +1271,7 @@ static int r_pending_pop(struct aw_store *base, const struct aw_wkey *rule, int6
         }
         if (run_now(s) < 0)
             return -1;
-        clear_commands(s);
+        aw_redis_clear_commands(s);
     }
     if (fetch_due_snapshots(s) < 0)
         return -1;
@@ -2001,19 +1295,19 @@ static int r_pending_pop(struct aw_store *base, const struct aw_wkey *rule, int6
 static int64_t r_pending_limit(struct aw_store *base, const struct aw_wkey *rule)
 {
     struct redis_store *s = (struct redis_store *)base;
-    return rule_state_for(s, rule->rule, rule_hash_of(rule))->bound;
+    return rule_state_for(s, rule->rule, aw_redis_rule_hash_of(rule))->bound;
 }
 
 static int64_t r_peer_bound(struct aw_store *base, const struct aw_wkey *rule)
 {
     struct redis_store *s = (struct redis_store *)base;
-    return rule_state_for(s, rule->rule, rule_hash_of(rule))->peer_bound;
+    return rule_state_for(s, rule->rule, aw_redis_rule_hash_of(rule))->peer_bound;
 }
 
 static int r_pending_done(struct aw_store *base, const struct aw_wkey *k)
 {
     struct redis_store *s = (struct redis_store *)base;
-    struct rule_state *rs = rule_state_for(s, k->rule, rule_hash_of(k));
+    struct rule_state *rs = rule_state_for(s, k->rule, aw_redis_rule_hash_of(k));
     if (rs->outstanding)
         rs->outstanding--;
     if (!rs->due_claimed) {
@@ -2032,6 +1326,40 @@ static int r_pending_done(struct aw_store *base, const struct aw_wkey *k)
     return 0;
 }
 
+/* first_seen decisions answered without Redis.  While this instance is
+ * the only writer, a learning start it has read (or moved) is current,
+ * and so is the knowledge that a pair is in its value set (pairs only
+ * leave with the set's TTL, which the caches' hourly reset outlives by
+ * far).  A decision then changes nothing and answers 0 - FIRST_SEEN_LUA
+ * would add a value that is there and keep the start - when it does not
+ * move the start and falls within learning (on a long learning period,
+ * that is most of them; after it, a known pair still asks whether this
+ * event introduced it).  Every decision that is sent moves the cached
+ * start as the script will, and leaves its pair in the set. */
+#define FS_CACHE_MS (3600LL * 1000)
+#define FS_CACHE_MAX ((size_t)1 << 20)
+static bool fs_skip(struct redis_store *s, const struct aw_first_seen_op *op, uint64_t learn, uint64_t pair)
+{
+    int64_t now = now_ms();
+    if (!s->fs_cache_at || now - s->fs_cache_at > FS_CACHE_MS || s->fs_known.n > FS_CACHE_MAX ||
+        s->fs_start.n > FS_CACHE_MAX) {
+        fs_forget(s);
+        s->fs_cache_at = now;
+    }
+    bool skip = false;
+    void *v = aw_hashmap_get(&s->fs_start, learn);
+    if (v) {
+        int64_t start = QTIME_OF(v);
+        skip = s->alone && !s->shared && op->time_ms >= start && op->time_ms - start < op->learning_ms &&
+               aw_hashmap_get(&s->fs_known, pair);
+        if (op->time_ms < start)
+            aw_hashmap_put(&s->fs_start, learn, QTIME(op->time_ms));
+    }
+    if (!skip)
+        aw_hashmap_put(&s->fs_known, pair, (void *)(uintptr_t)1);
+    return skip;
+}
+
 static int r_first_seen(struct aw_store *base, const struct aw_first_seen_op *op, aw_first_seen_done_fn done,
                         void *done_ctx, size_t token)
 {
@@ -2039,6 +1367,17 @@ static int r_first_seen(struct aw_store *base, const struct aw_first_seen_op *op
     if (s->broken)
         return -1;
     struct aw_wkey lk = {op->name, op->learning_key, 0};
+    size_t nlen = strlen(op->name);
+    uint64_t learn = aw_hashmap_key(aw_hash64(op->name, nlen, op->learning_key));
+    uint64_t pair = aw_hashmap_key(aw_hash64(op->value, op->value_len, aw_hash64(op->name, nlen, op->values_key)));
+    if (fs_skip(s, op, learn, pair)) { /* answered here: silent, nothing to write */
+        if (s->nhits == s->hit_cap) {
+            s->hit_cap = s->hit_cap ? s->hit_cap * 2 : 256;
+            s->hits = xrealloc(s->hits, s->hit_cap * sizeof *s->hits);
+        }
+        s->hits[s->nhits++] = (struct hit_wait){NULL, done, token, done_ctx, lk, op->time_ms, 0, 0, learn};
+        return 0;
+    }
     if (s->nfs == s->fs_cap) {
         s->fs_cap = s->fs_cap ? s->fs_cap * 2 : 256;
         s->fs = xrealloc(s->fs, s->fs_cap * sizeof *s->fs);
@@ -2077,11 +1416,11 @@ static int r_first_seen(struct aw_store *base, const struct aw_first_seen_op *op
         s->hit_cap = s->hit_cap ? s->hit_cap * 2 : 256;
         s->hits = xrealloc(s->hits, s->hit_cap * sizeof *s->hits);
     }
-    s->hits[s->nhits] = (struct hit_wait){NULL, done, token, done_ctx, lk, op->time_ms, 0, 0};
+    s->hits[s->nhits] = (struct hit_wait){NULL, done, token, done_ctx, lk, op->time_ms, 0, 0, learn};
     w->hit = s->nhits++;
     if (s->nfs >= EARLY_WINDOWS) {
-        flush_first_seen(s);
-        send_early(s);
+        aw_redis_flush_first_seen(s);
+        aw_redis_send_early(s);
     }
     return 0;
 }
@@ -2092,12 +1431,12 @@ static int ask_integer(struct redis_store *s, int argc, const char **argv, const
 {
     flush_pushes(s);
     size_t at = s->ncmds;
-    queue_argv(s, USE_KEEP, argc, argv, lens);
+    aw_redis_queue_argv(s, USE_KEEP, argc, argv, lens);
     if (run_now(s) < 0)
         return -1;
     const redisReply *r = s->cmds[at].reply;
     *out = r && r->type == REDIS_REPLY_INTEGER ? r->integer : 0;
-    clear_commands(s);
+    aw_redis_clear_commands(s);
     return 0;
 }
 
@@ -2108,7 +1447,7 @@ static int r_set_add(struct aw_store *base, const struct aw_wkey *k, const char 
     char t[24], ttl[24];
     aw_redis_fmt_time(t, time_ms);
     aw_redis_fmt_time(ttl, ttl_ms > 0 ? ttl_ms : DEFAULT_TTL_MS);
-    window_key_text(s, &s->key, k, "s");
+    aw_redis_window_key_text(s, &s->key, k, "s");
     const char *argv[] = {"EVALSHA", s->sha[S_SET_ADD], "1", s->key.data, member, t, ttl};
     size_t lens[] = {7, 40, 1, s->key.len, len, strlen(t), strlen(ttl)};
     long long n;
@@ -2122,7 +1461,7 @@ static int r_set_contains(struct aw_store *base, const struct aw_wkey *k, const 
                           bool *found)
 {
     struct redis_store *s = (struct redis_store *)base;
-    window_key_text(s, &s->key, k, "s");
+    aw_redis_window_key_text(s, &s->key, k, "s");
     const char *argv[] = {"HEXISTS", s->key.data, member};
     size_t lens[] = {7, s->key.len, len};
     long long n;
@@ -2157,7 +1496,7 @@ static int r_join(struct aw_store *base, int peers, int64_t timeout_ms)
         long long live = s->cmds[at].reply && s->cmds[at].reply->type == REDIS_REPLY_INTEGER
                              ? s->cmds[at].reply->integer
                              : 0;
-        clear_commands(s);
+        aw_redis_clear_commands(s);
         if (live >= peers)
             return 0;
         if (now_ms() > deadline) {
@@ -2222,7 +1561,7 @@ static int r_sync(struct aw_store *base)
     flush_pushes(s);
     if (run_now(s) < 0)
         return -1;
-    clear_commands(s);
+    aw_redis_clear_commands(s);
     int rc = deliver_hits(s);
     s->resent = false;
     if (rc < 0)
@@ -2231,7 +1570,7 @@ static int r_sync(struct aw_store *base)
     flush_pushes(s);
     if (s->ncmds && run_now(s) < 0)
         return -1;
-    clear_commands(s);
+    aw_redis_clear_commands(s);
     return 0;
 }
 
@@ -2254,7 +1593,7 @@ static void r_destroy(struct aw_store *base)
         r_sync(base);
     /* The membership stays, finished ("+inf"): a peer still joining
      * counts it, and it goes stale after STALE_MS. */
-    clear_commands(s);
+    aw_redis_clear_commands(s);
     free(s->cmds);
     free(s->hits);
     for (size_t i = 0; i < s->wb_alloc; i++) {
@@ -2272,6 +1611,8 @@ static void r_destroy(struct aw_store *base)
     free(s->fs);
     aw_buf_free(&s->fs_text);
     aw_hashmap_free(&s->refreshed);
+    aw_hashmap_free(&s->fs_known);
+    aw_hashmap_free(&s->fs_start);
     free(s->dirty);
     aw_hashmap_free(&s->dirty_index);
     for (size_t i = 0; i < s->rules.cap; i++)
@@ -2291,10 +1632,13 @@ static void r_destroy(struct aw_store *base)
     aw_store_destroy(s->cache);
     s->ok_valid = false;
     aw_hashmap_free(&s->fetched);
+    aw_hashmap_free(&s->unconfirmed);
     aw_buf_free(&s->key);
     aw_buf_free(&s->key2);
     aw_buf_free(&s->arg);
     aw_buf_free(&s->arg2);
+    aw_buf_free(&s->direct);
+    aw_buf_free(&s->dkeys);
     if (s->c)
         redisFree(s->c);
     aw_redis_spec_free(&s->spec);
@@ -2351,15 +1695,19 @@ struct aw_store *aw_store_redis_new(const char *spec, const struct aw_store_opti
              (unsigned long long)(ts.tv_nsec ^ ts.tv_sec));
     aw_hashmap_init(&s->rules);
     aw_hashmap_init(&s->fetched);
+    aw_hashmap_init(&s->unconfirmed);
     aw_hashmap_init(&s->wb_index);
     aw_hashmap_init(&s->meta_index);
     aw_hashmap_init(&s->refreshed);
+    aw_hashmap_init(&s->fs_known);
+    aw_hashmap_init(&s->fs_start);
     aw_hashmap_init(&s->dirty_index);
     s->clock = s->published_clock = AW_TIME_NONE;
     s->clock_at_sync[0] = s->clock_at_sync[1] = AW_TIME_NONE;
-    if (aw_redis_spec_parse(&s->spec, spec, err, errlen) < 0 || connect_once(s, err, errlen) < 0) {
+    if (aw_redis_spec_parse(&s->spec, spec, err, errlen) < 0 || aw_redis_connect_once(s, err, errlen) < 0) {
         r_destroy(&s->base);
         return NULL;
     }
     return &s->base;
 }
+

@@ -23,7 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define TEST_REDIS_MAX_ARGS 32
+#define TEST_REDIS_MAX_ARGS 64
 
 struct test_redis {
     pid_t pid;

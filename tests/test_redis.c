@@ -333,8 +333,13 @@ Test(redis, every_key_has_a_ttl)
 Test(redis, acl_user_and_wrong_password)
 {
     struct test_redis r;
-    /* exactly the permissions README lists for the auditwatch user */
+    /* exactly the permissions README lists for the auditwatch user; and a
+     * user without MULTI/EXEC, whose writes all go through scripts */
     cr_assert_eq(test_redis_start(&r, "--user default off --user watcher on >s3cret-pw ~auditwatch* "
+                                      "+select +evalsha +script|load +zadd +zrangebyscore +zrange +zrem "
+                                      "+hset +hget +hdel +hsetnx +hincrby +hexists +hgetall +hlen +pexpire +time "
+                                      "+multi +exec "
+                                      "--user scripted on >s3cret-pw ~auditwatch* "
                                       "+select +evalsha +script|load +zadd +zrangebyscore +zrange +zrem "
                                       "+hset +hget +hdel +hsetnx +hincrby +hexists +hgetall +hlen +pexpire +time"),
                  0, "redis-server did not start");
@@ -351,6 +356,12 @@ Test(redis, acl_user_and_wrong_password)
                  0, "ACL user rejected: %s", test_read_file(err, NULL));
     char *o = test_read_file(out, NULL);
     cr_expect(o && strstr(o, "auth.ssh_bruteforce"), "no alerts through the ACL user");
+    /* without MULTI/EXEC: the same alerts */
+    snprintf(url, sizeof url, "redis://scripted:s3cret-pw@127.0.0.1:%d", r.port);
+    cr_expect_eq(replay(url, "", demo, out, err), 0, "user without MULTI rejected: %s", test_read_file(err, NULL));
+    char *o2 = test_read_file(out, NULL);
+    cr_expect(o && o2 && !strcmp(o, o2), "alerts differ without MULTI/EXEC");
+    free(o2);
     free(o);
     /* password in the URL works too */
     snprintf(url, sizeof url, "redis://watcher:s3cret-pw@127.0.0.1:%d/0", r.port);
