@@ -21,6 +21,7 @@
 
 #include "auditwatch/hash.h"
 #include "auditwatch/hashmap.h"
+#include "xalloc.h"
 
 static int64_t sat_sub(int64_t a, int64_t b)
 {
@@ -571,11 +572,7 @@ static int collect_pending(void *ctx, const struct aw_window_entry *e)
     }
     if (ws->npend == ws->pend_cap) {
         ws->pend_cap = ws->pend_cap ? ws->pend_cap * 2 : 64;
-        ws->pend = realloc(ws->pend, ws->pend_cap * sizeof *ws->pend);
-        if (!ws->pend) {
-            fputs("auditwatch: out of memory\n", stderr);
-            abort();
-        }
+        ws->pend = aw_xrealloc(ws->pend, ws->pend_cap * sizeof *ws->pend);
     }
     ws->pend[ws->npend].time = e->time_ms;
     ws->pend[ws->npend].id = e->id_hash;

@@ -20,6 +20,7 @@
  * returning memory to the allocator and faulting it in again.
  */
 #include "blob_arena.h"
+#include "xalloc.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,11 +28,6 @@
 
 #define NONE UINT32_MAX
 
-static void oom(void)
-{
-    fputs("auditwatch: out of memory\n", stderr);
-    abort();
-}
 
 void blob_arena_init(struct blob_arena *a, size_t chunk_size)
 {
@@ -67,9 +63,7 @@ void blob_arena_release(struct blob_arena *a, uint32_t c)
         a->open = NONE;
     if (a->nfree == a->free_cap) {
         a->free_cap = a->free_cap ? a->free_cap * 2 : 64;
-        a->free_slots = realloc(a->free_slots, a->free_cap * sizeof *a->free_slots);
-        if (!a->free_slots)
-            oom();
+        a->free_slots = aw_xrealloc(a->free_slots, a->free_cap * sizeof *a->free_slots);
     }
     a->free_slots[a->nfree++] = c;
 }
@@ -78,18 +72,14 @@ void blob_arena_release(struct blob_arena *a, uint32_t c)
 static void open_chunk(struct blob_arena *a, size_t need)
 {
     size_t size = need > a->chunk_size ? need : a->chunk_size;
-    char *mem = size == a->chunk_size && a->nspare ? a->spare[--a->nspare] : malloc(size);
-    if (!mem)
-        oom();
+    char *mem = size == a->chunk_size && a->nspare ? a->spare[--a->nspare] : aw_xmalloc(size);
     uint32_t c;
     if (a->nfree) {
         c = a->free_slots[--a->nfree];
     } else {
         if (a->nchunks == a->chunks_cap) {
             a->chunks_cap = a->chunks_cap ? a->chunks_cap * 2 : 64;
-            a->chunks = realloc(a->chunks, a->chunks_cap * sizeof *a->chunks);
-            if (!a->chunks)
-                oom();
+            a->chunks = aw_xrealloc(a->chunks, a->chunks_cap * sizeof *a->chunks);
         }
         c = a->nchunks++;
     }

@@ -9,6 +9,7 @@
  * and bytes >= 0x80, which are checked for UTF-8 validity).
  */
 #include "auditwatch/buf.h"
+#include "xalloc.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,12 +23,7 @@ void aw_buf_reserve(struct aw_buf *b, size_t extra)
     size_t cap = b->cap ? b->cap : 256;
     while (cap < need)
         cap *= 2;
-    char *p = realloc(b->data, cap);
-    if (!p) {
-        fputs("auditwatch: out of memory\n", stderr);
-        abort();
-    }
-    b->data = p;
+    b->data = aw_xrealloc(b->data, cap);
     b->cap = cap;
 }
 

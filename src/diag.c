@@ -20,27 +20,14 @@
 #include <string.h>
 
 #include "auditwatch/buf.h"
+#include "xalloc.h"
 
-static char *dup_or_die(const char *s)
-{
-    char *d = strdup(s ? s : "");
-    if (!d) {
-        fputs("auditwatch: out of memory\n", stderr);
-        abort();
-    }
-    return d;
-}
 
 void aw_diag_add(struct aw_diags *d, const char *file, int line, int column, const char *fmt, ...)
 {
     if (d->n == d->cap) {
         size_t cap = d->cap ? d->cap * 2 : 8;
-        struct aw_diag_item *items = realloc(d->items, cap * sizeof *items);
-        if (!items) {
-            fputs("auditwatch: out of memory\n", stderr);
-            abort();
-        }
-        d->items = items;
+        d->items = aw_xrealloc(d->items, cap * sizeof *d->items);
         d->cap = cap;
     }
     char msg[1024];
@@ -49,10 +36,10 @@ void aw_diag_add(struct aw_diags *d, const char *file, int line, int column, con
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     struct aw_diag_item *it = &d->items[d->n++];
-    it->file = dup_or_die(file);
+    it->file = aw_xstrdup(file);
     it->line = line;
     it->column = column;
-    it->message = dup_or_die(msg);
+    it->message = aw_xstrdup(msg);
 }
 
 /* Append s with control characters and invalid UTF-8 escaped. */

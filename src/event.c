@@ -24,6 +24,7 @@
 #include "auditwatch/hash.h"
 #include "auditwatch/ipaddr.h"
 #include "auditwatch/timeparse.h"
+#include "xalloc.h"
 
 const struct aw_field_def aw_field_defs[AW_FIELD_COUNT] = {
     [AW_F_EVENT_DATASET] = {"event.dataset", AW_KIND_STRING},
@@ -89,11 +90,7 @@ struct aw_arena_block {
 
 static struct aw_arena_block *arena_block_new(size_t cap)
 {
-    struct aw_arena_block *b = malloc(sizeof *b + cap);
-    if (!b) {
-        fputs("auditwatch: out of memory\n", stderr);
-        abort();
-    }
+    struct aw_arena_block *b = aw_xmalloc(sizeof *b + cap);
     b->next = NULL;
     b->cap = cap;
     b->used = 0;

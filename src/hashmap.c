@@ -6,6 +6,7 @@
  * no tombstones are needed.
  */
 #include "auditwatch/hashmap.h"
+#include "xalloc.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,12 +36,8 @@ static void grow(struct aw_hashmap *m)
     uint64_t *old_keys = m->keys;
     void **old_values = m->values;
     m->cap = old_cap ? old_cap * 2 : 16;
-    m->keys = calloc(m->cap, sizeof *m->keys);
-    m->values = calloc(m->cap, sizeof *m->values);
-    if (!m->keys || !m->values) {
-        fputs("auditwatch: out of memory\n", stderr);
-        abort();
-    }
+    m->keys = aw_xcalloc(m->cap, sizeof *m->keys);
+    m->values = aw_xcalloc(m->cap, sizeof *m->values);
     m->n = 0;
     for (size_t i = 0; i < old_cap; i++)
         if (old_keys[i])

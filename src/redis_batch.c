@@ -29,7 +29,7 @@ static void flush_hits(struct redis_store *s, size_t nwb)
         }
         struct argl l;
         aw_redis_argl_init(&l, &s->arg2, nargs);
-        size_t *hits = xcalloc(nentries, sizeof *hits);
+        size_t *hits = aw_xcalloc(nentries, sizeof *hits);
         size_t h = 0;
         aw_redis_argl_ptr(&l, "EVALSHA", 7);
         aw_redis_argl_ptr(&l, s->sha[S_HIT], 40);
@@ -73,11 +73,11 @@ static void flush_hits(struct redis_store *s, size_t nwb)
         cmd->hits = hits;
         cmd->nhits = h;
         cmd->nw = last - first;
-        cmd->names = xcalloc(cmd->nw, sizeof *cmd->names);
-        cmd->expect = xcalloc(cmd->nw, sizeof *cmd->expect);
-        cmd->counts = xcalloc(cmd->nw, sizeof *cmd->counts);
-        cmd->assumed_new = xcalloc(cmd->nw, sizeof *cmd->assumed_new);
-        cmd->plain = xcalloc(cmd->nw, sizeof *cmd->plain);
+        cmd->names = aw_xcalloc(cmd->nw, sizeof *cmd->names);
+        cmd->expect = aw_xcalloc(cmd->nw, sizeof *cmd->expect);
+        cmd->counts = aw_xcalloc(cmd->nw, sizeof *cmd->counts);
+        cmd->assumed_new = aw_xcalloc(cmd->nw, sizeof *cmd->assumed_new);
+        cmd->plain = aw_xcalloc(cmd->nw, sizeof *cmd->plain);
         for (size_t w = first; w < last; w++) {
             cmd->names[w - first] = aw_redis_window_name(&s->wb[w]->key);
             cmd->expect[w - first] = aw_redis_mirror_bump(s, cmd->names[w - first]);
@@ -114,8 +114,8 @@ static void flush_meta(struct redis_store *s, size_t nmeta)
         }
         struct command *cmd = aw_redis_argl_queue(s, &l, USE_VER);
         cmd->nw = last - first;
-        cmd->names = xcalloc(cmd->nw, sizeof *cmd->names);
-        cmd->expect = xcalloc(cmd->nw, sizeof *cmd->expect);
+        cmd->names = aw_xcalloc(cmd->nw, sizeof *cmd->names);
+        cmd->expect = aw_xcalloc(cmd->nw, sizeof *cmd->expect);
         for (size_t i = first; i < last; i++) {
             cmd->names[i - first] = aw_redis_window_name(&s->metas[i].key);
             cmd->expect[i - first] = aw_redis_mirror_bump(s, cmd->names[i - first]);
@@ -143,7 +143,7 @@ void aw_redis_flush_first_seen(struct redis_store *s)
                 aw_redis_argl_ptr(&l, s->fs_text.data + s->fs[i].off[j], s->fs[i].len[j]);
         struct command *cmd = aw_redis_argl_queue(s, &l, USE_FS);
         cmd->nhits = last - first;
-        cmd->hits = xcalloc(cmd->nhits, sizeof *cmd->hits);
+        cmd->hits = aw_xcalloc(cmd->nhits, sizeof *cmd->hits);
         for (size_t i = first; i < last; i++)
             cmd->hits[i - first] = s->fs[i].hit;
     }
@@ -206,8 +206,8 @@ static void queue_direct(struct redis_store *s, size_t mfrom, size_t wfrom)
 {
     struct aw_buf *t = &s->direct;
     size_t cap = (s->nmeta - mfrom) + (s->nwb - wfrom);
-    uint64_t *names = xcalloc(cap, sizeof *names);
-    uint64_t *expect = xcalloc(cap, sizeof *expect);
+    uint64_t *names = aw_xcalloc(cap, sizeof *names);
+    uint64_t *expect = aw_xcalloc(cap, sizeof *expect);
     size_t nkeys = 0, nrep = 1;
     int64_t ttl = 0;
     aw_buf_reset(t);
@@ -298,10 +298,10 @@ static void queue_direct(struct redis_store *s, size_t mfrom, size_t wfrom)
     c->names = names;
     c->expect = expect;
     c->nw = nkeys;
-    c->plain = xcalloc(nkeys, sizeof *c->plain);
+    c->plain = aw_xcalloc(nkeys, sizeof *c->plain);
     for (size_t i = 0; i < nkeys; i++)
         c->plain[i] = true;
-    c->assumed_new = xcalloc(nkeys, sizeof *c->assumed_new);
+    c->assumed_new = aw_xcalloc(nkeys, sizeof *c->assumed_new);
 }
 
 /* Buffered window writes into the pipeline: meta before hits.  Per

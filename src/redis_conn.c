@@ -22,6 +22,7 @@
 #include "auditwatch/log.h"
 #include "redis_codec.h"
 #include "redis_store.h"
+#include "xalloc.h"
 
 /* ---------------------------------------------------------------- pipeline */
 
@@ -46,18 +47,14 @@ void aw_redis_queue_argv(struct redis_store *s, enum reply_use use, int argc, co
 {
     if (s->ncmds == s->cmd_cap) {
         s->cmd_cap = s->cmd_cap ? s->cmd_cap * 2 : 256;
-        s->cmds = xrealloc(s->cmds, s->cmd_cap * sizeof *s->cmds);
+        s->cmds = aw_xrealloc(s->cmds, s->cmd_cap * sizeof *s->cmds);
     }
     struct command *c = &s->cmds[s->ncmds];
     memset(c, 0, sizeof *c);
     size_t total = 1 + 20 + 2;
     for (int i = 0; i < argc; i++)
         total += 1 + 20 + 2 + lens[i] + 2;
-    char *p = malloc(total), *q = p;
-    if (!p) {
-        fputs("auditwatch: out of memory\n", stderr);
-        abort();
-    }
+    char *p = aw_xmalloc(total), *q = p;
     *q++ = '*';
     q += put_size(q, (size_t)argc);
     *q++ = '\r', *q++ = '\n';
@@ -104,11 +101,11 @@ struct command *aw_redis_queue_text(struct redis_store *s, enum reply_use use, c
 {
     if (s->ncmds == s->cmd_cap) {
         s->cmd_cap = s->cmd_cap ? s->cmd_cap * 2 : 256;
-        s->cmds = xrealloc(s->cmds, s->cmd_cap * sizeof *s->cmds);
+        s->cmds = aw_xrealloc(s->cmds, s->cmd_cap * sizeof *s->cmds);
     }
     struct command *c = &s->cmds[s->ncmds++];
     memset(c, 0, sizeof *c);
-    c->text = xcalloc(b->len, 1);
+    c->text = aw_xcalloc(b->len, 1);
     memcpy(c->text, b->data, b->len);
     c->len = (int)b->len;
     c->use = use;
@@ -424,9 +421,9 @@ void aw_redis_argl_init(struct argl *l, struct aw_buf *text, size_t cap)
 {
     l->n = 0;
     l->cap = cap ? cap : 8;
-    l->argv = xcalloc(l->cap, sizeof *l->argv);
-    l->lens = xcalloc(l->cap, sizeof *l->lens);
-    l->off = xcalloc(l->cap, sizeof *l->off);
+    l->argv = aw_xcalloc(l->cap, sizeof *l->argv);
+    l->lens = aw_xcalloc(l->cap, sizeof *l->lens);
+    l->off = aw_xcalloc(l->cap, sizeof *l->off);
     l->text = text;
     aw_buf_reset(text);
 }
@@ -436,9 +433,9 @@ static void argl_grow(struct argl *l)
     if (l->n < l->cap)
         return;
     l->cap *= 2;
-    l->argv = xrealloc(l->argv, l->cap * sizeof *l->argv);
-    l->lens = xrealloc(l->lens, l->cap * sizeof *l->lens);
-    l->off = xrealloc(l->off, l->cap * sizeof *l->off);
+    l->argv = aw_xrealloc(l->argv, l->cap * sizeof *l->argv);
+    l->lens = aw_xrealloc(l->lens, l->cap * sizeof *l->lens);
+    l->off = aw_xrealloc(l->off, l->cap * sizeof *l->off);
 }
 
 /* An argument that stays valid until the command is queued. */

@@ -15,26 +15,9 @@
 #include <string.h>
 
 #include "auditwatch/store.h"
+#include "xalloc.h"
 
-static void *calloc_or_die(size_t n, size_t size)
-{
-    void *p = calloc(n ? n : 1, size);
-    if (!p) {
-        fputs("auditwatch: out of memory\n", stderr);
-        abort();
-    }
-    return p;
-}
 
-static char *strdup_or_die(const char *s)
-{
-    char *d = strdup(s);
-    if (!d) {
-        fputs("auditwatch: out of memory\n", stderr);
-        abort();
-    }
-    return d;
-}
 
 static int hexval(char c)
 {
@@ -50,7 +33,7 @@ static int hexval(char c)
 /* Percent-decode [p, p+n) into a new string. */
 static char *pct_decode(const char *p, size_t n)
 {
-    char *out = calloc_or_die(n + 1, 1);
+    char *out = aw_xcalloc(n + 1, 1);
     size_t o = 0;
     for (size_t i = 0; i < n; i++) {
         if (p[i] == '%' && i + 2 < n && hexval(p[i + 1]) >= 0 && hexval(p[i + 2]) >= 0) {
@@ -79,9 +62,9 @@ int aw_redis_spec_parse(struct aw_redis_spec *s, const char *spec, char *err, si
         }
         s->unix_path = pct_decode(path, n);
         if (getenv("AUDITWATCH_REDIS_PASSWORD"))
-            s->password = strdup_or_die(getenv("AUDITWATCH_REDIS_PASSWORD"));
+            s->password = aw_xstrdup(getenv("AUDITWATCH_REDIS_PASSWORD"));
         if (getenv("AUDITWATCH_REDIS_USER"))
-            s->user = strdup_or_die(getenv("AUDITWATCH_REDIS_USER"));
+            s->user = aw_xstrdup(getenv("AUDITWATCH_REDIS_USER"));
         if (q) {
             if (strncmp(q, "?db=", 4) || !q[4]) {
                 snprintf(err, errlen, "store '%s': the only unix:// option is ?db=N", shown);
@@ -117,7 +100,7 @@ int aw_redis_spec_parse(struct aw_redis_spec *s, const char *spec, char *err, si
     /* A password kept out of the spec (and so out of `ps` and config
      * files) comes from the environment. */
     if (!s->password && getenv("AUDITWATCH_REDIS_PASSWORD"))
-        s->password = strdup_or_die(getenv("AUDITWATCH_REDIS_PASSWORD"));
+        s->password = aw_xstrdup(getenv("AUDITWATCH_REDIS_PASSWORD"));
     const char *slash = strchr(p, '/');
     size_t hostport = slash ? (size_t)(slash - p) : strlen(p);
     const char *hp_end = p + hostport;
@@ -133,7 +116,7 @@ int aw_redis_spec_parse(struct aw_redis_spec *s, const char *spec, char *err, si
     } else {
         colon = memchr(p, ':', hostport);
         size_t hl = colon ? (size_t)(colon - p) : hostport;
-        s->host = hl ? pct_decode(p, hl) : strdup_or_die("127.0.0.1");
+        s->host = hl ? pct_decode(p, hl) : aw_xstrdup("127.0.0.1");
     }
     s->port = 6379;
     if (colon) {

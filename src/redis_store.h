@@ -28,6 +28,7 @@
 #include "auditwatch/store.h"
 #include "redis_scripts.h"
 #include "redis_spec.h"
+#include "xalloc.h"
 
 struct redisContext;
 struct redisReply;
@@ -267,37 +268,6 @@ struct argl {
 #define QTIME(t) ((void *)(uintptr_t)((uint64_t)(t) ^ ((uint64_t)1 << 63)))
 #define QTIME_OF(v) ((int64_t)((uint64_t)(uintptr_t)(v) ^ ((uint64_t)1 << 63)))
 
-static inline void *xcalloc(size_t n, size_t size)
-{
-    void *p = calloc(n ? n : 1, size);
-    if (!p) {
-        fputs("auditwatch: out of memory\n", stderr);
-        abort();
-    }
-    return p;
-}
-
-static inline void *xrealloc(void *p, size_t size)
-{
-    p = realloc(p, size);
-    if (!p) {
-        fputs("auditwatch: out of memory\n", stderr);
-        abort();
-    }
-    return p;
-}
-
-static inline char *xstrdup(const char *s)
-{
-    if (!s)
-        return NULL;
-    char *d = strdup(s);
-    if (!d) {
-        fputs("auditwatch: out of memory\n", stderr);
-        abort();
-    }
-    return d;
-}
 
 static inline int64_t now_ms(void)
 {

@@ -41,40 +41,18 @@
 #include <sys/stat.h>
 
 #include "rules_internal.h"
+#include "xalloc.h"
 
 #define MAX_DIR_DEPTH 16
 
 /* ------------------------------------------------------------ helpers */
 
-static void oom(void)
-{
-    fputs("auditwatch: out of memory\n", stderr);
-    abort();
-}
 
-void *aw_rl_alloc(size_t n)
-{
-    void *p = malloc(n ? n : 1);
-    if (!p)
-        oom();
-    return p;
-}
+void *aw_rl_alloc(size_t n) { return aw_xmalloc(n); }
 
-void *aw_rl_realloc(void *p, size_t n)
-{
-    void *q = realloc(p, n ? n : 1);
-    if (!q)
-        oom();
-    return q;
-}
+void *aw_rl_realloc(void *p, size_t n) { return aw_xrealloc(p, n); }
 
-char *aw_rl_strdup(const char *s)
-{
-    char *d = strdup(s);
-    if (!d)
-        oom();
-    return d;
-}
+char *aw_rl_strdup(const char *s) { return aw_xstrdup(s); }
 
 static void problem_v(struct aw_rule_loader *L, int line, int column, const char *fmt,
                       va_list ap)

@@ -7,6 +7,7 @@
  * (the pipeline and the rebalance callback hold on to them).
  */
 #include "run_parts.h"
+#include "xalloc.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,11 +15,7 @@
 
 void aw_run_parts_init(struct aw_run_parts *ps)
 {
-    ps->v = calloc(AW_RUN_PARTS_MAX, sizeof *ps->v);
-    if (!ps->v) {
-        fputs("auditwatch: out of memory\n", stderr);
-        abort();
-    }
+    ps->v = aw_xcalloc(AW_RUN_PARTS_MAX, sizeof *ps->v);
     ps->n = 0;
     ps->last = NULL;
 }
@@ -43,13 +40,7 @@ struct aw_run_part *aw_run_parts_add(struct aw_run_parts *ps, const char *topic,
     if (ps->n == AW_RUN_PARTS_MAX)
         return NULL;
     struct aw_run_part *p = &ps->v[ps->n++];
-    size_t len = strlen(topic);
-    p->topic = malloc(len + 1);
-    if (!p->topic) {
-        fputs("auditwatch: out of memory\n", stderr);
-        abort();
-    }
-    memcpy(p->topic, topic, len + 1);
+    p->topic = aw_xstrdup(topic);
     p->partition = partition;
     p->input = input;
     p->stream = -1; /* opened when assigned */

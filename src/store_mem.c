@@ -45,6 +45,7 @@
 #include "auditwatch/hashmap.h"
 #include "auditwatch/store.h"
 #include "blob_arena.h"
+#include "xalloc.h"
 
 struct mem_entry {
     int64_t time;
@@ -136,19 +137,7 @@ struct mem_store {
 #define WINDOW_OVERHEAD (sizeof(struct mem_window) + 2 * sizeof(struct win_slot))
 #define ENTRY_OVERHEAD (sizeof(struct mem_entry) + 16)
 
-static void oom(void)
-{
-    fputs("auditwatch: out of memory\n", stderr);
-    abort();
-}
 
-static void *xmalloc(size_t n)
-{
-    void *p = malloc(n ? n : 1);
-    if (!p)
-        oom();
-    return p;
-}
 
 static size_t total_bytes(const struct mem_store *s) { return s->bytes + s->blobs.bytes + s->groups.bytes; }
 
@@ -188,9 +177,7 @@ static void index_put(struct win_index *x, uint64_t key, struct mem_window *w)
         struct win_slot *old = x->slots;
         size_t old_cap = x->cap;
         x->cap = old_cap ? old_cap * 2 : 64;
-        x->slots = calloc(x->cap, sizeof *x->slots);
-        if (!x->slots)
-            oom();
+        x->slots = aw_xcalloc(x->cap, sizeof *x->slots);
         x->n = 0;
         for (size_t i = 0; i < old_cap; i++)
             if (old[i].key)
@@ -263,9 +250,7 @@ static struct mem_window *window_alloc(struct mem_store *s)
 {
     if (!s->free_windows) {
         /* slab header in the first window-sized cell, keeping alignment */
-        char *mem = aligned_alloc(alignof(struct mem_window), (SLAB_WINDOWS + 1) * sizeof(struct mem_window));
-        if (!mem)
-            oom();
+        char *mem = aw_xnonnull(aligned_alloc(alignof(struct mem_window), (SLAB_WINDOWS + 1) * sizeof(struct mem_window)));
         struct slab *sl = (struct slab *)mem;
         sl->next = s->slabs;
         s->slabs = sl;
@@ -459,7 +444,7 @@ static void make_room(struct mem_store *s, struct mem_window *w)
     if (ncap == 1) {
         ne = &w->one;
     } else {
-        ne = xmalloc(ncap * sizeof *ne);
+        ne = aw_xmalloc(ncap * sizeof *ne);
         memcpy(ne, w->entries, w->cap * sizeof *ne);
         if (w->entries != &w->one)
             free(w->entries);
@@ -619,7 +604,7 @@ static int mem_meta_put(struct aw_store *base, const struct aw_wkey *k, const st
         w->alert_id = NULL;
     } else if (!w->alert_id || strncmp(w->alert_id, m->alert_id, sizeof m->alert_id) != 0) {
         if (!w->alert_id) {
-            w->alert_id = xmalloc(sizeof m->alert_id);
+            w->alert_id = aw_xmalloc(sizeof m->alert_id);
             s->bytes += sizeof m->alert_id;
         }
         memcpy(w->alert_id, m->alert_id, sizeof m->alert_id - 1);
@@ -640,7 +625,7 @@ static struct pending_heap *heap_for(struct mem_store *s, const char *rule, uint
         return s->last_heap;
     struct pending_heap *h = aw_hashmap_get(&s->heaps, key);
     if (!h && create) {
-        h = xmalloc(sizeof *h);
+        h = aw_xmalloc(sizeof *h);
         memset(h, 0, sizeof *h);
         h->rule = strdup(rule);
         aw_hashmap_put(&s->heaps, key, h);
@@ -670,11 +655,7 @@ static int mem_pending_push(struct aw_store *base, const struct aw_wkey *k, int6
     struct pending_heap *h = heap_for(s, k->rule, k->rule_hash, true);
     if (h->n == h->cap) {
         h->cap = h->cap ? h->cap * 2 : 64;
-        h->items = realloc(h->items, h->cap * sizeof *h->items);
-        if (!h->items) {
-            fputs("auditwatch: out of memory\n", stderr);
-            abort();
-        }
+        h->items = aw_xrealloc(h->items, h->cap * sizeof *h->items);
     }
     size_t i = h->n++;
     struct pending_item it = {time_ms, k->group_hash};
@@ -750,7 +731,7 @@ static int mem_set_add(struct aw_store *base, const struct aw_wkey *k, const cha
     uint64_t key = window_key(k);
     struct mem_set *set = aw_hashmap_get(&s->sets, key);
     if (!set) {
-        set = xmalloc(sizeof *set);
+        set = aw_xmalloc(sizeof *set);
         aw_hashmap_init(&set->members);
         aw_hashmap_put(&s->sets, key, set);
         s->st.sets++;
@@ -839,7 +820,7 @@ static const struct aw_store_ops mem_ops = {
 
 struct aw_store *aw_store_memory_new(const struct aw_store_options *opts)
 {
-    struct mem_store *s = xmalloc(sizeof *s);
+    struct mem_store *s = aw_xmalloc(sizeof *s);
     memset(s, 0, sizeof *s);
     s->base.ops = &mem_ops;
     blob_arena_init(&s->blobs, 64 << 10);

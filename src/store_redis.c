@@ -174,8 +174,8 @@ static struct rule_state *rule_state_for(struct redis_store *s, const char *rule
     uint64_t key = aw_hashmap_key(rh);
     struct rule_state *r = aw_hashmap_get(&s->rules, key);
     if (!r) {
-        r = xcalloc(1, sizeof *r);
-        r->name = xstrdup(rule);
+        r = aw_xcalloc(1, sizeof *r);
+        r->name = aw_xstrdup(rule);
         r->rule_hash = rh;
         r->earliest = AW_TIME_NONE;
         r->pushed_min = AW_TIME_NONE;
@@ -349,9 +349,9 @@ static void flush_done(struct redis_store *s, struct rule_state *rs)
     if (!rs->ndone)
         return;
     size_t argc = 5 + rs->ndone;
-    const char **argv = xcalloc(argc, sizeof *argv);
-    size_t *lens = xcalloc(argc, sizeof *lens);
-    char *text = xcalloc(rs->ndone, 16);
+    const char **argv = aw_xcalloc(argc, sizeof *argv);
+    size_t *lens = aw_xcalloc(argc, sizeof *lens);
+    char *text = aw_xcalloc(rs->ndone, 16);
     aw_redis_rule_key_text(s, &s->key2, rs->name, "claims");
     argv[0] = "EVALSHA", lens[0] = 7;
     argv[1] = s->sha[S_DONE], lens[1] = 40;
@@ -460,9 +460,9 @@ static void flush_pushes(struct redis_store *s)
         if (!rs->npushes)
             continue;
         size_t argc = 3 + 2 * rs->npushes;
-        const char **argv = xcalloc(argc, sizeof *argv);
-        size_t *lens = xcalloc(argc, sizeof *lens);
-        char *text = xcalloc(rs->npushes, 24 + 16);
+        const char **argv = aw_xcalloc(argc, sizeof *argv);
+        size_t *lens = aw_xcalloc(argc, sizeof *lens);
+        char *text = aw_xcalloc(rs->npushes, 24 + 16);
         aw_redis_rule_key_text(s, &s->key, rs->name, "pending");
         argv[0] = "ZADD";
         lens[0] = 4;
@@ -648,7 +648,7 @@ static void parse_pop(struct redis_store *s, struct rule_state *rs, const redisR
     size_t groups = (count - 5) / per;
     if (groups > rs->due_cap) {
         rs->due_cap = groups;
-        rs->due = xrealloc(rs->due, groups * sizeof *rs->due);
+        rs->due = aw_xrealloc(rs->due, groups * sizeof *rs->due);
     }
     for (size_t i = 0; i < groups; i++) {
         for (size_t j = 0; j < per; j++)
@@ -809,7 +809,7 @@ static int collect_old(void *ctx, const struct aw_window_entry *e)
     l->last = e->time_ms;
     if (b->nold == b->old_cap) {
         b->old_cap = b->old_cap ? b->old_cap * 2 : 16;
-        b->old = xrealloc(b->old, b->old_cap * sizeof *b->old);
+        b->old = aw_xrealloc(b->old, b->old_cap * sizeof *b->old);
     }
     b->old[b->nold++] = e->id_hash;
     return 0;
@@ -874,8 +874,8 @@ static int r_window_hit(struct aw_store *base, const struct aw_wkey *k, const st
             b->assumed_new = true; /* (the mirror lost it mid-batch: Redis decides) */
     } else {
         if (s->nwb == s->wb_alloc) {
-            s->wb = xrealloc(s->wb, (s->wb_alloc + 1) * sizeof *s->wb);
-            s->wb[s->wb_alloc++] = xcalloc(1, sizeof **s->wb);
+            s->wb = aw_xrealloc(s->wb, (s->wb_alloc + 1) * sizeof *s->wb);
+            s->wb[s->wb_alloc++] = aw_xcalloc(1, sizeof **s->wb);
         }
         b = s->wb[s->nwb++];
         aw_hashmap_put(&s->wb_index, name, (void *)(uintptr_t)s->nwb);
@@ -899,7 +899,7 @@ static int r_window_hit(struct aw_store *base, const struct aw_wkey *k, const st
         b->ttl = ttl_ms;
     if (b->n == b->cap) {
         b->cap = b->cap ? b->cap * 2 : 8;
-        b->e = xrealloc(b->e, b->cap * sizeof *b->e);
+        b->e = aw_xrealloc(b->e, b->cap * sizeof *b->e);
     }
     struct win_entry *we = &b->e[b->n++];
     aw_hex64(e->id_hash, we->id);
@@ -910,7 +910,7 @@ static int r_window_hit(struct aw_store *base, const struct aw_wkey *k, const st
     aw_buf_append(&b->payloads, s->arg.data, s->arg.len);
     if (s->nhits == s->hit_cap) {
         s->hit_cap = s->hit_cap ? s->hit_cap * 2 : 256;
-        s->hits = xrealloc(s->hits, s->hit_cap * sizeof *s->hits);
+        s->hits = aw_xrealloc(s->hits, s->hit_cap * sizeof *s->hits);
     }
     we->hit = s->nhits;
     s->hits[s->nhits++] = (struct hit_wait){done, NULL, 0, done_ctx, *k, e->time_ms, e->id_hash, 0, 0};
@@ -1004,7 +1004,7 @@ static void queue_meta_write(struct redis_store *s, const struct aw_wkey *k, con
     } else {
         if (s->nmeta == s->meta_cap) {
             s->meta_cap = s->meta_cap ? s->meta_cap * 2 : 256;
-            s->metas = xrealloc(s->metas, s->meta_cap * sizeof *s->metas);
+            s->metas = aw_xrealloc(s->metas, s->meta_cap * sizeof *s->metas);
         }
         w = &s->metas[s->nmeta++];
         aw_hashmap_put(&s->meta_index, name, (void *)(uintptr_t)s->nmeta);
@@ -1043,7 +1043,7 @@ static void dirty_mark(struct redis_store *s, const struct aw_wkey *k, uint64_t 
         s->dirty_flush_due = true; /* (at the next flush; the list may grow until then) */
     if (s->ndirty == s->dirty_cap) {
         s->dirty_cap = s->dirty_cap ? s->dirty_cap * 2 : 256;
-        s->dirty = xrealloc(s->dirty, s->dirty_cap * sizeof *s->dirty);
+        s->dirty = aw_xrealloc(s->dirty, s->dirty_cap * sizeof *s->dirty);
     }
     struct rule_state *rs = rule_state_for(s, k->rule, aw_redis_rule_hash_of(k));
     s->dirty[s->ndirty++] = (struct aw_wkey){rs->name, k->group_hash, rs->rule_hash};
@@ -1133,7 +1133,7 @@ static int r_pending_push(struct aw_store *base, const struct aw_wkey *k, int64_
     }
     if (rs->npushes == rs->push_cap) {
         rs->push_cap = rs->push_cap ? rs->push_cap * 2 : 64;
-        rs->pushes = xrealloc(rs->pushes, rs->push_cap * sizeof *rs->pushes);
+        rs->pushes = aw_xrealloc(rs->pushes, rs->push_cap * sizeof *rs->pushes);
     }
     rs->pushes[rs->npushes++] = (struct push){k->group_hash, time_ms, 0};
     aw_hashmap_put(&rs->push_index, slot, (void *)(uintptr_t)rs->npushes);
@@ -1153,7 +1153,7 @@ static void queue_pop(struct redis_store *s, struct rule_state *rs, int64_t up_t
     if (!rs->pop_queued) {
         if (s->npops == s->pops_cap) {
             s->pops_cap = s->pops_cap ? s->pops_cap * 2 : 16;
-            s->pops = xrealloc(s->pops, s->pops_cap * sizeof *s->pops);
+            s->pops = aw_xrealloc(s->pops, s->pops_cap * sizeof *s->pops);
         }
         s->pops[s->npops++] = rs;
     }
@@ -1221,7 +1221,7 @@ static int fetch_due_snapshots(struct redis_store *s)
                 continue;
             if (n == cap) {
                 cap = cap ? cap * 2 : 64;
-                keys = xrealloc(keys, cap * sizeof *keys);
+                keys = aw_xrealloc(keys, cap * sizeof *keys);
             }
             keys[n++] = wk;
         }
@@ -1313,14 +1313,14 @@ static int r_pending_done(struct aw_store *base, const struct aw_wkey *k)
     if (!rs->due_claimed) {
         if (rs->nfinished == rs->finished_cap) {
             rs->finished_cap = rs->finished_cap ? rs->finished_cap * 2 : 64;
-            rs->finished = xrealloc(rs->finished, rs->finished_cap * sizeof *rs->finished);
+            rs->finished = aw_xrealloc(rs->finished, rs->finished_cap * sizeof *rs->finished);
         }
         rs->finished[rs->nfinished++] = k->group_hash;
         return 0;
     }
     if (rs->ndone == rs->done_cap) {
         rs->done_cap = rs->done_cap ? rs->done_cap * 2 : 64;
-        rs->done = xrealloc(rs->done, rs->done_cap * sizeof *rs->done);
+        rs->done = aw_xrealloc(rs->done, rs->done_cap * sizeof *rs->done);
     }
     rs->done[rs->ndone++] = k->group_hash;
     return 0;
@@ -1373,14 +1373,14 @@ static int r_first_seen(struct aw_store *base, const struct aw_first_seen_op *op
     if (fs_skip(s, op, learn, pair)) { /* answered here: silent, nothing to write */
         if (s->nhits == s->hit_cap) {
             s->hit_cap = s->hit_cap ? s->hit_cap * 2 : 256;
-            s->hits = xrealloc(s->hits, s->hit_cap * sizeof *s->hits);
+            s->hits = aw_xrealloc(s->hits, s->hit_cap * sizeof *s->hits);
         }
         s->hits[s->nhits++] = (struct hit_wait){NULL, done, token, done_ctx, lk, op->time_ms, 0, 0, learn};
         return 0;
     }
     if (s->nfs == s->fs_cap) {
         s->fs_cap = s->fs_cap ? s->fs_cap * 2 : 256;
-        s->fs = xrealloc(s->fs, s->fs_cap * sizeof *s->fs);
+        s->fs = aw_xrealloc(s->fs, s->fs_cap * sizeof *s->fs);
     }
     struct fs_wait *w = &s->fs[s->nfs++];
     struct aw_buf *t = &s->fs_text;
@@ -1414,7 +1414,7 @@ static int r_first_seen(struct aw_store *base, const struct aw_first_seen_op *op
     }
     if (s->nhits == s->hit_cap) {
         s->hit_cap = s->hit_cap ? s->hit_cap * 2 : 256;
-        s->hits = xrealloc(s->hits, s->hit_cap * sizeof *s->hits);
+        s->hits = aw_xrealloc(s->hits, s->hit_cap * sizeof *s->hits);
     }
     s->hits[s->nhits] = (struct hit_wait){NULL, done, token, done_ctx, lk, op->time_ms, 0, 0, learn};
     w->hit = s->nhits++;
@@ -1674,17 +1674,17 @@ static const struct aw_store_ops redis_ops = {
 struct aw_store *aw_store_redis_new(const char *spec, const struct aw_store_options *opts, char *err,
                                     size_t errlen)
 {
-    struct redis_store *s = xcalloc(1, sizeof *s);
+    struct redis_store *s = aw_xcalloc(1, sizeof *s);
     s->base.ops = &redis_ops;
     char shown[512];
     aw_store_spec_redact(spec, shown, sizeof shown);
-    s->shown = xstrdup(shown);
+    s->shown = aw_xstrdup(shown);
     s->connect_timeout_ms = opts && opts->connect_timeout_ms > 0 ? opts->connect_timeout_ms : 2000;
     s->command_timeout_ms = opts && opts->command_timeout_ms > 0 ? opts->command_timeout_ms : 5000;
     s->reconnect_wait_ms = opts && opts->reconnect_wait_ms > 0 ? opts->reconnect_wait_ms : 60000;
     s->before_send = opts ? opts->before_send : NULL;
     s->before_send_ctx = opts ? opts->before_send_ctx : NULL;
-    s->prefix = xstrdup(opts && opts->prefix && opts->prefix[0] ? opts->prefix : "auditwatch");
+    s->prefix = aw_xstrdup(opts && opts->prefix && opts->prefix[0] ? opts->prefix : "auditwatch");
     s->mirror_cap = opts && opts->memory_cap ? opts->memory_cap : (size_t)1 << 30;
     char host[64] = "host";
     gethostname(host, sizeof host - 1);
