@@ -58,6 +58,7 @@
 #include "auditwatch/pipeline.h"
 #include "auditwatch/source.h"
 #include "auditwatch/status_server.h"
+#include "auditwatch/timeparse.h"
 #include "cli.h"
 #include "kafka_conf.h"
 #include "run_outbox.h"
@@ -112,7 +113,6 @@ struct run {
     struct aw_metrics *metrics;
     struct aw_run_health health; /* read by the HTTP thread */
 };
-
 
 /* The input that reads `topic` (the last one listed), -1 none. */
 static int input_index(const struct run *r, const char *topic)
@@ -261,11 +261,11 @@ static int handle(struct run *r, const rd_kafka_message_t *m)
  * failed or a stop gave up on deliveries. */
 static int finish_batch(struct run *r, int64_t started_ms, bool sync_commit)
 {
-    int64_t t0 = aw_run_mono_ms();
+    int64_t t0 = aw_mono_ms();
     atomic_store(&r->health.store_since_ms, t0);
     int rc = aw_pipeline_end_batch(r->pipeline);
     atomic_store(&r->health.store_since_ms, 0);
-    int64_t t1 = aw_run_mono_ms();
+    int64_t t1 = aw_mono_ms();
     aw_metrics_observe(r->metrics, "auditwatch_store_duration_seconds", NULL, (double)(t1 - t0) / 1000.0);
     if (rc < 0) {
         aw_metrics_add(r->metrics, "auditwatch_store_errors_total", NULL, 1);
@@ -286,7 +286,7 @@ static int finish_batch(struct run *r, int64_t started_ms, bool sync_commit)
     publish_batch(r);
     aw_metrics_add(r->metrics, "auditwatch_batches_total", NULL, 1);
     aw_metrics_observe(r->metrics, "auditwatch_batch_duration_seconds", NULL,
-                       (double)(aw_run_mono_ms() - started_ms) / 1000.0);
+                       (double)(aw_mono_ms() - started_ms) / 1000.0);
     return 0;
 }
 
@@ -316,7 +316,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic
          * Inside a delivery wait that batch cannot be finished here: the
          * revoked partitions' offsets are then not committed, and their
          * next owner reads those records again (at least once). */
-        if (!aw_outbox_busy(r->outbox) && !r->failed && finish_batch(r, aw_run_mono_ms(), true) < 0)
+        if (!aw_outbox_busy(r->outbox) && !r->failed && finish_batch(r, aw_mono_ms(), true) < 0)
             r->failed = true;
         for (int i = 0; i < parts->cnt; i++) {
             struct aw_run_part *p = part_for(r, parts->elems[i].topic, parts->elems[i].partition, false);
@@ -328,7 +328,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic
                 p->assigned = false;
                 p->next_offset = -1;
                 aw_outbox_forget(r->outbox, p->topic, p->partition);
-                p->released_at = aw_run_mono_ms();
+                p->released_at = aw_mono_ms();
                 atomic_fetch_sub(&r->health.assigned_count, 1);
             }
         }
@@ -500,7 +500,7 @@ int aw_cli_run(int argc, char **argv)
     }
     r.metrics = aw_metrics_new();
     aw_run_status_declare(r.metrics);
-    atomic_store(&r.health.loop_at_ms, aw_run_mono_ms());
+    atomic_store(&r.health.loop_at_ms, aw_mono_ms());
     http = aw_status_server_start(metrics_addr ? metrics_addr : cfg.metrics_address, r.metrics, aw_run_status_health, &r.health, err,
                                   sizeof err);
     if (!http && err[0]) {
@@ -600,7 +600,7 @@ int aw_cli_run(int argc, char **argv)
     cq = rd_kafka_queue_get_consumer(r.consumer);
     while (!stopping && !r.failed) {
         size_t n = 0;
-        int64_t t0 = aw_run_mono_ms(), first_at = 0;
+        int64_t t0 = aw_mono_ms(), first_at = 0;
         atomic_store(&r.health.loop_at_ms, t0);
         if (reload_requested) {
             reload_requested = 0;
@@ -620,7 +620,7 @@ int aw_cli_run(int argc, char **argv)
              * at low rates alerts then wait at most that long.  Records
              * come in slices (one library call each; rebalance callbacks
              * are served inside it). */
-            int64_t left = BATCH_WAIT_MS - (aw_run_mono_ms() - t0);
+            int64_t left = BATCH_WAIT_MS - (aw_mono_ms() - t0);
             if (left <= 0)
                 break;
             size_t want = cfg.batch_events - n < CONSUME_SLICE ? cfg.batch_events - n : CONSUME_SLICE;
@@ -635,7 +635,7 @@ int aw_cli_run(int argc, char **argv)
                 rd_kafka_message_t *m = slice[k];
                 if (!m->err && !r.failed) {
                     if (!first_at)
-                        first_at = aw_run_mono_ms();
+                        first_at = aw_mono_ms();
                     if (handle(&r, m) < 0)
                         r.failed = true;
                     n++;

@@ -178,7 +178,7 @@ static bool direct_ok(const struct redis_store *s) { return s->alone && !s->shar
  * tells, clearing the map). */
 static bool refreshed_recently(struct redis_store *s, uint64_t name)
 {
-    uint64_t sec = (uint64_t)(now_ms() / 1000) + 1;
+    uint64_t sec = (uint64_t)(aw_mono_ms() / 1000) + 1;
     uint64_t last = (uint64_t)(uintptr_t)aw_hashmap_get(&s->refreshed, name);
     return last && (sec - last) * 1000 < (uint64_t)TTL_REFRESH_MS;
 }

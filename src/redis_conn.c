@@ -257,7 +257,7 @@ int aw_redis_connect_once(struct redis_store *s, char *err, size_t errlen)
 /* Reconnect with exponential backoff until reconnect_wait has passed. */
 static int reconnect(struct redis_store *s)
 {
-    int64_t deadline = now_ms() + s->reconnect_wait_ms;
+    int64_t deadline = aw_mono_ms() + s->reconnect_wait_ms;
     int64_t backoff = 50;
     char err[512];
     aw_log(AW_LOG_WARN, "redis %s: connection lost (%s); reconnecting", s->shown,
@@ -267,7 +267,7 @@ static int reconnect(struct redis_store *s)
             aw_log(AW_LOG_INFO, "redis %s: reconnected; resending the batch", s->shown);
             return 0;
         }
-        if (now_ms() + backoff > deadline) {
+        if (aw_mono_ms() + backoff > deadline) {
             aw_log(AW_LOG_ERROR, "redis %s: gave up reconnecting after %llds: %s", s->shown,
                    (long long)(s->reconnect_wait_ms / 1000), err);
             s->broken = true;

@@ -26,6 +26,7 @@
 #include "auditwatch/buf.h"
 #include "auditwatch/hashmap.h"
 #include "auditwatch/store.h"
+#include "auditwatch/timeparse.h"
 #include "redis_scripts.h"
 #include "redis_spec.h"
 #include "xalloc.h"
@@ -269,12 +270,6 @@ struct argl {
 #define QTIME_OF(v) ((int64_t)((uint64_t)(uintptr_t)(v) ^ ((uint64_t)1 << 63)))
 
 
-static inline int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static inline void sleep_ms(int64_t ms)
 {

@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "auditwatch/log.h"
+#include "auditwatch/timeparse.h"
 #include "xalloc.h"
 
 /* Batches whose deliveries may be awaited while the next ones are read.  At
@@ -60,12 +61,6 @@ struct aw_outbox {
     const volatile sig_atomic_t *stop_flag; /* set by a stop signal */
 };
 
-static int64_t mono_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
 
 
 
@@ -274,7 +269,7 @@ static int settle(struct aw_outbox *o, enum settle_goal goal, int64_t stop_wait_
     for (;;) {
         rd_kafka_poll(o->producer, 0);
         retire(o, goal == SETTLE_COMMITTED);
-        int64_t now = mono_ms();
+        int64_t now = aw_mono_ms();
         size_t failing = 0;
         for (size_t i = 0; i < o->nflying; i++) {
             struct out_batch *b = o->flying[i];

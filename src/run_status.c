@@ -11,12 +11,6 @@
 #define UNANSWERED_MS 10000 /* store silent or deliveries failing this long: unhealthy */
 #define STALL_MS 10000      /* no batch has ended for this long: unhealthy */
 
-int64_t aw_run_mono_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
 
 static const double latency_buckets[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
                                          0.25,  0.5,    1,     2.5,  5,     10,   30};
@@ -79,7 +73,7 @@ void aw_run_status_lag(struct aw_metrics *m, rd_kafka_t *consumer, const struct 
 int aw_run_status_health(void *ctx, struct aw_buf *why)
 {
     struct aw_run_health *h = ctx;
-    int64_t now = aw_run_mono_ms();
+    int64_t now = aw_mono_ms();
     int64_t store_since = atomic_load(&h->store_since_ms);
     int64_t deliv_since = atomic_load(&h->delivery_failing_since_ms);
     int64_t loop_at = atomic_load(&h->loop_at_ms);

@@ -19,9 +19,10 @@
 
 #include "auditwatch/buf.h"
 #include "auditwatch/metrics.h"
+#include "auditwatch/timeparse.h"
 #include "run_parts.h"
 
-/* Monotonic ms; 0 in the *_since fields means "not now". */
+/* Monotonic ms (aw_mono_ms); 0 in the *_since fields means "not now". */
 struct aw_run_health {
     _Atomic int64_t loop_at_ms;                /* the current batch began */
     _Atomic int64_t store_since_ms;            /* inside a store call since */
@@ -29,8 +30,6 @@ struct aw_run_health {
     _Atomic int assigned_count;                /* partitions assigned */
 };
 
-/* CLOCK_MONOTONIC in ms, the clock of struct aw_run_health. */
-int64_t aw_run_mono_ms(void);
 /* Every family the job publishes, and auditwatch_up = 1. */
 void aw_run_status_declare(struct aw_metrics *m);
 /* auditwatch_consumer_lag of the assigned partitions, replacing the last. */

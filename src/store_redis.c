@@ -385,7 +385,7 @@ static int64_t shown_clock(const struct redis_store *s);
 
 static void publish_clock(struct redis_store *s)
 {
-    int64_t now = now_ms();
+    int64_t now = aw_mono_ms();
     if (s->published_at && shown_clock(s) == s->published_clock && now - s->published_at < 1000)
         return;
     char wm[24], ttl[24], stale[24];
@@ -818,7 +818,7 @@ static int collect_old(void *ctx, const struct aw_window_entry *e)
 /* Whether this process should (re)set a window's TTL with this batch. */
 static bool refresh_due(struct redis_store *s, uint64_t name)
 {
-    uint64_t sec = (uint64_t)(now_ms() / 1000) + 1;
+    uint64_t sec = (uint64_t)(aw_mono_ms() / 1000) + 1;
     uint64_t last = (uint64_t)(uintptr_t)aw_hashmap_get(&s->refreshed, name);
     if (last && (sec - last) * 1000 < (uint64_t)TTL_REFRESH_MS)
         return false;
@@ -1340,7 +1340,7 @@ static int r_pending_done(struct aw_store *base, const struct aw_wkey *k)
 #define FS_CACHE_MAX ((size_t)1 << 20)
 static bool fs_skip(struct redis_store *s, const struct aw_first_seen_op *op, uint64_t learn, uint64_t pair)
 {
-    int64_t now = now_ms();
+    int64_t now = aw_mono_ms();
     if (!s->fs_cache_at || now - s->fs_cache_at > FS_CACHE_MS || s->fs_known.n > FS_CACHE_MAX ||
         s->fs_start.n > FS_CACHE_MAX) {
         fs_forget(s);
@@ -1486,7 +1486,7 @@ static void r_set_clock(struct aw_store *base, int64_t t)
 static int r_join(struct aw_store *base, int peers, int64_t timeout_ms)
 {
     struct redis_store *s = (struct redis_store *)base;
-    int64_t deadline = now_ms() + timeout_ms;
+    int64_t deadline = aw_mono_ms() + timeout_ms;
     for (;;) {
         s->published_at = 0; /* force a heartbeat */
         flush_pushes(s);
@@ -1499,7 +1499,7 @@ static int r_join(struct aw_store *base, int peers, int64_t timeout_ms)
         aw_redis_clear_commands(s);
         if (live >= peers)
             return 0;
-        if (now_ms() > deadline) {
+        if (aw_mono_ms() > deadline) {
             aw_log(AW_LOG_ERROR, "redis %s: %lld of %d instances joined prefix %s within %llds", s->shown,
                    live, peers, s->prefix, (long long)(timeout_ms / 1000));
             return -1;

@@ -64,5 +64,7 @@ bool aw_bsd_time_resolve(struct aw_tz *tz, const struct aw_bsd_time *t, int year
 
 /* Current wall-clock time in ms, from the coarse clock (a few ms behind). */
 int64_t aw_now_ms(void);
+/* Monotonic clock in ms (timeouts, ages, health: never goes back). */
+int64_t aw_mono_ms(void);
 
 #endif
