@@ -68,7 +68,6 @@ struct aw_pipeline {
     /* batching (opt.batch_events > 0): finalization once per batch */
     size_t batch_fill;
     int64_t propagated; /* watermark last handed to the detectors */
-    int64_t advance_step; /* also advance when event time moved this much */
 };
 
 static struct aw_detector *new_detector(struct aw_pipeline *p, const struct aw_detector_kind *kind,
@@ -263,16 +262,6 @@ struct aw_pipeline *aw_pipeline_new(const struct aw_pipeline_options *o, char *e
     for (size_t i = 0; i < p->ndets; i++)
         if (p->dets[i]->kind->on_event)
             p->watchers[p->nwatchers++] = p->dets[i];
-    /* Batching must not let a chained alert arrive late downstream (its
-     * lateness covers the upstream's plus its own): with chains, the
-     * pipeline also advances whenever event time has moved by half the
-     * smallest own lateness of a downstream correlation. */
-    p->advance_step = INT64_MAX;
-    for (size_t i = 0; i < p->ndets; i++) {
-        const struct aw_rule *r = p->dets[i]->rule;
-        if (r && r->correlation && chain_depth(r, 0) > 1 && rule_lateness(p, r) / 2 < p->advance_step)
-            p->advance_step = rule_lateness(p, r) / 2;
-    }
     return p;
 oom:
     snprintf(err, errlen, "out of memory");
@@ -533,10 +522,11 @@ int aw_pipeline_process_stream(struct aw_pipeline *p, int stream, const struct a
                 d->watermark_ms = p->watermark;
         }
     }
-    if (++p->batch_fill >= p->opt.batch_events ||
-        (p->watermark != AW_TIME_NONE && p->advanced_to != AW_TIME_NONE &&
-         p->advanced_to <= (p->watermark < INT64_MIN + p->advance_step ? INT64_MIN : p->watermark - p->advance_step)) ||
-        (p->watermark != AW_TIME_NONE && p->advanced_to == AW_TIME_NONE))
+    /* (However far event time moves within a batch, an upstream alert
+     * finalized at its end is not late downstream: window_on_hit judges
+     * such hits against what the downstream rule itself has finalized,
+     * and every rule finalizes in dependency order in one pass.) */
+    if (++p->batch_fill >= p->opt.batch_events || (p->watermark != AW_TIME_NONE && p->advanced_to == AW_TIME_NONE))
         return aw_pipeline_end_batch(p);
     return 0;
 }
