@@ -168,10 +168,10 @@ static const char SNAPSHOT_LUA[] =
     "return out\n";
 
 /* KEYS: members writers, then per rule: pending claims; ARGV: me
- * stale_ms limit tail, then per rule: up_to ttl lateness head (a group's
- * window hash key is head .. group .. tail).  For each rule, hands out
- * the groups due up to min(up_to, the slowest live instance's watermark
- * - lateness), in (time, group) order, in one of two ways:
+ * stale_ms limit tail, then per rule: up_to ttl lateness head load (a
+ * group's window hash key is head .. group .. tail).  For each rule,
+ * hands out the groups due up to min(up_to, the slowest live instance's
+ * watermark - lateness), in (time, group) order, in one of three ways:
  *   claimed  (mode 'c': another instance writes under the prefix, or
  *            this one left claims of its own) the groups move from
  *            pending to this instance's claim (field: the instance,
@@ -182,15 +182,22 @@ static const char SNAPSHOT_LUA[] =
  *   read     (mode 'a': alone) the groups stay pending - the caller
  *            removes each when it is finalized (a crash loses none) -
  *            and one field "@TIME" claims everything due up to the last
- *            one handed out, in case another instance turns up.
+ *            one handed out, in case another instance turns up;
+ *   listed   (mode 'f': solo - no other writer, no other live member -
+ *            and load is '1') as read, but every group pending is
+ *            listed, due or not (up to 64 * limit of them, else mode
+ *            'a'): the caller keeps the queue from now on
+ *            (redis_queue.c), and "@UP_TO" claims what is due.
  * Claims of instances silent for stale_ms go back to pending, and so do
  * they leave the writers.  Returns one string per rule: the mode, then
  * "group time version" per group (mode 'c') or "group time" (mode 'a'),
  * then the earliest time left pending ('-' for none), '1' when more are
  * due than were handed out, the bound the groups may be finalized up to
  * (up_to, lowered by the slowest live peer), and '1' when other writers
- * share the prefix, all joined by ' '.  One call serves every rule of a
- * batch: the instances are read once. */
+ * share the prefix, all joined by ' '; and after the rules' strings one
+ * more, '1' when this instance is solo ('0' else) - with no rule at all,
+ * the call only asks that.  One call serves every rule of a batch: the
+ * instances are read once. */
 static const char POP_LUA[] =
     "local tm = redis.call('TIME')\n"
     "local now = tonumber(tm[1]) * 1000 + math.floor(tonumber(tm[2]) / 1000)\n"
@@ -220,7 +227,8 @@ static const char POP_LUA[] =
     "    else others = true end\n"
     "  end\n"
     "end\n"
-    "local function pop(pending, claims, up_to, ttl, lateness, head)\n"
+    "local solo = not others and #peers == 0\n"
+    "local function pop(pending, claims, up_to, ttl, lateness, head, load)\n"
     "  local up = num(up_to)\n"
     "  for _, wm in ipairs(peers) do\n"
     "    local lim = wm - tonumber(lateness)\n"
@@ -249,7 +257,15 @@ static const char POP_LUA[] =
     "  end\n"
     "  local out = {}\n"
     "  local earliest = nil\n"
-    "  if not others and #got == 0 then\n"
+    "  if solo and load == '1' and #got == 0 and redis.call('ZCARD', pending) <= 64 * limit then\n"
+    "    out[1] = 'f'\n"
+    "    local all = redis.call('ZRANGE', pending, 0, -1, 'WITHSCORES')\n"
+    "    for i = 1, #all do out[#out + 1] = all[i] end\n"
+    "    if #all > 0 and tonumber(all[2]) <= up then\n"
+    "      redis.call('HSET', claims, me, '@' .. fmt(up))\n"
+    "      redis.call('PEXPIRE', claims, ttl)\n"
+    "    end\n"
+    "  elseif not others and #got == 0 then\n"
     "    out[1] = 'a'\n"
     "    if up > -math.huge then\n"
     "      local due = redis.call('ZRANGEBYSCORE', pending, '-inf', fmt(up), 'WITHSCORES', 'LIMIT', 0, limit + 1)\n"
@@ -307,9 +323,10 @@ static const char POP_LUA[] =
     "end\n"
     "local res = {}\n"
     "for r = 1, (#KEYS - 2) / 2 do\n"
-    "  local a = 4 * r + 1\n"
-    "  res[r] = pop(KEYS[2 * r + 1], KEYS[2 * r + 2], ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3])\n"
+    "  local a = 5 * r\n"
+    "  res[r] = pop(KEYS[2 * r + 1], KEYS[2 * r + 2], ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4])\n"
     "end\n"
+    "res[#res + 1] = solo and '1' or '0'\n"
     "return res\n";
 
 /* KEYS: claims; ARGV: me, then groups.  Takes the groups out of this

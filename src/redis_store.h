@@ -144,7 +144,18 @@ struct hit_wait {
 struct push {
     uint64_t group_hash;
     int64_t time;
-    uint64_t version; /* popped groups: the window's version in Redis (0: not read) */
+    /* popped groups: the window's version in Redis (0: not read); pushes:
+     * 0, or a local queue's PUSH_NOTED (queued here already, to be sent)
+     * or PUSH_DROPPED (handed out before it was sent: nothing to send) */
+    uint64_t version;
+};
+#define PUSH_NOTED 1
+#define PUSH_DROPPED 2
+
+/* A group in a rule's local queue (redis_queue.c). */
+struct qent {
+    int64_t time;
+    uint64_t group;
 };
 
 /* Per rule: its keys, merged pending pushes and the groups popped last. */
@@ -178,6 +189,15 @@ struct rule_state {
     bool due_valid, due_more;
     bool pop_queued;     /* a POP is in the pipeline, not answered yet */
     bool need_snapshots; /* popped groups whose windows are not fetched yet */
+    /* solo: the queue is known here and pops are answered locally
+     * (redis_queue.c); a heap of (time, group), checked against queued */
+    bool local;
+    struct qent *heap;
+    size_t nheap, heap_cap;
+    /* the "@TIME" claim to write with the next flush (AW_TIME_NONE: none),
+     * and the one written last */
+    int64_t claim_to, claimed_to;
+    bool claim_open; /* a local queue's claim whose pass has not ended */
 };
 
 struct redis_store {
@@ -240,6 +260,9 @@ struct redis_store {
     int64_t fs_cache_at;
     struct aw_buf direct; /* a direct-write block being built (RESP) */
     struct aw_buf dkeys;  /* its keys, each ended by a NUL, for FIXUP */
+    bool solo;     /* the last pop saw no other writer or live member */
+    size_t nlocal; /* rules whose queue is answered locally */
+    bool probe_due; /* pops are local: the sync still asks whether solo */
     bool shared; /* other writers under the prefix (versions are counted) */
     bool alone;  /* a reply showed no other writer (cursor writes may wait) */
     /* windows whose cursor moved while alone and is not in Redis yet
@@ -324,6 +347,26 @@ uint64_t aw_redis_mirror_bump(struct redis_store *s, uint64_t name);
 /* A (re)connection: what this process believed about Redis's keys (TTLs
  * set, first_seen state) may be gone. */
 void aw_redis_forget_caches(struct redis_store *s);
+
+/* --------------------------------------------------- redis_queue.c */
+
+/* A group queued (or queued earlier) by this process: into the rule's
+ * heap when its queue is local. */
+void aw_redis_queue_note(struct rule_state *rs, uint64_t group, int64_t time);
+/* A pop's listing of the rule's whole queue: the queue is local from now. */
+void aw_redis_queue_load(struct redis_store *s, struct rule_state *rs, const struct push *groups, size_t n);
+/* Not solo any more (or not sure): every queue goes back to Redis. */
+void aw_redis_queue_drop(struct redis_store *s);
+/* Whether the rule's pops are answered locally now. */
+bool aw_redis_queue_local(const struct redis_store *s, const struct rule_state *rs);
+/* The prefetch and the pop of a local queue (see pending_prefetch and
+ * pending_pop in store.h; a pop that finds nothing due gives the earliest
+ * time queued, or AW_TIME_NONE). */
+void aw_redis_queue_prefetch(struct rule_state *rs, int64_t up_to_ms);
+bool aw_redis_queue_pop(struct rule_state *rs, int64_t up_to_ms, uint64_t *group_hash, int64_t *time_ms);
+/* pending_push into a local queue: queued here at once, sent with the
+ * next flush (merged like every push); returns 0. */
+int aw_redis_queue_push(struct rule_state *rs, uint64_t group, int64_t time_ms);
 
 /* --------------------------------------------------- redis_batch.c */
 

@@ -180,6 +180,7 @@ static struct rule_state *rule_state_for(struct redis_store *s, const char *rule
         r->earliest = AW_TIME_NONE;
         r->pushed_min = AW_TIME_NONE;
         r->bound = r->peer_bound = INT64_MAX;
+        r->claim_to = r->claimed_to = AW_TIME_NONE;
         aw_hashmap_init(&r->push_index);
         aw_hashmap_init(&r->queued);
         aw_hashmap_put(&s->rules, key, r);
@@ -305,6 +306,10 @@ static void set_shared(struct redis_store *s, bool shared)
     if (shared && !s->shared)
         fs_forget(s); /* another instance may move a learning start */
     if (shared) {
+        s->solo = false;
+        aw_redis_queue_drop(s);
+    }
+    if (shared) {
         if (s->alone && s->ndirty)
             s->dirty_flush_due = true;
         if (s->alone)
@@ -338,13 +343,31 @@ static void flush_done(struct redis_store *s, struct rule_state *rs)
         aw_redis_argl_queue(s, &l, USE_CHECK);
         rs->nfinished = 0;
     }
-    if (rs->at_claim && !rs->outstanding && (!rs->due_valid || rs->due_next >= rs->ndue)) {
+    bool reclaim = rs->claim_to != AW_TIME_NONE;
+    bool pass_over = rs->local ? !rs->claim_open : !rs->due_valid || rs->due_next >= rs->ndue;
+    if (rs->at_claim && !reclaim && !rs->outstanding && pass_over) {
         /* the pass is over: the "@" claim goes */
         aw_redis_rule_key_text(s, &s->key2, rs->name, "claims");
         const char *argv[] = {"HDEL", s->key2.data, s->instance};
         size_t lens[] = {4, s->key2.len, strlen(s->instance)};
         aw_redis_queue_argv(s, USE_CHECK, 3, argv, lens);
         rs->at_claim = false;
+    }
+    if (reclaim) { /* a local queue's coming pass: its "@" claim (see redis_queue.c) */
+        char at[32], ttl[24];
+        at[0] = '@';
+        aw_redis_fmt_time(at + 1, rs->claim_to);
+        aw_redis_fmt_time(ttl, rs->ttl ? rs->ttl + TTL_SLACK_MS : DEFAULT_TTL_MS);
+        aw_redis_rule_key_text(s, &s->key2, rs->name, "claims");
+        const char *argv[] = {"HSET", s->key2.data, s->instance, at};
+        size_t lens[] = {4, s->key2.len, strlen(s->instance), strlen(at)};
+        aw_redis_queue_argv(s, USE_CHECK, 4, argv, lens);
+        const char *ex[] = {"PEXPIRE", s->key2.data, ttl};
+        size_t exl[] = {7, s->key2.len, strlen(ttl)};
+        aw_redis_queue_argv(s, USE_CHECK, 3, ex, exl);
+        rs->at_claim = rs->claim_open = true;
+        rs->claimed_to = rs->claim_to;
+        rs->claim_to = AW_TIME_NONE;
     }
     if (!rs->ndone)
         return;
@@ -473,12 +496,15 @@ static void flush_pushes(struct redis_store *s)
         size_t sent = 0;
         for (size_t j = 0; j < rs->npushes; j++) {
             struct push *ps = &rs->pushes[j];
-            if (s->alone) { /* already queued no later: nothing to send */
+            if (ps->version == PUSH_DROPPED)
+                continue;
+            if (s->alone && ps->version != PUSH_NOTED) { /* already queued no later: nothing to send */
                 uint64_t key = aw_hashmap_key(ps->group_hash);
                 void *q = aw_hashmap_get(&rs->queued, key);
                 if (q && QTIME_OF(q) <= ps->time)
                     continue;
                 aw_hashmap_put(&rs->queued, key, QTIME(ps->time));
+                aw_redis_queue_note(rs, ps->group_hash, ps->time);
             }
             char *score = text + sent * 40, *member = score + 24;
             aw_redis_fmt_time(score, ps->time);
@@ -618,10 +644,11 @@ static bool next_token(const char **p, const char *end, const char **tok, size_t
     return true;
 }
 
-/* A POP reply: the mode ('c' claimed, 'a' read alone), the rule's due
- * groups in time order ("group time version" or "group time" each), then
- * the earliest time left, more, the bound, and whether other writers
- * share the prefix. */
+/* A POP reply: the mode ('c' claimed, 'a' read alone, 'f' the whole
+ * queue listed, solo), the rule's due groups in time order ("group time
+ * version" or "group time" each; all groups for 'f'), then the earliest
+ * time left, more, the bound, and whether other writers share the
+ * prefix. */
 static void parse_pop(struct redis_store *s, struct rule_state *rs, const redisReply *r)
 {
     rs->pop_queued = false;
@@ -639,8 +666,9 @@ static void parse_pop(struct redis_store *s, struct rule_state *rs, const redisR
     size_t len[3], tl, count = 0;
     for (const char *q = p; next_token(&q, end, &t, &tl);)
         count++;
-    if (!next_token(&p, end, &t, &tl) || tl != 1 || (t[0] != 'a' && t[0] != 'c'))
+    if (!next_token(&p, end, &t, &tl) || tl != 1 || (t[0] != 'a' && t[0] != 'c' && t[0] != 'f'))
         return;
+    bool full = t[0] == 'f';
     rs->due_claimed = t[0] == 'c';
     size_t per = rs->due_claimed ? 3 : 2;
     if (count < 5 || (count - 5) % per)
@@ -674,6 +702,13 @@ static void parse_pop(struct redis_store *s, struct rule_state *rs, const redisR
     size_t olen;
     if (next_token(&p, end, &others, &olen))
         set_shared(s, olen == 1 && others[0] == '1');
+    if (full) { /* (the script claimed what is due) */
+        rs->at_claim = rs->claim_open = groups && rs->due[0].time <= rs->due_up_to;
+        rs->claimed_to = rs->due_up_to;
+        aw_redis_queue_load(s, rs, rs->due, groups);
+        rs->ndue = 0;
+        rs->need_snapshots = false;
+    }
 }
 
 static void hit_versions(struct redis_store *s, const struct command *c, const char *q, const char *end);
@@ -688,6 +723,8 @@ static int run_now(struct redis_store *s)
          * windows whose mirror copy started empty are not known to be
          * complete (fetched again when needed). */
         fs_forget(s);
+        s->solo = false;
+        aw_redis_queue_drop(s);
         for (size_t i = 0; s->unconfirmed.n && i < s->unconfirmed.cap; i++)
             if (s->unconfirmed.keys[i])
                 aw_hashmap_remove(&s->fetched, s->unconfirmed.keys[i]);
@@ -711,6 +748,13 @@ static int run_now(struct redis_store *s)
                           c->reply && c->reply->type == REDIS_REPLY_ARRAY && j < c->reply->elements
                               ? c->reply->element[j]
                               : NULL);
+            /* then whether this instance is solo (see redis_queue.c) */
+            const redisReply *f = c->reply && c->reply->type == REDIS_REPLY_ARRAY && c->nrules < c->reply->elements
+                                      ? c->reply->element[c->nrules]
+                                      : NULL;
+            s->solo = f && f->type == REDIS_REPLY_STRING && f->len == 1 && f->str[0] == '1' && !s->resent;
+            if (!s->solo)
+                aw_redis_queue_drop(s);
             continue;
         }
         if (c->use == USE_DIRECT) { /* EXEC's replies; FIXUP's is the last */
@@ -1120,6 +1164,8 @@ static int r_pending_push(struct aw_store *base, const struct aw_wkey *k, int64_
 {
     struct redis_store *s = (struct redis_store *)base;
     struct rule_state *rs = rule_state_for(s, k->rule, aw_redis_rule_hash_of(k));
+    if (aw_redis_queue_local(s, rs))
+        return aw_redis_queue_push(rs, k->group_hash, time_ms);
     if (rs->due_valid && time_ms <= rs->due_up_to)
         rs->pushed_since_pop = true;
     if (rs->pushed_min == AW_TIME_NONE || time_ms < rs->pushed_min)
@@ -1127,8 +1173,11 @@ static int r_pending_push(struct aw_store *base, const struct aw_wkey *k, int64_
     uint64_t slot = aw_hashmap_key(k->group_hash);
     uintptr_t at = (uintptr_t)aw_hashmap_get(&rs->push_index, slot);
     if (at) {
-        if (time_ms < rs->pushes[at - 1].time)
-            rs->pushes[at - 1].time = time_ms;
+        struct push *ps = &rs->pushes[at - 1];
+        if (ps->version == PUSH_DROPPED || time_ms < ps->time) { /* (checked again at the flush) */
+            ps->time = time_ms;
+            ps->version = 0;
+        }
         return 0;
     }
     if (rs->npushes == rs->push_cap) {
@@ -1163,10 +1212,11 @@ static void queue_pop(struct redis_store *s, struct rule_state *rs, int64_t up_t
 
 static void flush_pops(struct redis_store *s)
 {
-    if (!s->npops)
-        return;
+    if (!s->npops && !s->probe_due)
+        return; /* (with local queues, the call without rules asks whether solo) */
+    s->probe_due = false;
     struct argl l;
-    aw_redis_argl_init(&l, &s->arg2, 9 + 6 * s->npops);
+    aw_redis_argl_init(&l, &s->arg2, 9 + 7 * s->npops);
     aw_redis_argl_ptr(&l, "EVALSHA", 7);
     aw_redis_argl_ptr(&l, s->sha[S_POP], 40);
     aw_redis_argl_num(&l, (int64_t)(2 + 2 * s->npops));
@@ -1196,6 +1246,7 @@ static void flush_pops(struct redis_store *s)
         aw_buf_append_str(&s->key, rs->name);
         aw_buf_append_char(&s->key, '|');
         aw_redis_argl_copy(&l, s->key.data, s->key.len);
+        aw_redis_argl_ptr(&l, rs->local ? "0" : "1", 1); /* solo: list the whole queue */
     }
     struct command *c = aw_redis_argl_queue(s, &l, USE_POP);
     c->rules = s->pops;
@@ -1249,6 +1300,10 @@ static int r_pending_prefetch(struct aw_store *base, const struct aw_wkey *rule,
     struct redis_store *s = (struct redis_store *)base;
     struct rule_state *rs = rule_state_for(s, rule->rule, aw_redis_rule_hash_of(rule));
     rs->lateness = lateness_ms;
+    if (aw_redis_queue_local(s, rs)) {
+        aw_redis_queue_prefetch(rs, up_to_ms);
+        return 0;
+    }
     if (rs->pop_queued || (rs->due_valid && up_to_ms <= rs->due_up_to))
         return 0; /* asked already, or answered for this bound */
     flush_pushes(s); /* the batch's writes go before the pop */
@@ -1262,6 +1317,10 @@ static int r_pending_pop(struct aw_store *base, const struct aw_wkey *rule, int6
     struct redis_store *s = (struct redis_store *)base;
     struct rule_state *rs = rule_state_for(s, rule->rule, aw_redis_rule_hash_of(rule));
     *found = false;
+    if (aw_redis_queue_local(s, rs)) {
+        *found = aw_redis_queue_pop(rs, up_to_ms, group_hash, time_ms);
+        return 0;
+    }
     bool stale = !rs->due_valid || up_to_ms > rs->due_up_to ||
                  (rs->due_next >= rs->ndue && (rs->due_more || rs->pushed_since_pop));
     if (rs->pop_queued || stale) {
@@ -1558,6 +1617,7 @@ static int r_sync(struct aw_store *base)
             rs->due_valid = false;
             rs->outstanding = 0; /* (groups read alone and not handed out are still queued) */
         }
+    s->probe_due = s->nlocal > 0;
     flush_pushes(s);
     if (run_now(s) < 0)
         return -1;
@@ -1624,6 +1684,7 @@ static void r_destroy(struct aw_store *base)
             free(rs->done);
             free(rs->finished);
             free(rs->due);
+            free(rs->heap);
             free(rs->name);
             free(rs);
         }
