@@ -257,7 +257,7 @@ static const char POP_LUA[] =
     "  end\n"
     "  local out = {}\n"
     "  local earliest = nil\n"
-    "  if solo and load == '1' and #got == 0 and redis.call('ZCARD', pending) <= 64 * limit then\n"
+    "  if solo and load == '1' and #got == 0 and #redis.call('ZRANGE', pending, 64 * limit, 64 * limit) == 0 then\n"
     "    out[1] = 'f'\n"
     "    local all = redis.call('ZRANGE', pending, 0, -1, 'WITHSCORES')\n"
     "    for i = 1, #all do out[#out + 1] = all[i] end\n"

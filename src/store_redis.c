@@ -702,13 +702,27 @@ static void parse_pop(struct redis_store *s, struct rule_state *rs, const redisR
     size_t olen;
     if (next_token(&p, end, &others, &olen))
         set_shared(s, olen == 1 && others[0] == '1');
-    if (full) { /* (the script claimed what is due) */
-        rs->at_claim = rs->claim_open = groups && rs->due[0].time <= rs->due_up_to;
-        rs->claimed_to = rs->due_up_to;
-        aw_redis_queue_load(s, rs, rs->due, groups);
-        rs->ndue = 0;
-        rs->need_snapshots = false;
+    if (!full)
+        return;
+    /* The whole queue (the script claimed what is due): kept here from
+     * now on - unless this exchange was a resend, after which nothing
+     * is solo until a pop says so again: then the due ones are handed
+     * out as from a read alone. */
+    size_t due = 0;
+    while (due < groups && rs->due[due].time <= rs->due_up_to)
+        due++;
+    rs->at_claim = due > 0;
+    rs->claimed_to = rs->due_up_to;
+    if (s->resent) {
+        rs->ndue = due;
+        rs->need_snapshots = due > 0;
+        rs->earliest = due < groups ? rs->due[due].time : AW_TIME_NONE;
+        return;
     }
+    rs->claim_open = due > 0;
+    aw_redis_queue_load(s, rs, rs->due, groups);
+    rs->ndue = 0;
+    rs->need_snapshots = false;
 }
 
 static void hit_versions(struct redis_store *s, const struct command *c, const char *q, const char *end);
@@ -1331,6 +1345,10 @@ static int r_pending_pop(struct aw_store *base, const struct aw_wkey *rule, int6
         if (run_now(s) < 0)
             return -1;
         aw_redis_clear_commands(s);
+        if (aw_redis_queue_local(s, rs)) { /* the pop listed the whole queue */
+            *found = aw_redis_queue_pop(rs, up_to_ms, group_hash, time_ms);
+            return 0;
+        }
     }
     if (fetch_due_snapshots(s) < 0)
         return -1;
