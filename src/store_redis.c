@@ -77,7 +77,9 @@
  *           "@TIME" claim); pushes already queued no later are not sent
  *           again; a moved cursor waits in the mirror (dirty_mark); and
  *           first_seen decisions that cannot change anything are answered
- *           here (fs_skip)
+ *           here (fs_skip); and once also solo (no other live member),
+ *           a rule's pops are answered from a copy of its queue
+ *           (redis_queue.c), loaded by one pop that lists it whole
  *   shared  every write bumps the window's version, which Redis returns
  *           with every write and pop; on a mismatch the window is fetched
  *           again (every popped window in one more round trip); a pop

@@ -83,6 +83,15 @@ static void publish(struct aw_store *s, int64_t clock)
         cr_assert_eq(s->ops->sync(s), 0);
 }
 
+/* A new server and a first instance on it, its event time published. */
+static struct aw_store *start_with_instance(struct test_redis *r, const char *prefix)
+{
+    cr_assert_eq(test_redis_start(r, ""), 0, "redis-server did not start");
+    struct aw_store *s = open_store(r, prefix);
+    publish(s, 100000);
+    return s;
+}
+
 /* One finalization pass up to up_to: the groups handed out, in order,
  * each finished; returns how many (and the earliest left in *next). */
 static size_t pass(struct aw_store *s, int64_t up_to, uint64_t *groups, int64_t *times, size_t max, int64_t *next)
@@ -165,9 +174,7 @@ Test(redis_queue, leftover_groups_load_once_and_pop_in_order)
 Test(redis_queue, second_instance_sends_pops_back_to_redis)
 {
     struct test_redis r;
-    cr_assert_eq(test_redis_start(&r, ""), 0, "redis-server did not start");
-    struct aw_store *b = open_store(&r, "q2");
-    publish(b, 100000);
+    struct aw_store *b = start_with_instance(&r, "q2");
     uint64_t g[16];
     int64_t t[16];
     cr_assert_eq(pass(b, 1000, g, t, 16, NULL), 0); /* (the queue is loaded: empty) */
@@ -197,9 +204,7 @@ Test(redis_queue, second_instance_sends_pops_back_to_redis)
 Test(redis_queue, pop_without_prefetch_answers_from_the_loaded_queue)
 {
     struct test_redis r;
-    cr_assert_eq(test_redis_start(&r, ""), 0, "redis-server did not start");
-    struct aw_store *s = open_store(&r, "q3");
-    publish(s, 100000);
+    struct aw_store *s = start_with_instance(&r, "q3");
     push(s, 2, 2000);
     push(s, 1, 1000);
     cr_assert_eq(s->ops->sync(s), 0);
