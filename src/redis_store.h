@@ -8,6 +8,7 @@
  *   redis_batch.c   a batch's buffered window writes and first_seen
  *                   decisions into that pipeline (scripts, or plain
  *                   commands in one MULTI block while alone)
+ *   redis_queue.c   the pending queue kept locally while solo
  * The key layout, cost model and sharing rules are described at the top
  * of store_redis.c.  hiredis is included only by store_redis.c and
  * redis_conn.c; here its types are opaque.
