@@ -309,9 +309,7 @@ static void set_shared(struct redis_store *s, bool shared)
         fs_forget(s); /* another instance may move a learning start */
     if (shared) {
         s->solo = false;
-        aw_redis_queue_drop(s);
-    }
-    if (shared) {
+        aw_redis_queue_drop(s); /* the others pop too */
         if (s->alone && s->ndirty)
             s->dirty_flush_due = true;
         if (s->alone)
