@@ -8,7 +8,9 @@
 #    300,000) produced once to a 3-partition topic, then, best of
 #    BENCH_RUNS rounds each, interleaved:
 #      kcat -C -e        the raw consume limit: every record to /dev/null
-#      auditwatch run    all shipped rules, memory store, a fresh consumer
+#      auditwatch run    all shipped rules, memory store (or, with
+#                        BENCH_KAFKA_STORE=redis, a redis-server this
+#                        script starts, a fresh prefix per round), a fresh consumer
 #                        group: from its first consumed record until
 #                        /metrics counts every record (after the batch
 #                        that holds the last one was committed)
@@ -33,6 +35,8 @@ B=$AW_KAFKA_BOOTSTRAP
 RUNS=${BENCH_RUNS:-3}
 LINES=${BENCH_KAFKA_LINES:-300000}
 SECONDS_LAT=${BENCH_KAFKA_SECONDS:-20}
+STORE_KIND=${BENCH_KAFKA_STORE:-memory}
+[[ $STORE_KIND == memory || $STORE_KIND == redis ]] || { echo "$0: BENCH_KAFKA_STORE is memory or redis" >&2; exit 2; }
 CC=${CC:-cc}
 mkdir -p "$OUT"
 cd "$ROOT"
@@ -42,10 +46,19 @@ work=$(mktemp -d /tmp/aw-bench-kafka-XXXXXX)
 jobs_pids=()
 cleanup() {
     for p in "${jobs_pids[@]}"; do kill "$p" 2> /dev/null || true; done
+    [[ -f $work/redis.pid ]] && kill "$(cat "$work/redis.pid")" 2> /dev/null
     rm -rf "$work"
 }
 trap cleanup EXIT
 tag=b$$-$(date +%s)
+STORE=memory
+if [[ $STORE_KIND == redis ]]; then # no persistence, as in bench_redis.sh
+    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    redis-server --port "$port" --bind 127.0.0.1 --dir "$work" --save '' --appendonly no \
+        --logfile "$work/redis.log" --daemonize yes --pidfile "$work/redis.pid"
+    for _ in $(seq 50); do redis-cli -p "$port" ping > /dev/null 2>&1 && break; sleep 0.1; done
+    STORE=redis://127.0.0.1:$port
+fi
 
 data=$OUT/kafka-auth-$LINES.log
 [[ -s $data ]] || "$OUT/gen" auth --lines "$LINES" --seed 7 --start 2026-03-01T00:00:00Z > "$data"
@@ -54,9 +67,10 @@ kcat -b "$B" -P -t "in-$tag" -l "$data"
 n_in=$(kcat -b "$B" -C -t "in-$tag" -e -q -f 'x\n' | wc -l)
 [[ $n_in -eq $LINES ]] || { echo "$0: produced $n_in of $LINES records" >&2; exit 1; }
 
-# the job's configuration: shipped rules, memory store, this topic
+# the job's configuration: shipped rules, the store, this topic
 config() { # TOPIC GROUP ALERTS
     sed -e "s|brokers: .*|brokers: $B|" -e "s|group: .*|group: $2|" \
+        -e "s|backend: memory |backend: $STORE |" -e "s|prefix: auditwatch |prefix: aw-$2 |" \
         -e "s|topic: host-auth|topic: $1|" -e '/topic: k8s-audit/d' \
         -e "s|alerts_topic: .*|alerts_topic: $3|" -e "s|dead_letter_topic: .*|dead_letter_topic: $3-dead|" \
         -e "s|paths: \[rules\]|paths: [$ROOT/config/rules]|" \
@@ -146,7 +160,7 @@ printf 'auditwatch bench-kafka (%s records, broker %s, this machine: %s cores)\n
 printf '%-48s %9s %12s\n' "consumer" "best s" "records/s"
 printf '%s\n' "----------------------------------------------------------------------"
 printf '%-48s %9s %12.0f\n' "kcat -C -e (raw consume)" "$best_kcat" "$(awk -v n="$LINES" -v t="$best_kcat" 'BEGIN { print n / t }')"
-printf '%-48s %9s %12.0f\n' "auditwatch run (all rules, memory store)" "$best_aw" "$(awk -v n="$LINES" -v t="$best_aw" 'BEGIN { print n / t }')"
+printf '%-48s %9s %12.0f\n' "auditwatch run (all rules, $STORE_KIND store)" "$best_aw" "$(awk -v n="$LINES" -v t="$best_aw" 'BEGIN { print n / t }')"
 printf 'every round, s: kcat%s; auditwatch%s\n' "$all_kcat" "$all_aw"
 printf 'ratio auditwatch / kcat: %.2f (target >= 0.5)\n\n' "$(awk -v a="$best_aw" -v k="$best_kcat" 'BEGIN { print k / a }')"
 printf 'latency at 5,000 lines/s for %s s: %s of %s expected alerts\n' "$SECONDS_LAT" "$n_lat" "$n_want"
