@@ -285,6 +285,7 @@ static void queue_direct(struct redis_store *s, size_t mfrom, size_t wfrom)
     char num[24];
     aw_redis_resp_head(t, 6);
     aw_redis_resp_arg(t, "EVALSHA", 7);
+    size_t fixup_at = t->len + 5; /* (after "$40\r\n") */
     aw_redis_resp_arg(t, s->sha[S_FIXUP], 40);
     aw_redis_resp_arg(t, "1", 1);
     aw_redis_prefix_key_text(s, &s->key, "writers");
@@ -295,6 +296,7 @@ static void queue_direct(struct redis_store *s, size_t mfrom, size_t wfrom)
     aw_redis_resp_arg(t, "EXEC", 4);
     nrep += 2;
     struct command *c = aw_redis_queue_text(s, USE_DIRECT, t, nrep);
+    c->fixup_at = fixup_at;
     c->names = names;
     c->expect = expect;
     c->nw = nkeys;

@@ -150,6 +150,19 @@ static redisReply *command(struct redis_store *s, const char *fmt, const char *a
     return redisCommand(s->c, fmt);
 }
 
+/* The pipeline goes out again on a new connection.  Redis may have lost
+ * its keys (a restart without persistence): a direct-write block would
+ * then create keys without a TTL, so its FIXUP becomes FIXUP_TTL (same
+ * arguments, same SHA length), which sets them again. */
+static void resend_direct(struct redis_store *s)
+{
+    for (size_t i = 0; i < s->ncmds; i++) {
+        struct command *c = &s->cmds[i];
+        if (c->use == USE_DIRECT && c->fixup_at && c->fixup_at + 40 <= (size_t)c->len)
+            memcpy(c->text + c->fixup_at, s->sha[S_FIXUP_TTL], 40);
+    }
+}
+
 /* One connection attempt: connect, authenticate, select, load scripts.
  * On failure err says why (never with the password). */
 int aw_redis_connect_once(struct redis_store *s, char *err, size_t errlen)
@@ -159,6 +172,7 @@ int aw_redis_connect_once(struct redis_store *s, char *err, size_t errlen)
         s->c = NULL;
     }
     s->nsent = 0; /* a new connection gets the whole pipeline */
+    resend_direct(s);
     s->requeue_due = true; /* (Redis may have restarted without what we queued) */
     struct timeval ct = {(time_t)(s->connect_timeout_ms / 1000), (suseconds_t)(s->connect_timeout_ms % 1000) * 1000};
     s->c = s->spec.unix_path ? redisConnectUnixWithTimeout(s->spec.unix_path, ct)

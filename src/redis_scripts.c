@@ -393,6 +393,27 @@ static const char FIXUP_LUA[] =
     "end\n"
     "return '|' .. table.concat(out, ' ')\n";
 
+/* FIXUP_LUA for a block sent again on a new connection (redis_conn.c):
+ * Redis may have restarted without the keys, and then the block's plain
+ * writes, made without a TTL because this process had just set one,
+ * create them anew - so while the caller is the only writer every key of
+ * the block gets the TTL again.  (ARGV[1] is the largest of the block's
+ * windows, so no key's TTL gets shorter; PEXPIRE rather than a look at
+ * PTTL first keeps the ACL the README lists.) */
+static const char FIXUP_TTL_LUA[] =
+    "local shared = redis.call('HLEN', KEYS[1]) > 1\n"
+    "local out = {}\n"
+    "for h in string.gmatch(ARGV[2], '([^%z]+)%z') do\n"
+    "  if shared then\n"
+    "    local v = redis.call('HINCRBY', h, 'v', 1)\n"
+    "    if v == 1 then redis.call('PEXPIRE', h, ARGV[1]); v = 'L' end\n"
+    "    out[#out + 1] = v\n"
+    "  else\n"
+    "    redis.call('PEXPIRE', h, ARGV[1])\n"
+    "  end\n"
+    "end\n"
+    "return '|' .. table.concat(out, ' ')\n";
+
 /* KEYS: s; ARGV: member time ttl.  Returns 1 when the member is new. */
 static const char SET_ADD_LUA[] =
     "local a = redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2])\n"
@@ -466,4 +487,4 @@ static const char FIRST_SEEN_LUA[] =
 
 const char *const aw_redis_script_text[S_COUNT] = {HIT_LUA,     SNAPSHOT_LUA, POP_LUA,  SET_ADD_LUA,
                                                  FIRST_SEEN_LUA, MEMBER_LUA, DONE_LUA, META_LUA, WRITER_LUA,
-                                                 FIXUP_LUA};
+                                                 FIXUP_LUA, FIXUP_TTL_LUA};

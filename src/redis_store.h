@@ -79,6 +79,7 @@ struct command {
     char *text; /* RESP, formatted here (several commands for USE_DIRECT) */
     int len;
     size_t nreplies; /* replies the text asks for (0: one); the last is kept */
+    size_t fixup_at; /* USE_DIRECT: where FIXUP's SHA is in the text (see resend_direct) */
     enum reply_use use;
     size_t *hits; /* USE_HIT, USE_FS: the hits (indexes into hits[]) in reply order */
     size_t nhits;
