@@ -173,6 +173,10 @@ int aw_redis_connect_once(struct redis_store *s, char *err, size_t errlen)
     }
     s->nsent = 0; /* a new connection gets the whole pipeline */
     resend_direct(s);
+    /* Redis may have lost the queue: it is listed again when solo again
+     * (after requeue_due below has pushed what this process queued) */
+    s->solo = false;
+    aw_redis_queue_drop(s);
     s->requeue_due = true; /* (Redis may have restarted without what we queued) */
     struct timeval ct = {(time_t)(s->connect_timeout_ms / 1000), (suseconds_t)(s->connect_timeout_ms % 1000) * 1000};
     s->c = s->spec.unix_path ? redisConnectUnixWithTimeout(s->spec.unix_path, ct)

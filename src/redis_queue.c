@@ -97,11 +97,12 @@ void aw_redis_queue_load(struct redis_store *s, struct rule_state *rs, const str
         if (!q || groups[i].time < QTIME_OF(q))
             aw_hashmap_put(&rs->queued, key, QTIME(groups[i].time));
     }
-    /* Everything queued: what Redis listed, and what this process pushed
-     * (listed too, unless pushed since). */
-    for (size_t i = 0; i < rs->queued.cap; i++)
-        if (rs->queued.keys[i]) /* (a group hashing to 0 is kept as 1; see forget_queued) */
-            heap_push(rs, QTIME_OF(rs->queued.values[i]), rs->queued.keys[i]);
+    /* Everything queued: what Redis listed (every push was sent before
+     * the pop that lists), with its real group hashes, at the time now
+     * queued for it. */
+    for (size_t i = 0; i < n; i++)
+        heap_push(rs, QTIME_OF(aw_hashmap_get(&rs->queued, aw_hashmap_key(groups[i].group_hash))),
+                  groups[i].group_hash);
     if (!rs->local)
         s->nlocal++;
     rs->local = true;
@@ -151,6 +152,8 @@ bool aw_redis_queue_pop(struct rule_state *rs, int64_t up_to_ms, uint64_t *group
         *time_ms = rs->nheap ? e.time : AW_TIME_NONE;
         if (up_to_ms >= rs->claimed_to)
             rs->claim_open = false; /* the claimed pass is over */
+        if (rs->claim_to != AW_TIME_NONE && up_to_ms >= rs->claim_to)
+            rs->claim_to = AW_TIME_NONE; /* (over before its claim was written) */
         return false;
     }
     heap_pop(rs);

@@ -711,18 +711,18 @@ static void parse_pop(struct redis_store *s, struct rule_state *rs, const redisR
     size_t due = 0;
     while (due < groups && rs->due[due].time <= rs->due_up_to)
         due++;
-    rs->at_claim = due > 0;
+    rs->at_claim = rs->at_claim || due > 0; /* (an older claim of ours is released later) */
     rs->claimed_to = rs->due_up_to;
+    rs->ndue = due;
+    rs->need_snapshots = due > 0;
     if (s->resent) {
-        rs->ndue = due;
-        rs->need_snapshots = due > 0;
         rs->earliest = due < groups ? rs->due[due].time : AW_TIME_NONE;
         return;
     }
+    /* Local from now on; the due ones stay listed in due[] only for
+     * fetch_due_snapshots (their windows in one round trip). */
     rs->claim_open = due > 0;
     aw_redis_queue_load(s, rs, rs->due, groups);
-    rs->ndue = 0;
-    rs->need_snapshots = false;
 }
 
 static void hit_versions(struct redis_store *s, const struct command *c, const char *q, const char *end);
@@ -1332,6 +1332,8 @@ static int r_pending_pop(struct aw_store *base, const struct aw_wkey *rule, int6
     struct rule_state *rs = rule_state_for(s, rule->rule, aw_redis_rule_hash_of(rule));
     *found = false;
     if (aw_redis_queue_local(s, rs)) {
+        if (fetch_due_snapshots(s) < 0) /* (groups a load listed) */
+            return -1;
         *found = aw_redis_queue_pop(rs, up_to_ms, group_hash, time_ms);
         return 0;
     }
@@ -1346,6 +1348,8 @@ static int r_pending_pop(struct aw_store *base, const struct aw_wkey *rule, int6
             return -1;
         aw_redis_clear_commands(s);
         if (aw_redis_queue_local(s, rs)) { /* the pop listed the whole queue */
+            if (fetch_due_snapshots(s) < 0)
+                return -1;
             *found = aw_redis_queue_pop(rs, up_to_ms, group_hash, time_ms);
             return 0;
         }

@@ -224,3 +224,57 @@ Test(redis_queue, pop_without_prefetch_answers_from_the_loaded_queue)
     aw_store_destroy(s);
     test_redis_stop(&r);
 }
+
+/* A group whose hash is 0 (kept as 1 in the store's maps) is loaded and
+ * handed out as itself, and leaves Redis's queue when finished. */
+Test(redis_queue, group_hash_zero_survives_a_load)
+{
+    struct test_redis r;
+    cr_assert_eq(test_redis_start(&r, ""), 0, "redis-server did not start");
+    struct aw_store *a = open_store(&r, "q4");
+    push(a, 0, 1000);
+    cr_assert_eq(a->ops->sync(a), 0);
+    aw_store_destroy(a);
+    redis_do(&r, "DEL q4:members q4:writers");
+    struct aw_store *b = open_store(&r, "q4");
+    publish(b, 100000);
+    uint64_t g[16];
+    int64_t t[16];
+    size_t n = pass(b, 2000, g, t, 16, NULL);
+    cr_assert_eq(n, 1);
+    cr_expect_eq(g[0], 0, "handed out as %llu", (unsigned long long)g[0]);
+    cr_assert_eq(b->ops->sync(b), 0);
+    uint64_t q[16];
+    cr_expect_eq(queued_in_redis(&r, "q4", q, 16), 0, "still queued in redis");
+    cr_expect_eq(pass(b, 2000, g, t, 16, NULL), 0, "handed out again");
+    aw_store_destroy(b);
+    test_redis_stop(&r);
+}
+
+/* A read that needs Redis (a window not in the mirror) runs into a lost
+ * connection; the server meanwhile lost its data.  The queue this
+ * process kept goes to Redis again, and every group is still handed out
+ * once. */
+Test(redis_queue, reconnect_after_redis_lost_its_data_loses_no_group)
+{
+    struct test_redis r;
+    struct aw_store *s = start_with_instance(&r, "q5");
+    uint64_t g[16];
+    int64_t t[16];
+    cr_assert_eq(pass(s, 1000, g, t, 16, NULL), 0); /* (loaded, empty: local) */
+    push(s, 1, 5000);
+    push(s, 2, 6000);
+    push(s, 3, 7000);
+    cr_assert_eq(s->ops->sync(s), 0);
+    redis_do(&r, "FLUSHALL");
+    redis_do(&r, "CLIENT KILL TYPE normal SKIPME yes");
+    struct aw_wkey missing = {RULE, 99, 0};
+    struct aw_window_meta m;
+    bool found;
+    cr_assert_eq(s->ops->meta_get(s, &missing, &m, &found), 0);
+    size_t n = pass(s, 10000, g, t, 16, NULL);
+    n += pass(s, 10000, g + n, t + n, 16 - n, NULL);
+    cr_expect_eq(n, 3, "handed out after the reconnect: %zu", n);
+    aw_store_destroy(s);
+    test_redis_stop(&r);
+}
