@@ -239,6 +239,23 @@ Test(redis, lagging_peer_holds_finalization_back)
     test_redis_stop(&r);
 }
 
+/* A replay of input under prefix into out (err: its stderr), started in
+ * the background: its pid. */
+static pid_t replay_in_background(const char *store, const char *prefix, const char *input, const char *out,
+                                  const char *err)
+{
+    pid_t pid = fork();
+    cr_assert(pid >= 0);
+    if (pid == 0) {
+        char cmd[2048];
+        snprintf(cmd, sizeof cmd, "%s replay -c config/auditwatch.yaml --year 2026 --store %s --prefix %s %s > %s 2> %s",
+                 bin(), store, prefix, input, out, err);
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    return pid;
+}
+
 Test(redis, restart_in_the_middle_of_a_replay)
 {
     struct test_redis r;
@@ -254,17 +271,7 @@ Test(redis, restart_in_the_middle_of_a_replay)
     snprintf(got, sizeof got, "%s/got.json", d);
     snprintf(err, sizeof err, "%s/err", d);
     cr_assert_eq(replay("memory", "", inputs, want, err), 0);
-
-    pid_t pid = fork();
-    cr_assert(pid >= 0);
-    if (pid == 0) {
-        char cmd[2048];
-        snprintf(cmd, sizeof cmd,
-                 "%s replay -c config/auditwatch.yaml --year 2026 --store %s --prefix restart %s > %s 2> %s", bin(),
-                 r.url, inputs, got, err);
-        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
-        _exit(127);
-    }
+    pid_t pid = replay_in_background(r.url, "restart", inputs, got, err);
     /* two crashes at moments that vary from run to run */
     int status;
     srand((unsigned)time(NULL) ^ (unsigned)getpid());
@@ -349,17 +356,10 @@ Test(redis, every_key_has_a_ttl_after_redis_lost_its_data)
     cr_assert_eq(test_redis_start(&r, ""), 0, "redis-server did not start");
     char *d = tmpdir();
     cr_assert_eq(sh("%s auth --lines 1000000 --seed 5 --start 2026-03-01T00:00:00Z > %s/in.log", gen(), d), 0);
-    char cmd[1024], err[256];
+    char input[256], err[256];
+    snprintf(input, sizeof input, "%s/in.log", d);
     snprintf(err, sizeof err, "%s/err", d);
-    snprintf(cmd, sizeof cmd,
-             "%s replay -c config/auditwatch.yaml --year 2026 -q --store %s --prefix lost %s/in.log > /dev/null 2> %s",
-             bin(), r.url, d, err);
-    pid_t pid = fork();
-    cr_assert(pid >= 0);
-    if (pid == 0) {
-        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
-        _exit(127);
-    }
+    pid_t pid = replay_in_background(r.url, "lost", input, "/dev/null", err);
     test_sleep_ms(800);
     int status;
     cr_assert_eq(waitpid(pid, &status, WNOHANG), 0, "the replay ended before Redis was killed");

@@ -92,6 +92,20 @@ static struct aw_store *start_with_instance(struct test_redis *r, const char *pr
     return s;
 }
 
+/* The instance that queued is gone for good (as if silent past the
+ * stale time): a successor on the same prefix is solo. */
+static struct aw_store *successor(struct test_redis *r, struct aw_store *gone, const char *prefix)
+{
+    cr_assert_eq(gone->ops->sync(gone), 0);
+    aw_store_destroy(gone);
+    char del[128];
+    snprintf(del, sizeof del, "DEL %s:members %s:writers", prefix, prefix);
+    redis_do(r, del);
+    struct aw_store *s = open_store(r, prefix);
+    publish(s, 100000);
+    return s;
+}
+
 /* One finalization pass up to up_to: the groups handed out, in order,
  * each finished; returns how many (and the earliest left in *next). */
 static size_t pass(struct aw_store *s, int64_t up_to, uint64_t *groups, int64_t *times, size_t max, int64_t *next)
@@ -122,21 +136,13 @@ static size_t pass(struct aw_store *s, int64_t up_to, uint64_t *groups, int64_t 
 Test(redis_queue, leftover_groups_load_once_and_pop_in_order)
 {
     struct test_redis r;
-    cr_assert_eq(test_redis_start(&r, ""), 0, "redis-server did not start");
-    struct aw_store *a = open_store(&r, "q1");
+    struct aw_store *a = start_with_instance(&r, "q1");
     push(a, 5, 5000);
     push(a, 3, 3000);
     push(a, 1, 1000);
     push(a, 4, 3000); /* same time as 3: the group decides the order */
     push(a, 2, 2000);
-    cr_assert_eq(a->ops->sync(a), 0);
-    aw_store_destroy(a);
-    /* The first instance is gone for good (as if silent past the stale
-     * time): the second is solo. */
-    redis_do(&r, "DEL q1:members q1:writers");
-
-    struct aw_store *b = open_store(&r, "q1");
-    publish(b, 100000);
+    struct aw_store *b = successor(&r, a, "q1");
     uint64_t g[16];
     int64_t t[16], next = 0;
     size_t n = pass(b, 3000, g, t, 16, &next);
@@ -230,14 +236,9 @@ Test(redis_queue, pop_without_prefetch_answers_from_the_loaded_queue)
 Test(redis_queue, group_hash_zero_survives_a_load)
 {
     struct test_redis r;
-    cr_assert_eq(test_redis_start(&r, ""), 0, "redis-server did not start");
-    struct aw_store *a = open_store(&r, "q4");
+    struct aw_store *a = start_with_instance(&r, "q4");
     push(a, 0, 1000);
-    cr_assert_eq(a->ops->sync(a), 0);
-    aw_store_destroy(a);
-    redis_do(&r, "DEL q4:members q4:writers");
-    struct aw_store *b = open_store(&r, "q4");
-    publish(b, 100000);
+    struct aw_store *b = successor(&r, a, "q4");
     uint64_t g[16];
     int64_t t[16];
     size_t n = pass(b, 2000, g, t, 16, NULL);
