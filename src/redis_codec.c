@@ -254,3 +254,17 @@ void aw_redis_decode_meta(const char *p, size_t n, struct aw_window_meta *m)
         m->alert_id[fl[4]] = '\0';
     }
 }
+
+/* The next space-separated token of [*p, end); false at the end. */
+bool aw_redis_next_token(const char **p, const char *end, const char **tok, size_t *len)
+{
+    while (*p < end && **p == ' ')
+        (*p)++;
+    if (*p >= end)
+        return false;
+    *tok = *p;
+    while (*p < end && **p != ' ')
+        (*p)++;
+    *len = (size_t)(*p - *tok);
+    return true;
+}

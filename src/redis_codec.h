@@ -29,4 +29,8 @@ void aw_redis_encode_meta(struct aw_buf *b, const struct aw_window_meta *m);
 /* Fills every field but group_json; malformed text gives an empty meta. */
 void aw_redis_decode_meta(const char *p, size_t n, struct aw_window_meta *m);
 
+/* The next space-separated token of [*p, end) into tok/len, moving *p
+ * past it; false at the end. */
+bool aw_redis_next_token(const char **p, const char *end, const char **tok, size_t *len);
+
 #endif

@@ -8,6 +8,7 @@
  *   redis_batch.c   a batch's buffered window writes and first_seen
  *                   decisions into that pipeline (scripts, or plain
  *                   commands in one MULTI block while alone)
+ *   redis_pending.c the pending queue in Redis: pushes, pops, claims
  *   redis_queue.c   the pending queue kept locally while solo
  * The key layout, cost model and sharing rules are described at the top
  * of store_redis.c.  hiredis is included only by store_redis.c and
@@ -349,6 +350,39 @@ uint64_t aw_redis_mirror_bump(struct redis_store *s, uint64_t name);
 /* A (re)connection: what this process believed about Redis's keys (TTLs
  * set, first_seen state) may be gone. */
 void aw_redis_forget_caches(struct redis_store *s);
+
+/* Per-rule state (created on first use); the writers' last word (see
+ * "Sharing" in store_redis.c); the pipeline run now (a read needs its
+ * answer: 0, or -1 when the store gave up); the batch's buffered writes,
+ * queue updates and heartbeat into the pipeline; the windows of groups
+ * pops listed, fetched in one round trip. */
+struct rule_state *aw_redis_rule_state(struct redis_store *s, const char *rule, uint64_t rh);
+void aw_redis_set_shared(struct redis_store *s, bool shared);
+int aw_redis_run_now(struct redis_store *s);
+void aw_redis_flush_pushes(struct redis_store *s);
+int aw_redis_fetch_due_snapshots(struct redis_store *s);
+
+/* --------------------------------------------------- redis_pending.c */
+
+/* The store ops of the pending queue (store.h). */
+int aw_redis_pending_push(struct aw_store *base, const struct aw_wkey *k, int64_t time_ms);
+int aw_redis_pending_prefetch(struct aw_store *base, const struct aw_wkey *rule, int64_t up_to_ms,
+                              int64_t lateness_ms);
+int aw_redis_pending_pop(struct aw_store *base, const struct aw_wkey *rule, int64_t up_to_ms, uint64_t *group_hash,
+                         int64_t *time_ms, bool *found);
+int64_t aw_redis_pending_limit(struct aw_store *base, const struct aw_wkey *rule);
+int64_t aw_redis_peer_bound(struct aw_store *base, const struct aw_wkey *rule);
+int aw_redis_pending_done(struct aw_store *base, const struct aw_wkey *k);
+/* Forget what this instance queued while alone (pushing it again when
+ * requeue). */
+void aw_redis_forget_queued(struct redis_store *s, bool requeue);
+/* Finished groups and claims, then merged pushes, into the pipeline. */
+void aw_redis_flush_queue(struct redis_store *s);
+/* The pops queued for the next exchange (or, with local queues, the call
+ * that asks whether solo) into the pipeline, last. */
+void aw_redis_flush_pops(struct redis_store *s);
+/* One rule's part of a POP reply (str NULL: none). */
+void aw_redis_parse_pop(struct redis_store *s, struct rule_state *rs, const char *str, size_t slen);
 
 /* --------------------------------------------------- redis_queue.c */
 

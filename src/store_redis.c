@@ -1,10 +1,11 @@
 /*
  * store_redis.c - the Redis backend of the store vtable (see store.h and
  * DESIGN section 7): its operations, the mirror, finalization reads,
- * pending groups, first_seen and waiting cursors.  The connection and
- * pipeline are in redis_conn.c, a batch's buffered writes in
- * redis_batch.c, their shared state in redis_store.h; hiredis is included
- * by this file and redis_conn.c only.
+ * first_seen and waiting cursors.  The connection and pipeline are in
+ * redis_conn.c, a batch's buffered writes in redis_batch.c, the pending
+ * queue in redis_pending.c (and, while solo, redis_queue.c), their shared
+ * state in redis_store.h; hiredis is included by this file and
+ * redis_conn.c only.
  *
  * Keys (PREFIX defaults to "auditwatch"; replay uses a prefix of its own):
  *   PREFIX:{RULE|GROUPHASH}:h   hash: one window.  Its entries are fields
@@ -119,7 +120,6 @@
 #include "redis_store.h"
 
 static void fs_forget(struct redis_store *s);
-static void set_shared(struct redis_store *s, bool shared);
 static bool dirty_clear(struct redis_store *s, uint64_t name);
 static void write_mirror_meta(struct redis_store *s, const struct aw_wkey *k);
 static void write_dirty_all(struct redis_store *s);
@@ -169,7 +169,7 @@ uint64_t aw_redis_window_name(const struct aw_wkey *k)
     return aw_hashmap_key(aw_hash64(v, sizeof v, 0x57494e44));
 }
 
-static struct rule_state *rule_state_for(struct redis_store *s, const char *rule, uint64_t rh)
+struct rule_state *aw_redis_rule_state(struct redis_store *s, const char *rule, uint64_t rh)
 {
     if (s->last_rule && s->last_rule->rule_hash == rh)
         return s->last_rule;
@@ -236,7 +236,6 @@ static void mirror_check(struct redis_store *s, uint64_t name, uint64_t expected
  * once others write. */
 #define VERSION_TRUSTED ((uint64_t)1 << 62)
 
-
 /* A write's reply for one window: its new version, or - while versions
  * are not counted - 'N' (the write created the key), 'E' (the key was
  * there) or '0' (not checked).  A mirror that took the window for new
@@ -257,7 +256,7 @@ static void mirror_reply(struct redis_store *s, uint64_t name, uint64_t expected
         }
         return;
     }
-    set_shared(s, true);
+    aw_redis_set_shared(s, true);
     char num[24];
     size_t n = len < sizeof num - 1 ? len : sizeof num - 1;
     memcpy(num, tok, n);
@@ -303,7 +302,7 @@ void aw_redis_forget_caches(struct redis_store *s)
     fs_forget(s);
 }
 
-static void set_shared(struct redis_store *s, bool shared)
+void aw_redis_set_shared(struct redis_store *s, bool shared)
 {
     if (shared && !s->shared)
         fs_forget(s); /* another instance may move a learning start */
@@ -324,73 +323,6 @@ static void set_shared(struct redis_store *s, bool shared)
         s->alone = true;
     }
     s->shared = shared;
-}
-
-/* Finished claims go out as one DONE script per rule. */
-static void flush_done(struct redis_store *s, struct rule_state *rs)
-{
-    if (rs->nfinished) { /* groups read alone leave the queue as they are finished */
-        struct argl l;
-        aw_redis_argl_init(&l, &s->arg2, 2 + rs->nfinished);
-        aw_redis_argl_ptr(&l, "ZREM", 4);
-        aw_redis_rule_key_text(s, &s->key2, rs->name, "pending");
-        aw_redis_argl_copy(&l, s->key2.data, s->key2.len);
-        for (size_t j = 0; j < rs->nfinished; j++) {
-            char hex[16];
-            aw_hex64(rs->finished[j], hex);
-            aw_redis_argl_copy(&l, hex, 16);
-        }
-        aw_redis_argl_queue(s, &l, USE_CHECK);
-        rs->nfinished = 0;
-    }
-    bool reclaim = rs->claim_to != AW_TIME_NONE;
-    bool pass_over = rs->local ? !rs->claim_open : !rs->due_valid || rs->due_next >= rs->ndue;
-    if (rs->at_claim && !reclaim && !rs->outstanding && pass_over) {
-        /* the pass is over: the "@" claim goes */
-        aw_redis_rule_key_text(s, &s->key2, rs->name, "claims");
-        const char *argv[] = {"HDEL", s->key2.data, s->instance};
-        size_t lens[] = {4, s->key2.len, strlen(s->instance)};
-        aw_redis_queue_argv(s, USE_CHECK, 3, argv, lens);
-        rs->at_claim = false;
-    }
-    if (reclaim) { /* a local queue's coming pass: its "@" claim (see redis_queue.c) */
-        char at[32], ttl[24];
-        at[0] = '@';
-        aw_redis_fmt_time(at + 1, rs->claim_to);
-        aw_redis_fmt_time(ttl, rs->ttl ? rs->ttl + TTL_SLACK_MS : DEFAULT_TTL_MS);
-        aw_redis_rule_key_text(s, &s->key2, rs->name, "claims");
-        const char *argv[] = {"HSET", s->key2.data, s->instance, at};
-        size_t lens[] = {4, s->key2.len, strlen(s->instance), strlen(at)};
-        aw_redis_queue_argv(s, USE_CHECK, 4, argv, lens);
-        const char *ex[] = {"PEXPIRE", s->key2.data, ttl};
-        size_t exl[] = {7, s->key2.len, strlen(ttl)};
-        aw_redis_queue_argv(s, USE_CHECK, 3, ex, exl);
-        rs->at_claim = rs->claim_open = true;
-        rs->claimed_to = rs->claim_to;
-        rs->claim_to = AW_TIME_NONE;
-    }
-    if (!rs->ndone)
-        return;
-    size_t argc = 5 + rs->ndone;
-    const char **argv = aw_xcalloc(argc, sizeof *argv);
-    size_t *lens = aw_xcalloc(argc, sizeof *lens);
-    char *text = aw_xcalloc(rs->ndone, 16);
-    aw_redis_rule_key_text(s, &s->key2, rs->name, "claims");
-    argv[0] = "EVALSHA", lens[0] = 7;
-    argv[1] = s->sha[S_DONE], lens[1] = 40;
-    argv[2] = "1", lens[2] = 1;
-    argv[3] = s->key2.data, lens[3] = s->key2.len;
-    argv[4] = s->instance, lens[4] = strlen(s->instance);
-    for (size_t j = 0; j < rs->ndone; j++) {
-        aw_hex64(rs->done[j], text + 16 * j);
-        argv[5 + j] = text + 16 * j;
-        lens[5 + j] = 16;
-    }
-    aw_redis_queue_argv(s, USE_CHECK, (int)argc, argv, lens);
-    free(argv);
-    free(lens);
-    free(text);
-    rs->ndone = 0;
 }
 
 static void fmt_clock(char out[24], int64_t t)
@@ -437,106 +369,22 @@ static int64_t shown_clock(const struct redis_store *s)
     return s->clock == INT64_MAX ? INT64_MAX : s->clock_at_sync[1];
 }
 
-/* Everything merged so far goes into the pipeline: the hits, then one
- * ZADD LT of pending pushes and one HDEL of finished claims per rule. */
-static int r_pending_push(struct aw_store *base, const struct aw_wkey *k, int64_t time_ms);
-
-/* Forget what this instance queued while alone (pushing it all again
- * when requeue). */
-static void forget_queued(struct redis_store *s, bool requeue)
-{
-    for (size_t i = 0; i < s->rules.cap; i++) {
-        struct rule_state *rs = s->rules.keys[i] ? s->rules.values[i] : NULL;
-        if (!rs || !rs->queued.n)
-            continue;
-        for (size_t j = 0; requeue && j < rs->queued.cap; j++)
-            if (rs->queued.keys[j]) {
-                /* (the map's keys are the group hashes, 0 stored as 1: a
-                 * group hashing to 0 or 1 is pushed as 1 - it only
-                 * costs a look at a group that does not exist) */
-                struct aw_wkey k = {rs->name, rs->queued.keys[j], rs->rule_hash};
-                r_pending_push(&s->base, &k, QTIME_OF(rs->queued.values[j]));
-            }
-        aw_hashmap_free(&rs->queued);
-        aw_hashmap_init(&rs->queued);
-    }
-}
-
-static void flush_pushes(struct redis_store *s)
+/* Everything merged so far goes into the pipeline: the hits, then each
+ * rule's finished groups and claims and one ZADD LT of its pending
+ * pushes (redis_pending.c), then the heartbeat. */
+void aw_redis_flush_pushes(struct redis_store *s)
 {
     if (s->requeue_due) {
         s->requeue_due = false;
-        forget_queued(s, true);
+        aw_redis_forget_queued(s, true);
     }
     if (s->dirty_flush_due)
         write_dirty_all(s);
     aw_redis_flush_writes(s);
     aw_redis_flush_first_seen(s);
-    for (size_t i = 0; i < s->rules.cap; i++) {
-        if (s->rules.keys[i])
-            flush_done(s, s->rules.values[i]);
-    }
-    for (size_t i = 0; i < s->rules.cap; i++) {
-        if (!s->rules.keys[i])
-            continue;
-        struct rule_state *rs = s->rules.values[i];
-        if (!rs->npushes)
-            continue;
-        size_t argc = 3 + 2 * rs->npushes;
-        const char **argv = aw_xcalloc(argc, sizeof *argv);
-        size_t *lens = aw_xcalloc(argc, sizeof *lens);
-        char *text = aw_xcalloc(rs->npushes, 24 + 16);
-        aw_redis_rule_key_text(s, &s->key, rs->name, "pending");
-        argv[0] = "ZADD";
-        lens[0] = 4;
-        argv[1] = s->key.data;
-        lens[1] = s->key.len;
-        argv[2] = "LT";
-        lens[2] = 2;
-        size_t sent = 0;
-        for (size_t j = 0; j < rs->npushes; j++) {
-            struct push *ps = &rs->pushes[j];
-            if (ps->version == PUSH_DROPPED)
-                continue;
-            if (s->alone && ps->version != PUSH_NOTED) { /* already queued no later: nothing to send */
-                uint64_t key = aw_hashmap_key(ps->group_hash);
-                void *q = aw_hashmap_get(&rs->queued, key);
-                if (q && QTIME_OF(q) <= ps->time)
-                    continue;
-                aw_hashmap_put(&rs->queued, key, QTIME(ps->time));
-                aw_redis_queue_note(rs, ps->group_hash, ps->time);
-            }
-            char *score = text + sent * 40, *member = score + 24;
-            aw_redis_fmt_time(score, ps->time);
-            aw_hex64(ps->group_hash, member);
-            argv[3 + 2 * sent] = score;
-            lens[3 + 2 * sent] = strlen(score);
-            argv[4 + 2 * sent] = member;
-            lens[4 + 2 * sent] = 16;
-            sent++;
-        }
-        if (sent) {
-            aw_redis_queue_argv(s, USE_CHECK, (int)(3 + 2 * sent), argv, lens);
-            char ttl[24];
-            aw_redis_fmt_time(ttl, rs->ttl ? rs->ttl + TTL_SLACK_MS : DEFAULT_TTL_MS);
-            const char *ex[] = {"PEXPIRE", s->key.data, ttl};
-            size_t exl[] = {7, s->key.len, strlen(ttl)};
-            aw_redis_queue_argv(s, USE_CHECK, 3, ex, exl);
-        }
-        free(argv);
-        free(lens);
-        free(text);
-        rs->npushes = 0;
-        aw_hashmap_free(&rs->push_index);
-        aw_hashmap_init(&rs->push_index);
-    }
+    aw_redis_flush_queue(s);
     publish_clock(s);
 }
-
-/* Run the pipeline now (a read needs its answer); keeps replies until
- * clear_commands.  Hit outcomes are delivered at sync. */
-static int run_now(struct redis_store *s);
-static void flush_pops(struct redis_store *s);
 
 /* -------------------------------------------------------------- snapshots */
 
@@ -553,7 +401,7 @@ static void queue_snapshots(struct redis_store *s, const struct aw_wkey *keys, s
         aw_redis_argl_copy(&l, s->key.data, s->key.len);
     }
     for (size_t i = 0; i < n; i++) {
-        struct rule_state *rs = rule_state_for(s, keys[i].rule, aw_redis_rule_hash_of(&keys[i]));
+        struct rule_state *rs = aw_redis_rule_state(s, keys[i].rule, aw_redis_rule_hash_of(&keys[i]));
         if (!s->full_fetch && rs->ttl)
             aw_redis_argl_num(&l, rs->ttl);
         else
@@ -568,7 +416,7 @@ static void load_snapshot(struct redis_store *s, const struct aw_wkey *k, const 
 {
     struct aw_store *c = cache_of(s);
     s->ok_valid = false;
-    int64_t ttl = rule_state_for(s, k->rule, aw_redis_rule_hash_of(k))->ttl; /* expires in the mirror as written windows do */
+    int64_t ttl = aw_redis_rule_state(s, k->rule, aw_redis_rule_hash_of(k))->ttl; /* expires in the mirror as written windows do */
     aw_store_memory_forget(c, k);
     s->ok_valid = false;
     aw_hashmap_remove(&s->fetched, aw_redis_window_name(k));
@@ -616,10 +464,10 @@ static int ensure_fetched(struct redis_store *s, const struct aw_wkey *k)
         s->ok_valid = true;
         return 0;
     }
-    flush_pushes(s);
+    aw_redis_flush_pushes(s);
     size_t at = s->ncmds;
     queue_snapshots(s, k, 1);
-    if (run_now(s) < 0)
+    if (aw_redis_run_now(s) < 0)
         return -1;
     load_snapshot(s, k, snapshot_part(s->cmds[at].reply, 0));
     aw_redis_clear_commands(s);
@@ -630,106 +478,13 @@ static int ensure_fetched(struct redis_store *s, const struct aw_wkey *k)
 
 static int deliver_hits(struct redis_store *s);
 
-/* The next space-separated token of [*p, end); false at the end. */
-static bool next_token(const char **p, const char *end, const char **tok, size_t *len)
-{
-    while (*p < end && **p == ' ')
-        (*p)++;
-    if (*p >= end)
-        return false;
-    *tok = *p;
-    while (*p < end && **p != ' ')
-        (*p)++;
-    *len = (size_t)(*p - *tok);
-    return true;
-}
-
-/* A POP reply: the mode ('c' claimed, 'a' read alone, 'f' the whole
- * queue listed, solo), the rule's due groups in time order ("group time
- * version" or "group time" each; all groups for 'f'), then the earliest
- * time left, more, the bound, and whether other writers share the
- * prefix. */
-static void parse_pop(struct redis_store *s, struct rule_state *rs, const redisReply *r)
-{
-    rs->pop_queued = false;
-    rs->ndue = rs->due_next = 0;
-    rs->outstanding = 0;
-    rs->due_valid = true;
-    rs->pushed_since_pop = false;
-    rs->pushed_min = AW_TIME_NONE;
-    rs->due_more = false;
-    rs->earliest = AW_TIME_NONE;
-    rs->bound = rs->peer_bound = INT64_MAX;
-    if (!r || r->type != REDIS_REPLY_STRING)
-        return;
-    const char *p = r->str, *end = r->str + r->len, *tok[3], *t;
-    size_t len[3], tl, count = 0;
-    for (const char *q = p; next_token(&q, end, &t, &tl);)
-        count++;
-    if (!next_token(&p, end, &t, &tl) || tl != 1 || (t[0] != 'a' && t[0] != 'c' && t[0] != 'f'))
-        return;
-    bool full = t[0] == 'f';
-    rs->due_claimed = t[0] == 'c';
-    size_t per = rs->due_claimed ? 3 : 2;
-    if (count < 5 || (count - 5) % per)
-        return;
-    size_t groups = (count - 5) / per;
-    if (groups > rs->due_cap) {
-        rs->due_cap = groups;
-        rs->due = aw_xrealloc(rs->due, groups * sizeof *rs->due);
-    }
-    for (size_t i = 0; i < groups; i++) {
-        for (size_t j = 0; j < per; j++)
-            next_token(&p, end, &tok[j], &len[j]);
-        rs->due[i].group_hash = aw_redis_parse_hex64(tok[0], len[0]);
-        rs->due[i].time = aw_redis_parse_time(tok[1], len[1]);
-        rs->due[i].version = per == 3 ? strtoull(tok[2], NULL, 10) : 0;
-    }
-    rs->ndue = groups;
-    rs->need_snapshots = groups > 0;
-    if (!rs->due_claimed && groups)
-        rs->at_claim = true;
-    for (size_t n = 0; n < 3; n++)
-        next_token(&p, end, &tok[n], &len[n]);
-    rs->earliest = len[0] == 1 && tok[0][0] == '-' ? AW_TIME_NONE : aw_redis_parse_time(tok[0], len[0]);
-    rs->due_more = len[1] == 1 && tok[1][0] == '1';
-    if (len[2] == 4 && !memcmp(tok[2], "-inf", 4))
-        rs->bound = AW_TIME_NONE;
-    else if (!(len[2] == 4 && !memcmp(tok[2], "+inf", 4)))
-        rs->bound = aw_redis_parse_time(tok[2], len[2]);
-    rs->peer_bound = rs->bound < rs->due_up_to ? rs->bound : INT64_MAX;
-    const char *others;
-    size_t olen;
-    if (next_token(&p, end, &others, &olen))
-        set_shared(s, olen == 1 && others[0] == '1');
-    if (!full)
-        return;
-    /* The whole queue (the script claimed what is due): kept here from
-     * now on - unless this exchange was a resend, after which nothing
-     * is solo until a pop says so again: then the due ones are handed
-     * out as from a read alone. */
-    size_t due = 0;
-    while (due < groups && rs->due[due].time <= rs->due_up_to)
-        due++;
-    rs->at_claim = rs->at_claim || due > 0; /* (an older claim of ours is released later) */
-    rs->claimed_to = rs->due_up_to;
-    rs->ndue = due;
-    rs->need_snapshots = due > 0;
-    if (s->resent) {
-        rs->earliest = due < groups ? rs->due[due].time : AW_TIME_NONE;
-        return;
-    }
-    /* Local from now on; the due ones stay listed in due[] only for
-     * fetch_due_snapshots (their windows in one round trip). */
-    rs->claim_open = due > 0;
-    aw_redis_queue_load(s, rs, rs->due, groups);
-}
-
 static void hit_versions(struct redis_store *s, const struct command *c, const char *q, const char *end);
 
-static int run_now(struct redis_store *s)
+/* Run the pipeline now (a read needs its answer); keeps replies until
+ * clear_commands.  Hit outcomes are delivered at sync. */
+int aw_redis_run_now(struct redis_store *s)
 {
-    flush_pops(s); /* the pops go last: they see every write before them */
+    aw_redis_flush_pops(s); /* the pops go last: they see every write before them */
     int rc = aw_redis_exchange(s);
     if (rc < 0) {
         /* The pipeline is dropped: the caller retries the batch.  Pairs
@@ -757,11 +512,13 @@ static int run_now(struct redis_store *s)
     for (size_t i = 0; i < s->ncmds; i++) {
         struct command *c = &s->cmds[i];
         if (c->use == USE_POP) {
-            for (size_t j = 0; j < c->nrules; j++)
-                parse_pop(s, c->rules[j],
-                          c->reply && c->reply->type == REDIS_REPLY_ARRAY && j < c->reply->elements
-                              ? c->reply->element[j]
-                              : NULL);
+            for (size_t j = 0; j < c->nrules; j++) {
+                const redisReply *e = c->reply && c->reply->type == REDIS_REPLY_ARRAY && j < c->reply->elements
+                                          ? c->reply->element[j]
+                                          : NULL;
+                bool text = e && e->type == REDIS_REPLY_STRING;
+                aw_redis_parse_pop(s, c->rules[j], text ? e->str : NULL, text ? e->len : 0);
+            }
             /* then whether this instance is solo (see redis_queue.c) */
             const redisReply *f = c->reply && c->reply->type == REDIS_REPLY_ARRAY && c->nrules < c->reply->elements
                                       ? c->reply->element[c->nrules]
@@ -788,7 +545,7 @@ static int run_now(struct redis_store *s)
             const char *bar = memchr(p, '|', c->reply->len), *t1, *t2;
             const char *q = bar ? bar + 1 : end;
             size_t l1, l2;
-            while (s->alone && !s->shared && next_token(&q, end, &t1, &l1) && next_token(&q, end, &t2, &l2)) {
+            while (s->alone && !s->shared && aw_redis_next_token(&q, end, &t1, &l1) && aw_redis_next_token(&q, end, &t2, &l2)) {
                 size_t d = 0;
                 for (size_t k = 0; k < l1 && k < 12 && t1[k] >= '0' && t1[k] <= '9'; k++)
                     d = d * 10 + (size_t)(t1[k] - '0');
@@ -802,7 +559,7 @@ static int run_now(struct redis_store *s)
             const char *t;
             size_t tl;
             for (size_t w = 0; w < c->nw; w++) {
-                if (!next_token(&p, end, &t, &tl))
+                if (!aw_redis_next_token(&p, end, &t, &tl))
                     t = "", tl = 0;
                 mirror_reply(s, c->names[w], c->expect[w], t, tl, false);
             }
@@ -831,7 +588,7 @@ static void hit_versions(struct redis_store *s, const struct command *c, const c
 {
     const char *t;
     size_t tl, ntok = 0;
-    for (const char *r = q; next_token(&r, end, &t, &tl);)
+    for (const char *r = q; aw_redis_next_token(&r, end, &t, &tl);)
         ntok++;
     bool all = ntok == c->nw;
     for (size_t w = 0; w < c->nw; w++) {
@@ -841,7 +598,7 @@ static void hit_versions(struct redis_store *s, const struct command *c, const c
             mirror_reply(s, c->names[w], c->expect[w], "0", 1, false);
             continue;
         }
-        if (!next_token(&q, end, &t, &tl))
+        if (!aw_redis_next_token(&q, end, &t, &tl))
             t = "", tl = 0;
         if (tl == 1 && t[0] == 'L') { /* Redis had lost the key: as if it had expired */
             s->ok_valid = false;
@@ -898,7 +655,7 @@ static int r_window_hit(struct aw_store *base, const struct aw_wkey *k, const st
     struct redis_store *s = (struct redis_store *)base;
     if (s->broken)
         return -1;
-    struct rule_state *rs = rule_state_for(s, k->rule, aw_redis_rule_hash_of(k));
+    struct rule_state *rs = aw_redis_rule_state(s, k->rule, aw_redis_rule_hash_of(k));
     if (ttl_ms > rs->ttl)
         rs->ttl = ttl_ms;
     uint64_t name = aw_redis_window_name(k);
@@ -1004,8 +761,8 @@ static int r_window_add(struct aw_store *base, const struct aw_wkey *k, const st
     size_t hit = s->nhits;
     if (r_window_hit(base, k, e, trim_before_ms, ttl_ms, NULL, 0, NULL, NULL) < 0)
         return -1;
-    flush_pushes(s);
-    if (run_now(s) < 0)
+    aw_redis_flush_pushes(s);
+    if (aw_redis_run_now(s) < 0)
         return -1;
     *added = s->hits[hit].code == 0;
     s->nhits = hit; /* answered here, not at sync */
@@ -1054,7 +811,7 @@ static void queue_meta_write(struct redis_store *s, const struct aw_wkey *k, con
     uint64_t name = aw_redis_window_name(k);
     if (s->nwb && aw_hashmap_get(&s->wb_index, name))
         aw_redis_flush_writes(s); /* the window's hits go first */
-    struct rule_state *rs = rule_state_for(s, k->rule, aw_redis_rule_hash_of(k));
+    struct rule_state *rs = aw_redis_rule_state(s, k->rule, aw_redis_rule_hash_of(k));
     uintptr_t at = (uintptr_t)aw_hashmap_get(&s->meta_index, name);
     struct meta_write *w;
     if (at) {
@@ -1103,7 +860,7 @@ static void dirty_mark(struct redis_store *s, const struct aw_wkey *k, uint64_t 
         s->dirty_cap = s->dirty_cap ? s->dirty_cap * 2 : 256;
         s->dirty = aw_xrealloc(s->dirty, s->dirty_cap * sizeof *s->dirty);
     }
-    struct rule_state *rs = rule_state_for(s, k->rule, aw_redis_rule_hash_of(k));
+    struct rule_state *rs = aw_redis_rule_state(s, k->rule, aw_redis_rule_hash_of(k));
     s->dirty[s->ndirty++] = (struct aw_wkey){rs->name, k->group_hash, rs->rule_hash};
     aw_hashmap_put(&s->dirty_index, name, (void *)(uintptr_t)s->ndirty);
 }
@@ -1131,7 +888,7 @@ static void write_mirror_meta(struct redis_store *s, const struct aw_wkey *k)
     if (s->cache)
         s->cache->ops->meta_get(s->cache, k, &m, &found);
     if (found)
-        queue_meta_write(s, k, &m, rule_state_for(s, k->rule, aw_redis_rule_hash_of(k))->ttl);
+        queue_meta_write(s, k, &m, aw_redis_rule_state(s, k->rule, aw_redis_rule_hash_of(k))->ttl);
 }
 
 static void write_dirty_all(struct redis_store *s)
@@ -1174,104 +931,9 @@ static int r_meta_put(struct aw_store *base, const struct aw_wkey *k, const stru
     return 0;
 }
 
-static int r_pending_push(struct aw_store *base, const struct aw_wkey *k, int64_t time_ms)
-{
-    struct redis_store *s = (struct redis_store *)base;
-    struct rule_state *rs = rule_state_for(s, k->rule, aw_redis_rule_hash_of(k));
-    if (aw_redis_queue_local(s, rs))
-        return aw_redis_queue_push(rs, k->group_hash, time_ms);
-    if (rs->due_valid && time_ms <= rs->due_up_to)
-        rs->pushed_since_pop = true;
-    if (rs->pushed_min == AW_TIME_NONE || time_ms < rs->pushed_min)
-        rs->pushed_min = time_ms;
-    uint64_t slot = aw_hashmap_key(k->group_hash);
-    uintptr_t at = (uintptr_t)aw_hashmap_get(&rs->push_index, slot);
-    if (at) {
-        struct push *ps = &rs->pushes[at - 1];
-        if (ps->version == PUSH_DROPPED || time_ms < ps->time) { /* (checked again at the flush) */
-            ps->time = time_ms;
-            ps->version = 0;
-        }
-        return 0;
-    }
-    if (rs->npushes == rs->push_cap) {
-        rs->push_cap = rs->push_cap ? rs->push_cap * 2 : 64;
-        rs->pushes = aw_xrealloc(rs->pushes, rs->push_cap * sizeof *rs->pushes);
-    }
-    rs->pushes[rs->npushes++] = (struct push){k->group_hash, time_ms, 0};
-    aw_hashmap_put(&rs->push_index, slot, (void *)(uintptr_t)rs->npushes);
-    return 0;
-}
-
-static void claims_key(struct redis_store *s, struct aw_buf *b, const char *rule)
-{
-    aw_redis_rule_key_text(s, b, rule, "claims");
-}
-
-/* A pop of the rule's due groups: it goes out with the next exchange,
- * after everything written until then, in one script call with the
- * other rules' pops (flush_pops). */
-static void queue_pop(struct redis_store *s, struct rule_state *rs, int64_t up_to_ms)
-{
-    if (!rs->pop_queued) {
-        if (s->npops == s->pops_cap) {
-            s->pops_cap = s->pops_cap ? s->pops_cap * 2 : 16;
-            s->pops = aw_xrealloc(s->pops, s->pops_cap * sizeof *s->pops);
-        }
-        s->pops[s->npops++] = rs;
-    }
-    rs->pop_queued = true;
-    rs->due_up_to = up_to_ms;
-}
-
-static void flush_pops(struct redis_store *s)
-{
-    if (!s->npops && !s->probe_due)
-        return; /* (with local queues, the call without rules asks whether solo) */
-    s->probe_due = false;
-    struct argl l;
-    aw_redis_argl_init(&l, &s->arg2, 9 + 7 * s->npops);
-    aw_redis_argl_ptr(&l, "EVALSHA", 7);
-    aw_redis_argl_ptr(&l, s->sha[S_POP], 40);
-    aw_redis_argl_num(&l, (int64_t)(2 + 2 * s->npops));
-    aw_redis_prefix_key_text(s, &s->key, "members");
-    aw_redis_argl_copy(&l, s->key.data, s->key.len);
-    aw_redis_prefix_key_text(s, &s->key, "writers");
-    aw_redis_argl_copy(&l, s->key.data, s->key.len);
-    for (size_t i = 0; i < s->npops; i++) {
-        aw_redis_rule_key_text(s, &s->key, s->pops[i]->name, "pending");
-        aw_redis_argl_copy(&l, s->key.data, s->key.len);
-        claims_key(s, &s->key, s->pops[i]->name);
-        aw_redis_argl_copy(&l, s->key.data, s->key.len);
-    }
-    aw_redis_argl_copy(&l, s->instance, strlen(s->instance));
-    aw_redis_argl_num(&l, STALE_MS(s));
-    aw_redis_argl_num(&l, POP_LIMIT);
-    aw_redis_argl_ptr(&l, "}:h", 3);
-    for (size_t i = 0; i < s->npops; i++) {
-        struct rule_state *rs = s->pops[i];
-        aw_redis_argl_num(&l, rs->due_up_to);
-        aw_redis_argl_num(&l, rs->ttl ? rs->ttl + TTL_SLACK_MS : DEFAULT_TTL_MS);
-        aw_redis_argl_num(&l, rs->lateness);
-        /* a group's window hash key: head .. group .. tail */
-        aw_buf_reset(&s->key);
-        aw_buf_append_str(&s->key, s->prefix);
-        aw_buf_append_str(&s->key, ":{");
-        aw_buf_append_str(&s->key, rs->name);
-        aw_buf_append_char(&s->key, '|');
-        aw_redis_argl_copy(&l, s->key.data, s->key.len);
-        aw_redis_argl_ptr(&l, rs->local ? "0" : "1", 1); /* solo: list the whole queue */
-    }
-    struct command *c = aw_redis_argl_queue(s, &l, USE_POP);
-    c->rules = s->pops;
-    c->nrules = s->npops;
-    s->pops = NULL;
-    s->npops = s->pops_cap = 0;
-}
-
 /* Fetch the windows of every rule's newly popped groups in one round trip. */
 #define SNAPSHOT_WINDOWS 256
-static int fetch_due_snapshots(struct redis_store *s)
+int aw_redis_fetch_due_snapshots(struct redis_store *s)
 {
     size_t n = 0, cap = 0;
     struct aw_wkey *keys = NULL;
@@ -1293,11 +955,11 @@ static int fetch_due_snapshots(struct redis_store *s)
     }
     if (!n)
         return 0;
-    flush_pushes(s);
+    aw_redis_flush_pushes(s);
     size_t at = s->ncmds;
     for (size_t i = 0; i < n; i += SNAPSHOT_WINDOWS)
         queue_snapshots(s, keys + i, n - i < SNAPSHOT_WINDOWS ? n - i : SNAPSHOT_WINDOWS);
-    if (run_now(s) < 0) {
+    if (aw_redis_run_now(s) < 0) {
         free(keys);
         return -1;
     }
@@ -1305,105 +967,6 @@ static int fetch_due_snapshots(struct redis_store *s)
         load_snapshot(s, &keys[i], snapshot_part(s->cmds[at + i / SNAPSHOT_WINDOWS].reply, i % SNAPSHOT_WINDOWS));
     aw_redis_clear_commands(s);
     free(keys);
-    return 0;
-}
-
-static int r_pending_prefetch(struct aw_store *base, const struct aw_wkey *rule, int64_t up_to_ms,
-                              int64_t lateness_ms)
-{
-    struct redis_store *s = (struct redis_store *)base;
-    struct rule_state *rs = rule_state_for(s, rule->rule, aw_redis_rule_hash_of(rule));
-    rs->lateness = lateness_ms;
-    if (aw_redis_queue_local(s, rs)) {
-        aw_redis_queue_prefetch(rs, up_to_ms);
-        return 0;
-    }
-    if (rs->pop_queued || (rs->due_valid && up_to_ms <= rs->due_up_to))
-        return 0; /* asked already, or answered for this bound */
-    flush_pushes(s); /* the batch's writes go before the pop */
-    queue_pop(s, rs, up_to_ms);
-    return 0;
-}
-
-static int r_pending_pop(struct aw_store *base, const struct aw_wkey *rule, int64_t up_to_ms,
-                         uint64_t *group_hash, int64_t *time_ms, bool *found)
-{
-    struct redis_store *s = (struct redis_store *)base;
-    struct rule_state *rs = rule_state_for(s, rule->rule, aw_redis_rule_hash_of(rule));
-    *found = false;
-    if (aw_redis_queue_local(s, rs)) {
-        if (fetch_due_snapshots(s) < 0) /* (groups a load listed) */
-            return -1;
-        *found = aw_redis_queue_pop(rs, up_to_ms, group_hash, time_ms);
-        return 0;
-    }
-    bool stale = !rs->due_valid || up_to_ms > rs->due_up_to ||
-                 (rs->due_next >= rs->ndue && (rs->due_more || rs->pushed_since_pop));
-    if (rs->pop_queued || stale) {
-        if (!rs->pop_queued) {
-            flush_pushes(s);
-            queue_pop(s, rs, up_to_ms);
-        }
-        if (run_now(s) < 0)
-            return -1;
-        aw_redis_clear_commands(s);
-        if (aw_redis_queue_local(s, rs)) { /* the pop listed the whole queue */
-            if (fetch_due_snapshots(s) < 0)
-                return -1;
-            *found = aw_redis_queue_pop(rs, up_to_ms, group_hash, time_ms);
-            return 0;
-        }
-    }
-    if (fetch_due_snapshots(s) < 0)
-        return -1;
-    if (rs->due_next < rs->ndue && rs->due[rs->due_next].time <= up_to_ms) {
-        *group_hash = rs->due[rs->due_next].group_hash;
-        *time_ms = rs->due[rs->due_next].time;
-        rs->due_next++;
-        rs->outstanding++;
-        if (rs->queued.n) /* leaves the queue when finished: a push from now on is sent */
-            aw_hashmap_remove(&rs->queued, aw_hashmap_key(*group_hash));
-        *found = true;
-        return 0;
-    }
-    /* The earliest still queued: the server's answer or a later push. */
-    *time_ms = rs->earliest;
-    if (rs->pushed_min != AW_TIME_NONE && (*time_ms == AW_TIME_NONE || rs->pushed_min < *time_ms))
-        *time_ms = rs->pushed_min;
-    return 0;
-}
-
-static int64_t r_pending_limit(struct aw_store *base, const struct aw_wkey *rule)
-{
-    struct redis_store *s = (struct redis_store *)base;
-    return rule_state_for(s, rule->rule, aw_redis_rule_hash_of(rule))->bound;
-}
-
-static int64_t r_peer_bound(struct aw_store *base, const struct aw_wkey *rule)
-{
-    struct redis_store *s = (struct redis_store *)base;
-    return rule_state_for(s, rule->rule, aw_redis_rule_hash_of(rule))->peer_bound;
-}
-
-static int r_pending_done(struct aw_store *base, const struct aw_wkey *k)
-{
-    struct redis_store *s = (struct redis_store *)base;
-    struct rule_state *rs = rule_state_for(s, k->rule, aw_redis_rule_hash_of(k));
-    if (rs->outstanding)
-        rs->outstanding--;
-    if (!rs->due_claimed) {
-        if (rs->nfinished == rs->finished_cap) {
-            rs->finished_cap = rs->finished_cap ? rs->finished_cap * 2 : 64;
-            rs->finished = aw_xrealloc(rs->finished, rs->finished_cap * sizeof *rs->finished);
-        }
-        rs->finished[rs->nfinished++] = k->group_hash;
-        return 0;
-    }
-    if (rs->ndone == rs->done_cap) {
-        rs->done_cap = rs->done_cap ? rs->done_cap * 2 : 64;
-        rs->done = aw_xrealloc(rs->done, rs->done_cap * sizeof *rs->done);
-    }
-    rs->done[rs->ndone++] = k->group_hash;
     return 0;
 }
 
@@ -1510,10 +1073,10 @@ static int r_first_seen(struct aw_store *base, const struct aw_first_seen_op *op
  * buffered; -1 when the store failed. */
 static int ask_integer(struct redis_store *s, int argc, const char **argv, const size_t *lens, long long *out)
 {
-    flush_pushes(s);
+    aw_redis_flush_pushes(s);
     size_t at = s->ncmds;
     aw_redis_queue_argv(s, USE_KEEP, argc, argv, lens);
-    if (run_now(s) < 0)
+    if (aw_redis_run_now(s) < 0)
         return -1;
     const redisReply *r = s->cmds[at].reply;
     *out = r && r->type == REDIS_REPLY_INTEGER ? r->integer : 0;
@@ -1570,9 +1133,9 @@ static int r_join(struct aw_store *base, int peers, int64_t timeout_ms)
     int64_t deadline = aw_mono_ms() + timeout_ms;
     for (;;) {
         s->published_at = 0; /* force a heartbeat */
-        flush_pushes(s);
+        aw_redis_flush_pushes(s);
         size_t at = s->ncmds - 1;
-        if (run_now(s) < 0)
+        if (aw_redis_run_now(s) < 0)
             return -1;
         long long live = s->cmds[at].reply && s->cmds[at].reply->type == REDIS_REPLY_INTEGER
                              ? s->cmds[at].reply->integer
@@ -1633,15 +1196,15 @@ static int r_sync(struct aw_store *base)
             for (; rs->due_valid && rs->due_claimed && rs->due_next < rs->ndue; rs->due_next++) {
                 struct aw_wkey k = {rs->name, rs->due[rs->due_next].group_hash, rs->rule_hash};
                 rs->outstanding++;
-                r_pending_push(base, &k, rs->due[rs->due_next].time);
-                r_pending_done(base, &k);
+                aw_redis_pending_push(base, &k, rs->due[rs->due_next].time);
+                aw_redis_pending_done(base, &k);
             }
             rs->due_valid = false;
             rs->outstanding = 0; /* (groups read alone and not handed out are still queued) */
         }
     s->probe_due = s->nlocal > 0;
-    flush_pushes(s);
-    if (run_now(s) < 0)
+    aw_redis_flush_pushes(s);
+    if (aw_redis_run_now(s) < 0)
         return -1;
     aw_redis_clear_commands(s);
     int rc = deliver_hits(s);
@@ -1649,8 +1212,8 @@ static int r_sync(struct aw_store *base)
     if (rc < 0)
         return -1;
     /* Writes made while delivering (a re-emitted alert) go out now. */
-    flush_pushes(s);
-    if (s->ncmds && run_now(s) < 0)
+    aw_redis_flush_pushes(s);
+    if (s->ncmds && aw_redis_run_now(s) < 0)
         return -1;
     aw_redis_clear_commands(s);
     return 0;
@@ -1737,18 +1300,18 @@ static const struct aw_store_ops redis_ops = {
     .window_count = r_window_count,
     .meta_get = r_meta_get,
     .meta_put = r_meta_put,
-    .pending_push = r_pending_push,
-    .pending_pop = r_pending_pop,
+    .pending_push = aw_redis_pending_push,
+    .pending_pop = aw_redis_pending_pop,
     .set_add = r_set_add,
     .set_contains = r_set_contains,
     .set_clock = r_set_clock,
     .stats = r_stats,
     .destroy = r_destroy,
     .window_hit = r_window_hit,
-    .pending_done = r_pending_done,
-    .pending_prefetch = r_pending_prefetch,
-    .pending_limit = r_pending_limit,
-    .peer_bound = r_peer_bound,
+    .pending_done = aw_redis_pending_done,
+    .pending_prefetch = aw_redis_pending_prefetch,
+    .pending_limit = aw_redis_pending_limit,
+    .peer_bound = aw_redis_peer_bound,
     .join = r_join,
     .first_seen = r_first_seen,
     .sync = r_sync,
