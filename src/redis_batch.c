@@ -46,7 +46,7 @@ static void flush_hits(struct redis_store *s, size_t nwb)
             if (b->ttl > lost_ttl)
                 lost_ttl = b->ttl;
         }
-        aw_redis_argl_num(&l, lost_ttl > 0 ? lost_ttl + TTL_SLACK_MS : DEFAULT_TTL_MS);
+        aw_redis_argl_num(&l, KEY_TTL_MS(lost_ttl));
         aw_redis_argl_copy(&l, spec, last - first);
         for (size_t w = first; w < last; w++) {
             struct win_batch *b = s->wb[w];
@@ -54,7 +54,7 @@ static void flush_hits(struct redis_store *s, size_t nwb)
                 char head[64];
                 int hl = snprintf(head, sizeof head, "%zu %zu %d", b->n, b->nold, b->check ? 1 : 0);
                 aw_redis_argl_copy(&l, head, (size_t)hl);
-                aw_redis_argl_num(&l, b->ttl > 0 ? b->ttl + TTL_SLACK_MS : DEFAULT_TTL_MS);
+                aw_redis_argl_num(&l, KEY_TTL_MS(b->ttl));
                 aw_redis_argl_ptr(&l, b->group.data ? b->group.data : "{}", b->group.data ? b->group.len : 2);
             }
             for (size_t i = 0; i < b->n; i++) {
@@ -110,7 +110,7 @@ static void flush_meta(struct redis_store *s, size_t nmeta)
             struct meta_write *m = &s->metas[i];
             aw_redis_argl_ptr(&l, s->meta_text.data + m->off, m->mlen);
             aw_redis_argl_ptr(&l, s->meta_text.data + m->off + m->mlen, m->glen);
-            aw_redis_argl_num(&l, m->ttl > 0 ? m->ttl + TTL_SLACK_MS : DEFAULT_TTL_MS);
+            aw_redis_argl_num(&l, KEY_TTL_MS(m->ttl));
         }
         struct command *cmd = aw_redis_argl_queue(s, &l, USE_VER);
         cmd->nw = last - first;
@@ -283,20 +283,21 @@ static void queue_direct(struct redis_store *s, size_t mfrom, size_t wfrom)
         return;
     }
     char num[24];
-    aw_redis_resp_head(t, 6);
+    aw_redis_resp_head(t, 7);
     aw_redis_resp_arg(t, "EVALSHA", 7);
-    size_t fixup_at = t->len + 5; /* (after "$40\r\n") */
     aw_redis_resp_arg(t, s->sha[S_FIXUP], 40);
     aw_redis_resp_arg(t, "1", 1);
     aw_redis_prefix_key_text(s, &s->key, "writers");
     aw_redis_resp_arg(t, s->key.data, s->key.len);
-    aw_redis_resp_arg(t, num, aw_redis_fmt_time(num, ttl > 0 ? ttl + TTL_SLACK_MS : DEFAULT_TTL_MS));
+    aw_redis_resp_arg(t, num, aw_redis_fmt_time(num, KEY_TTL_MS(ttl)));
     aw_redis_resp_arg(t, s->dkeys.data, s->dkeys.len); /* the keys, each ended by a NUL */
+    size_t resent_at = t->len + 4; /* (after "$1\r\n") */
+    aw_redis_resp_arg(t, "0", 1);
     aw_redis_resp_head(t, 1);
     aw_redis_resp_arg(t, "EXEC", 4);
     nrep += 2;
     struct command *c = aw_redis_queue_text(s, USE_DIRECT, t, nrep);
-    c->fixup_at = fixup_at;
+    c->resent_at = resent_at;
     c->names = names;
     c->expect = expect;
     c->nw = nkeys;

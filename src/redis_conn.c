@@ -152,14 +152,14 @@ static redisReply *command(struct redis_store *s, const char *fmt, const char *a
 
 /* The pipeline goes out again on a new connection.  Redis may have lost
  * its keys (a restart without persistence): a direct-write block would
- * then create keys without a TTL, so its FIXUP becomes FIXUP_TTL (same
- * arguments, same SHA length), which sets them again. */
+ * then create keys without a TTL, so its FIXUP is told it is sent again
+ * (one byte of its text), and sets them. */
 static void resend_direct(struct redis_store *s)
 {
     for (size_t i = 0; i < s->ncmds; i++) {
         struct command *c = &s->cmds[i];
-        if (c->use == USE_DIRECT && c->fixup_at && c->fixup_at + 40 <= (size_t)c->len)
-            memcpy(c->text + c->fixup_at, s->sha[S_FIXUP_TTL], 40);
+        if (c->use == USE_DIRECT && c->resent_at && c->resent_at < (size_t)c->len)
+            c->text[c->resent_at] = '1';
     }
 }
 

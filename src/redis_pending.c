@@ -47,7 +47,7 @@ static void flush_done(struct redis_store *s, struct rule_state *rs)
         char at[32], ttl[24];
         at[0] = '@';
         aw_redis_fmt_time(at + 1, rs->claim_to);
-        aw_redis_fmt_time(ttl, rs->ttl ? rs->ttl + TTL_SLACK_MS : DEFAULT_TTL_MS);
+        aw_redis_fmt_time(ttl, KEY_TTL_MS(rs->ttl));
         aw_redis_rule_key_text(s, &s->key2, rs->name, "claims");
         const char *argv[] = {"HSET", s->key2.data, s->instance, at};
         size_t lens[] = {4, s->key2.len, strlen(s->instance), strlen(at)};
@@ -87,6 +87,8 @@ static void flush_done(struct redis_store *s, struct rule_state *rs)
  * when requeue). */
 void aw_redis_forget_queued(struct redis_store *s, bool requeue)
 {
+    if (requeue) /* (pushed to Redis: a local queue would take them for queued) */
+        aw_redis_queue_drop(s);
     for (size_t i = 0; i < s->rules.cap; i++) {
         struct rule_state *rs = s->rules.keys[i] ? s->rules.values[i] : NULL;
         if (!rs || !rs->queued.n)
@@ -147,7 +149,7 @@ void aw_redis_parse_pop(struct redis_store *s, struct rule_state *rs, const char
     }
     rs->ndue = groups;
     rs->need_snapshots = groups > 0;
-    if (!rs->due_claimed && groups)
+    if (!rs->due_claimed && !full && groups)
         rs->at_claim = true;
     for (size_t n = 0; n < 3; n++)
         aw_redis_next_token(&p, end, &tok[n], &len[n]);
@@ -189,19 +191,20 @@ int aw_redis_pending_push(struct aw_store *base, const struct aw_wkey *k, int64_
 {
     struct redis_store *s = (struct redis_store *)base;
     struct rule_state *rs = aw_redis_rule_state(s, k->rule, aw_redis_rule_hash_of(k));
-    if (aw_redis_queue_local(s, rs))
-        return aw_redis_queue_push(rs, k->group_hash, time_ms);
-    if (rs->due_valid && time_ms <= rs->due_up_to)
+    bool local = aw_redis_queue_local(s, rs);
+    if (local && !aw_redis_queue_push(rs, k->group_hash, time_ms))
+        return 0;
+    if (!local && rs->due_valid && time_ms <= rs->due_up_to)
         rs->pushed_since_pop = true;
-    if (rs->pushed_min == AW_TIME_NONE || time_ms < rs->pushed_min)
+    if (!local && (rs->pushed_min == AW_TIME_NONE || time_ms < rs->pushed_min))
         rs->pushed_min = time_ms;
     uint64_t slot = aw_hashmap_key(k->group_hash);
     uintptr_t at = (uintptr_t)aw_hashmap_get(&rs->push_index, slot);
     if (at) {
         struct push *ps = &rs->pushes[at - 1];
-        if (ps->version == PUSH_DROPPED || time_ms < ps->time) { /* (checked again at the flush) */
+        if (local || ps->version == PUSH_DROPPED || time_ms < ps->time) { /* (else checked again at the flush) */
             ps->time = time_ms;
-            ps->version = 0;
+            ps->version = local ? PUSH_NOTED : 0;
         }
         return 0;
     }
@@ -209,7 +212,7 @@ int aw_redis_pending_push(struct aw_store *base, const struct aw_wkey *k, int64_
         rs->push_cap = rs->push_cap ? rs->push_cap * 2 : 64;
         rs->pushes = aw_xrealloc(rs->pushes, rs->push_cap * sizeof *rs->pushes);
     }
-    rs->pushes[rs->npushes++] = (struct push){k->group_hash, time_ms, 0};
+    rs->pushes[rs->npushes++] = (struct push){k->group_hash, time_ms, local ? PUSH_NOTED : 0};
     aw_hashmap_put(&rs->push_index, slot, (void *)(uintptr_t)rs->npushes);
     return 0;
 }
@@ -262,7 +265,7 @@ void aw_redis_flush_pops(struct redis_store *s)
     for (size_t i = 0; i < s->npops; i++) {
         struct rule_state *rs = s->pops[i];
         aw_redis_argl_num(&l, rs->due_up_to);
-        aw_redis_argl_num(&l, rs->ttl ? rs->ttl + TTL_SLACK_MS : DEFAULT_TTL_MS);
+        aw_redis_argl_num(&l, KEY_TTL_MS(rs->ttl));
         aw_redis_argl_num(&l, rs->lateness);
         /* a group's window hash key: head .. group .. tail */
         aw_buf_reset(&s->key);
@@ -297,18 +300,25 @@ int aw_redis_pending_prefetch(struct aw_store *base, const struct aw_wkey *rule,
     return 0;
 }
 
+/* A pop from the rule's local queue (the windows of the groups its load
+ * found due fetched first, in one round trip). */
+static int local_pop(struct redis_store *s, struct rule_state *rs, int64_t up_to_ms, uint64_t *group_hash,
+                     int64_t *time_ms, bool *found)
+{
+    if (rs->need_snapshots && aw_redis_fetch_due_snapshots(s) < 0)
+        return -1;
+    *found = aw_redis_queue_pop(rs, up_to_ms, group_hash, time_ms);
+    return 0;
+}
+
 int aw_redis_pending_pop(struct aw_store *base, const struct aw_wkey *rule, int64_t up_to_ms,
                          uint64_t *group_hash, int64_t *time_ms, bool *found)
 {
     struct redis_store *s = (struct redis_store *)base;
     struct rule_state *rs = aw_redis_rule_state(s, rule->rule, aw_redis_rule_hash_of(rule));
     *found = false;
-    if (aw_redis_queue_local(s, rs)) {
-        if (aw_redis_fetch_due_snapshots(s) < 0) /* (groups a load listed) */
-            return -1;
-        *found = aw_redis_queue_pop(rs, up_to_ms, group_hash, time_ms);
-        return 0;
-    }
+    if (aw_redis_queue_local(s, rs))
+        return local_pop(s, rs, up_to_ms, group_hash, time_ms, found);
     bool stale = !rs->due_valid || up_to_ms > rs->due_up_to ||
                  (rs->due_next >= rs->ndue && (rs->due_more || rs->pushed_since_pop));
     if (rs->pop_queued || stale) {
@@ -319,12 +329,8 @@ int aw_redis_pending_pop(struct aw_store *base, const struct aw_wkey *rule, int6
         if (aw_redis_run_now(s) < 0)
             return -1;
         aw_redis_clear_commands(s);
-        if (aw_redis_queue_local(s, rs)) { /* the pop listed the whole queue */
-            if (aw_redis_fetch_due_snapshots(s) < 0)
-                return -1;
-            *found = aw_redis_queue_pop(rs, up_to_ms, group_hash, time_ms);
-            return 0;
-        }
+        if (aw_redis_queue_local(s, rs)) /* the pop listed the whole queue */
+            return local_pop(s, rs, up_to_ms, group_hash, time_ms, found);
     }
     if (aw_redis_fetch_due_snapshots(s) < 0)
         return -1;
@@ -429,7 +435,7 @@ void aw_redis_flush_queue(struct redis_store *s)
         if (sent) {
             aw_redis_queue_argv(s, USE_CHECK, (int)(3 + 2 * sent), argv, lens);
             char ttl[24];
-            aw_redis_fmt_time(ttl, rs->ttl ? rs->ttl + TTL_SLACK_MS : DEFAULT_TTL_MS);
+            aw_redis_fmt_time(ttl, KEY_TTL_MS(rs->ttl));
             const char *ex[] = {"PEXPIRE", s->key.data, ttl};
             size_t exl[] = {7, s->key.len, strlen(ttl)};
             aw_redis_queue_argv(s, USE_CHECK, 3, ex, exl);

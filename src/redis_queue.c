@@ -129,7 +129,7 @@ void aw_redis_queue_drop(struct redis_store *s)
 
 bool aw_redis_queue_local(const struct redis_store *s, const struct rule_state *rs)
 {
-    return rs->local && s->solo && s->alone && !s->shared && !rs->pop_queued;
+    return rs->local && s->solo && s->alone && !rs->pop_queued;
 }
 
 void aw_redis_queue_prefetch(struct rule_state *rs, int64_t up_to_ms)
@@ -171,25 +171,13 @@ bool aw_redis_queue_pop(struct rule_state *rs, int64_t up_to_ms, uint64_t *group
     return true;
 }
 
-int aw_redis_queue_push(struct rule_state *rs, uint64_t group, int64_t time_ms)
+bool aw_redis_queue_push(struct rule_state *rs, uint64_t group, int64_t time_ms)
 {
     uint64_t key = aw_hashmap_key(group);
     void *q = aw_hashmap_get(&rs->queued, key);
     if (q && QTIME_OF(q) <= time_ms)
-        return 0; /* queued no later already (in Redis, or on its way) */
+        return false; /* queued no later already (in Redis, or on its way) */
     aw_hashmap_put(&rs->queued, key, QTIME(time_ms));
     heap_push(rs, time_ms, group);
-    uintptr_t at = (uintptr_t)aw_hashmap_get(&rs->push_index, key);
-    if (at) {
-        rs->pushes[at - 1].time = time_ms;
-        rs->pushes[at - 1].version = PUSH_NOTED;
-        return 0;
-    }
-    if (rs->npushes == rs->push_cap) {
-        rs->push_cap = rs->push_cap ? rs->push_cap * 2 : 64;
-        rs->pushes = aw_xrealloc(rs->pushes, rs->push_cap * sizeof *rs->pushes);
-    }
-    rs->pushes[rs->npushes++] = (struct push){group, time_ms, PUSH_NOTED};
-    aw_hashmap_put(&rs->push_index, key, (void *)(uintptr_t)rs->npushes);
-    return 0;
+    return true;
 }

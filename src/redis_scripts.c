@@ -376,7 +376,8 @@ static const char WRITER_LUA[] =
 
 /* KEYS: writers; ARGV[1]: the TTL of a window found without a version,
  * ARGV[2]: window hash keys, each followed by a NUL byte (a key may come
- * twice).  The last command of a MULTI block of plain HSET/HDEL writes
+ * twice), ARGV[3]: '1' when the block is sent again on a new connection
+ * ('0' else; see below).  The last command of a MULTI block of plain HSET/HDEL writes
  * (store_redis.c, direct writes), so it runs atomically with them: while
  * the caller is the only writer it does nothing and returns '|' (the
  * keys come as one argument, not one each, for this common case: an
@@ -384,35 +385,24 @@ static const char WRITER_LUA[] =
  * writer have appeared since the caller chose to write without versions,
  * it counts the versions the writes owed, one per key as listed, and
  * returns them after the '|' as HIT_LUA does ('L': the key had no
- * version yet). */
+ * version yet).  A block sent again (redis_conn.c) may meet a Redis that
+ * restarted without the keys: its plain writes, made without a TTL
+ * because this process had just set one, then create them anew, so every
+ * key of the block gets ARGV[1] again (the largest TTL of the block's
+ * windows: none gets shorter; PEXPIRE rather than a look at PTTL first
+ * keeps the ACL the README lists). */
 static const char FIXUP_LUA[] =
-    "if redis.call('HLEN', KEYS[1]) <= 1 then return '|' end\n"
+    "if redis.call('HLEN', KEYS[1]) <= 1 then\n"
+    "  if ARGV[3] == '1' then\n"
+    "    for h in string.gmatch(ARGV[2], '([^%z]+)%z') do redis.call('PEXPIRE', h, ARGV[1]) end\n"
+    "  end\n"
+    "  return '|'\n"
+    "end\n"
     "local out = {}\n"
     "for h in string.gmatch(ARGV[2], '([^%z]+)%z') do\n"
     "  local v = redis.call('HINCRBY', h, 'v', 1)\n"
     "  if v == 1 then redis.call('PEXPIRE', h, ARGV[1]); v = 'L' end\n"
     "  out[#out + 1] = v\n"
-    "end\n"
-    "return '|' .. table.concat(out, ' ')\n";
-
-/* FIXUP_LUA for a block sent again on a new connection (redis_conn.c):
- * Redis may have restarted without the keys, and then the block's plain
- * writes, made without a TTL because this process had just set one,
- * create them anew - so while the caller is the only writer every key of
- * the block gets the TTL again.  (ARGV[1] is the largest of the block's
- * windows, so no key's TTL gets shorter; PEXPIRE rather than a look at
- * PTTL first keeps the ACL the README lists.) */
-static const char FIXUP_TTL_LUA[] =
-    "local shared = redis.call('HLEN', KEYS[1]) > 1\n"
-    "local out = {}\n"
-    "for h in string.gmatch(ARGV[2], '([^%z]+)%z') do\n"
-    "  if shared then\n"
-    "    local v = redis.call('HINCRBY', h, 'v', 1)\n"
-    "    if v == 1 then redis.call('PEXPIRE', h, ARGV[1]); v = 'L' end\n"
-    "    out[#out + 1] = v\n"
-    "  else\n"
-    "    redis.call('PEXPIRE', h, ARGV[1])\n"
-    "  end\n"
     "end\n"
     "return '|' .. table.concat(out, ' ')\n";
 
@@ -489,4 +479,4 @@ static const char FIRST_SEEN_LUA[] =
 
 const char *const aw_redis_script_text[S_COUNT] = {HIT_LUA,     SNAPSHOT_LUA, POP_LUA,  SET_ADD_LUA,
                                                  FIRST_SEEN_LUA, MEMBER_LUA, DONE_LUA, META_LUA, WRITER_LUA,
-                                                 FIXUP_LUA, FIXUP_TTL_LUA};
+                                                 FIXUP_LUA};

@@ -45,6 +45,8 @@ struct redisReply;
  * it reads other files up to the same time), so Redis keeps window keys
  * this much longer. */
 #define TTL_SLACK_MS (3600LL * 1000)
+/* The TTL a key gets for a window TTL of ttl (0 or less: unknown). */
+#define KEY_TTL_MS(ttl) ((ttl) > 0 ? (ttl) + TTL_SLACK_MS : DEFAULT_TTL_MS)
 #define POP_LIMIT 512
 /* A window's TTL is refreshed by this process at most this often (wall
  * clock); TTL_SLACK_MS covers it many times over. */
@@ -80,7 +82,7 @@ struct command {
     char *text; /* RESP, formatted here (several commands for USE_DIRECT) */
     int len;
     size_t nreplies; /* replies the text asks for (0: one); the last is kept */
-    size_t fixup_at; /* USE_DIRECT: where FIXUP's SHA is in the text (see resend_direct) */
+    size_t resent_at; /* USE_DIRECT: where FIXUP's "sent again" flag is in the text (resend_direct) */
     enum reply_use use;
     size_t *hits; /* USE_HIT, USE_FS: the hits (indexes into hits[]) in reply order */
     size_t nhits;
@@ -400,9 +402,10 @@ bool aw_redis_queue_local(const struct redis_store *s, const struct rule_state *
  * time queued, or AW_TIME_NONE). */
 void aw_redis_queue_prefetch(struct rule_state *rs, int64_t up_to_ms);
 bool aw_redis_queue_pop(struct rule_state *rs, int64_t up_to_ms, uint64_t *group_hash, int64_t *time_ms);
-/* pending_push into a local queue: queued here at once, sent with the
- * next flush (merged like every push); returns 0. */
-int aw_redis_queue_push(struct rule_state *rs, uint64_t group, int64_t time_ms);
+/* A push into a local queue: queued here at once; true when it is to be
+ * sent with the next flush (PUSH_NOTED), false when the group is queued
+ * no later already. */
+bool aw_redis_queue_push(struct rule_state *rs, uint64_t group, int64_t time_ms);
 
 /* --------------------------------------------------- redis_batch.c */
 
